@@ -1,0 +1,164 @@
+"""Device interfaces and the device state model.
+
+One abstract interface per device kind. Drivers are blocking (pyserial and pyusb are)
+and every call has a deadline; `peripherals.supervisor` runs them on one worker thread
+per device and gives flows awaitables. Every operation returns a pydantic model or
+raises a `peripherals.errors.DeviceError` subclass — never a pyserial/pyusb exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:  # models live beside each kind's codec; imported lazily to keep this light
+    import numpy as np
+
+    from peripherals.bp.models import BpProgress, BpReading
+    from peripherals.eye.models import Optotype, PadAnswer
+    from peripherals.idcard.models import IdCard
+    from peripherals.printer.models import PrinterStatus, Receipt
+
+
+class DeviceKind(StrEnum):
+    IDCARD = "idcard"
+    BP = "bp"
+    EYE = "eye"
+    PRINTER = "printer"
+    CAMERA = "camera"
+
+
+class DeviceState(StrEnum):
+    ABSENT = "absent"  # not connected, or could not be opened; the supervisor retries
+    READY = "ready"
+    BUSY = "busy"  # an operation is running
+    FAULT = "fault"  # connected but reporting a fault (cover open, SAM failure ...)
+
+
+class DeviceInfo(BaseModel):
+    kind: DeviceKind
+    driver: str
+    model: str = ""
+    serial: str = ""
+    firmware: str = ""
+    port: str = ""
+
+
+class SelfTestResult(BaseModel):
+    kind: DeviceKind
+    passed: bool
+    checks: dict[str, bool] = Field(default_factory=dict)
+    detail: str = ""  # plain words for maintenance staff; never personal data
+    duration_s: float = 0.0
+
+
+class DeviceStatus(BaseModel):
+    """What the supervisor knows about one device; published on every change."""
+
+    kind: DeviceKind
+    state: DeviceState
+    reason: str = ""  # error code (`peripherals.errors.*.code`) when not ready
+    message: str = ""
+    info: DeviceInfo | None = None
+    consumables: dict[str, str] = Field(default_factory=dict)  # e.g. {"paper": "near_end"}
+    since: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    last_errors: list[str] = Field(default_factory=list)
+
+
+class Device(ABC):
+    """Common surface of every driver."""
+
+    kind: ClassVar[DeviceKind]
+
+    @abstractmethod
+    def open(self) -> None:
+        """Open the transport and check the device answers. Raises DeviceNotPresent."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the transport; safe to call twice or after a failed open."""
+
+    @abstractmethod
+    def info(self) -> DeviceInfo: ...
+
+    @abstractmethod
+    def self_test(self) -> SelfTestResult:
+        """Exercise the device end to end without a citizen (no card, no cuff needed)."""
+
+    def consumables(self) -> dict[str, str]:
+        """Consumable levels worth showing staff and the fleet (paper ...)."""
+        return {}
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class IdCardReader(Device):
+    kind = DeviceKind.IDCARD
+
+    @abstractmethod
+    def read_card(self, wait: float = 0.0) -> "IdCard":
+        """Read the card on the reader, waiting up to `wait` s for one to be placed.
+
+        Raises `peripherals.idcard.errors.NoCard` when none came, other DeviceErrors
+        when the read fails.
+        """
+
+
+class BloodPressureMonitor(Device):
+    kind = DeviceKind.BP
+
+    @abstractmethod
+    def measure(
+        self, on_progress: Callable[["BpProgress"], None] | None = None, timeout: float = 120.0
+    ) -> "BpReading":
+        """Start a measurement (where the protocol can) and return its result."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Stop a running measurement and deflate (thread-safe; called from another thread)."""
+
+
+class EyeTester(Device):
+    kind = DeviceKind.EYE
+
+    @abstractmethod
+    def show(self, optotype: "Optotype") -> None:
+        """Show one tumbling E (level on the GB 11533 5-point scale, orientation, eye)."""
+
+    @abstractmethod
+    def blank(self) -> None: ...
+
+    @abstractmethod
+    def wait_answer(self, timeout: float) -> "PadAnswer":
+        """The next answer from the response pad; DeviceTimeout when none comes."""
+
+
+class ReceiptPrinter(Device):
+    kind = DeviceKind.PRINTER
+
+    @abstractmethod
+    def print_receipt(self, receipt: "Receipt") -> None:
+        """Print and cut. Checks the status first: PaperOut/CoverOpen are raised before printing."""
+
+    @abstractmethod
+    def printer_status(self) -> "PrinterStatus": ...
+
+    @abstractmethod
+    def print_test_page(self) -> None: ...
+
+
+class Camera(Device):
+    kind = DeviceKind.CAMERA
+
+    @abstractmethod
+    def read_frame(self) -> "np.ndarray":
+        """One BGR frame (H×W×3 uint8). DeviceTimeout when the camera gives none."""
