@@ -89,6 +89,13 @@ class Device(ABC):
     def self_test(self) -> SelfTestResult:
         """Exercise the device end to end without a citizen (no card, no cuff needed)."""
 
+    def check(self) -> None:
+        """A cheap health query the supervisor repeats while the device is in FAULT.
+
+        Raise the device's typed error while it is still unhealthy (paper out, cover
+        open ...). The default has nothing to ask.
+        """
+
     def consumables(self) -> dict[str, str]:
         """Consumable levels worth showing staff and the fleet (paper ...)."""
         return {}

@@ -14,6 +14,9 @@ class DeviceError(Exception):
 
     code = "device_error"
     plain = "the device did not work"
+    # True when the error says the device itself is unwell (paper out, SAM fault), so the
+    # supervisor marks it FAULT; False when only this operation failed (no card placed).
+    degrades_device = False
 
     def __init__(self, message: str | None = None, *, kind: str | None = None, detail: str | None = None):
         self.kind = kind
@@ -51,6 +54,7 @@ class DeviceFault(DeviceError):
 
     code = "device_fault"
     plain = "the device reported a fault"
+    degrades_device = True
 
     def __init__(self, message: str | None = None, *, device_code: int | str | None = None, **kw):
         self.device_code = device_code

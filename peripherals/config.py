@@ -1,0 +1,68 @@
+"""Device settings: which driver serves each device kind, on which port, with which options.
+
+Read from a TOML file (``KIOSK_CONFIG``, else ``/etc/kiosk/kiosk.toml``, else the shipped
+``config/virtual.toml``-style defaults below) with environment overrides such as
+``KIOSK_DEVICES__IDCARD__PORT=/dev/kiosk/idcard``. Only the ``[devices.*]`` tables are
+read here; the app's own settings extend this model in ``kiosk``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from peripherals.base import DeviceKind
+
+DEFAULT_CONFIG_PATHS = (Path("/etc/kiosk/kiosk.toml"),)
+
+
+class DeviceConfig(BaseModel):
+    driver: str  # a key of peripherals.registry.DRIVERS, e.g. "idcard.sam"
+    port: str  # a pyserial URL, usb://VID:PID, simusb://..., a camera index or simcam://...
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)  # driver keyword arguments
+
+
+def simulated_devices() -> dict[DeviceKind, DeviceConfig]:
+    """Every device on its simulator: the virtual kiosk and the tests start from this."""
+    return {
+        DeviceKind.IDCARD: DeviceConfig(driver="idcard.sam", port="sim://idcard?name=idcard"),
+        DeviceKind.BP: DeviceConfig(driver="bp.accutorr", port="sim://bp?name=bp", options={"baudrate": 9600}),
+        DeviceKind.EYE: DeviceConfig(driver="eye.kvt", port="sim://eye?name=eye"),
+        DeviceKind.PRINTER: DeviceConfig(driver="printer.escpos_usb", port="simusb://printer?name=printer"),
+        DeviceKind.CAMERA: DeviceConfig(driver="camera.opencv", port="simcam://camera?source=face"),
+    }
+
+
+def config_file() -> Path | None:
+    explicit = os.environ.get("KIOSK_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+
+
+class DeviceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KIOSK_", env_nested_delimiter="__", extra="ignore")
+
+    devices: dict[DeviceKind, DeviceConfig] = Field(default_factory=simulated_devices)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            if not path.is_file():
+                raise FileNotFoundError(f"KIOSK_CONFIG points to {path}, which does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

@@ -1,0 +1,34 @@
+"""Driver names used in the device map, resolved lazily to classes.
+
+Names, not classes, so that reading the configuration imports no driver (and so no
+OpenCV or libusb) until a device of that kind is actually built.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from peripherals.base import Device
+from peripherals.config import DeviceConfig
+
+DRIVERS: dict[str, str] = {
+    "idcard.sam": "peripherals.idcard.driver:SamIdCardReader",
+    "bp.accutorr": "peripherals.bp.driver:AccutorrMonitor",
+    "bp.ieee11073": "peripherals.bp.driver:Ieee11073BridgeMonitor",
+    "eye.kvt": "peripherals.eye.driver:KvtEyeTester",
+    "printer.escpos_usb": "peripherals.printer.driver:EscPosUsbPrinter",
+    "camera.opencv": "peripherals.camera.driver:OpenCvCamera",
+}
+
+
+def driver_class(name: str) -> type[Device]:
+    try:
+        module_name, cls_name = DRIVERS[name].split(":")
+    except KeyError:
+        raise ValueError(f"unknown driver {name!r}; known: {', '.join(sorted(DRIVERS))}") from None
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def build_device(config: DeviceConfig) -> Device:
+    """A closed driver instance for one entry of the device map."""
+    return driver_class(config.driver)(config.port, **config.options)
