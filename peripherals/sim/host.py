@@ -92,6 +92,8 @@ class FdHost:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"sim-{self.sim.kind}", daemon=True)
             self._thread.start()
+        else:
+            os.write(self._wake_w, b"x")  # the loop may be waiting on the old descriptor
 
     def stop(self) -> None:
         self._stop.set()
