@@ -39,6 +39,10 @@ class IdCard(BaseModel):
     pass_number: str | None = Field(default=None, repr=False)  # HMT permit: 通行证号码
     issue_count: int | None = Field(default=None, repr=False)  # HMT permit: 签发次数; 'Y': renewal count
     card_version: str | None = Field(default=None, repr=False)
+    # The letter at text bytes 248-249 the layout was chosen by: "" resident card, "J" HMT
+    # permit, "I" foreign permanent residence card (pre-2023), "Y" (2023 version).
+    card_flag: Literal["", "J", "I", "Y"] = ""
+    related_card: str | None = Field(default=None, repr=False)  # 'Y': link to the old card number
     photo_wlt: bytes = Field(default=b"", repr=False, exclude=True)  # 1024 B vendor-encrypted WLT
     fingerprint: bytes | None = Field(default=None, repr=False, exclude=True)
 
