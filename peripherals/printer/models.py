@@ -39,3 +39,55 @@ class Receipt(BaseModel):
     lines: list[ReceiptLine] = Field(default_factory=list)
     qr: str | None = None  # payload of a QR code printed after the lines
     footer: str | None = None
+
+
+# -- what the printer put on paper (decoded from the ESC/POS stream) -------------------
+
+
+class PrintedLine(BaseModel):
+    """One line of text as the printer would print it, with the style in force."""
+
+    text: str
+    bold: bool = False
+    align: str = "left"  # left | center | right
+    double_width: bool = False
+    double_height: bool = False
+
+    @property
+    def double(self) -> bool:
+        return self.double_width and self.double_height
+
+
+class PrintedQr(BaseModel):
+    """A native QR code (GS ( k fn 80 store + fn 81 print)."""
+
+    payload: str
+    model: int = 2
+    size: int = 3  # module size in dots (fn 67)
+    ec: str = "L"  # L | M | Q | H (fn 69)
+    after_line: int = 0  # number of text lines printed before it
+
+
+class PrintedDocument(BaseModel):
+    """Everything printed between two cuts; `cut` is False for a job that never finished."""
+
+    lines: list[PrintedLine] = Field(default_factory=list)
+    qr_codes: list[PrintedQr] = Field(default_factory=list)
+    cut: bool = False
+    partial_cut: bool = False
+    initialised: bool = False  # ESC @ was seen
+    chinese_mode: bool = False  # FS & was in force at some point
+
+    @property
+    def texts(self) -> list[str]:
+        """The non-blank text lines, for assertions."""
+        return [line.text for line in self.lines if line.text.strip()]
+
+    def is_empty(self) -> bool:
+        return not (self.lines or self.qr_codes or self.cut)
+
+
+class StatusRequest(BaseModel):
+    """A real-time status request DLE EOT n seen in the stream."""
+
+    n: int
