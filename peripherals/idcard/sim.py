@@ -8,6 +8,8 @@ whose reply it lost). A request with a bad checksum gets SW3 0x10, an unknown co
 Options (strings, from the `sim://idcard?...` query or `pty_sim("idcard", ...)`):
 - `card=resident|hmt|foreign_i|foreign_y|none` (default resident)
 - `long_term=1`: the card's valid-to date is 长期
+- `faults_on=read`: generic faults wait for (and hit) the next read-card reply instead of
+  the next reply of any kind, so a test can garble or cut the 1295-byte frame itself
 Faults: the generic ones via `reply()`; `device_error=0x41` makes the next command
 answer with that SW3 and no data.
 
@@ -109,6 +111,13 @@ def scripted_card(kind: str = "resident", long_term: bool = False) -> IdCard:
     raise ValueError(f"unknown card kind {kind!r}; one of {', '.join(CARD_KINDS)}")
 
 
+_FAULT_TARGETS: dict[str, set[int]] = {
+    "read": {Command.READ_BASE_INFO, Command.READ_WITH_FINGERPRINT},
+    "find": {Command.FIND_CARD},
+    "select": {Command.SELECT_CARD},
+}
+
+
 class SamReaderSimulator(Simulator):
     kind = "idcard"
 
@@ -120,6 +129,8 @@ class SamReaderSimulator(Simulator):
         self.card: IdCard | None = None
         self.found = False
         self.selected = False
+        self.faults_on: set[int] | None = _FAULT_TARGETS.get(options.get("faults_on", ""))
+        self._current: int | None = None
         kind = options.get("card", "resident")
         if kind != "none":
             self.place_card(kind)
@@ -142,14 +153,20 @@ class SamReaderSimulator(Simulator):
     def receive(self, data: bytes) -> None:
         for item in self.parser.feed(data):
             if isinstance(item, BadFrame):
+                self._current = None
                 self._answer(Sw3.CHECKSUM_ERROR)
             elif isinstance(item, Frame):
                 self._handle(item)
 
     def _answer(self, sw3: int, data: bytes = b"") -> None:
-        self.reply(codec.encode_response(Response(sw3=sw3, data=data)))
+        frame = codec.encode_response(Response(sw3=sw3, data=data))
+        if self.faults_on is not None and self._current not in self.faults_on and self.host is not None:
+            self.host.send(frame)  # generic faults are held for the targeted command
+        else:
+            self.reply(frame)
 
     def _handle(self, frame: Frame) -> None:
+        self._current = (frame.body[0] << 8 | frame.body[1]) if len(frame.body) >= 2 else None
         fault = self.device_error()
         if fault is not None:
             self._answer(int(fault.arg or "0x24", 16))
