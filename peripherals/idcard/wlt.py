@@ -59,7 +59,8 @@ def get_wlt_decoder() -> WltDecoder:
     module_name, _, attr = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr or "decoder")
-        decoder = factory() if callable(factory) and not isinstance(factory, WltDecoder) else factory
+        is_instance = not isinstance(factory, type) and isinstance(factory, WltDecoder)
+        decoder = factory if is_instance else factory()
     except Exception as exc:  # a broken plug-in must not take the reader down
         raise WltDecoderUnavailable(f"{ENV_VAR}={spec!r} could not be loaded: {type(exc).__name__}", kind="idcard") from None
     if not isinstance(decoder, WltDecoder):
