@@ -57,3 +57,4 @@ class BpProgress(BaseModel):
     phase: BpPhase
     cuff_pressure: int | None = None  # mmHg, when the device reports it
     fraction: float | None = None  # 0..1 estimate for a progress bar
+    message: str = ""  # what the citizen should do now, e.g. "press start on the monitor"
