@@ -150,7 +150,14 @@ class FrameParser:
                 continue
             total = length + MIN_FRAME
             if len(buf) < total:
-                break
+                # Wait for the rest — unless a whole valid frame already sits further on:
+                # then this "frame" was garbage whose LEN would swallow real frames.
+                later = self._complete_frame_after_head()
+                if later is None:
+                    break
+                self.discarded += later
+                del buf[:later]
+                continue
             if buf[total - 1] != ETX:
                 self._skip_one()
                 continue
@@ -165,6 +172,20 @@ class FrameParser:
             out.append(Frame(seq=buf[1], type=buf[2], payload=body[3:]))
             del buf[:total]
         return out
+
+    def _complete_frame_after_head(self) -> int | None:
+        """Offset of the first complete, CRC-valid frame that starts after offset 0."""
+        buf = self._buf
+        i = buf.find(STX, 1)
+        while 0 < i <= len(buf) - MIN_FRAME:
+            length = buf[i + 3]
+            end = i + length + MIN_FRAME
+            if length <= MAX_PAYLOAD and end <= len(buf) and buf[end - 1] == ETX:
+                body = bytes(buf[i + 1 : i + HEADER_LEN + length])
+                if (buf[end - 3] << 8 | buf[end - 2]) == crc16_ccitt_false(body):
+                    return i
+            i = buf.find(STX, i + 1)
+        return None
 
     def _skip_one(self) -> None:
         del self._buf[:1]
