@@ -8,11 +8,11 @@ The simulator answers DLE EOT n (n = 1..4) with the status bytes of its state
 Options (strings, from the port URL): `paper=ok|near_end|out`, `cover=closed|open`,
 `online=1|0`, `roll_lines=N` (paper counter: near end at 10 %, out at 0).
 Faults: the generic ones apply to status answers (`garbage`, `bad_checksum`, `silence`,
-`unplug`; `truncate` leaves a one-byte answer whole). `device_error=cutter`,
+`unplug`; `truncate` of a one-byte answer leaves nothing, i.e. no answer). `device_error=cutter`,
 `device_error=unrecoverable` and `device_error=recoverable` are taken at the next
 DLE EOT 1 and then reported by every status answer: the first two until `clear_error()`,
 the last one for `recover_s` seconds (an auto-recoverable error such as head overheat).
-`unplug_after(n)` pulls the cable after n more print bytes, i.e. in the middle of a job.
+`unplug_after(n)` pulls the cable after n more received bytes, i.e. in the middle of a job.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from peripherals.printer.errors import EscPosCodecError
 from peripherals.printer.escpos_decode import EscPosStreamDecoder, encode_status
 from peripherals.printer.models import PaperLevel, PrintedDocument, PrinterStatus, StatusRequest
-from peripherals.sim.base import FaultQueue, Simulator
+from peripherals.sim.base import FaultKind, FaultQueue, Simulator
 
 DEVICE_ERRORS = ("cutter", "unrecoverable", "recoverable")
 
@@ -78,7 +78,7 @@ class EscPosPrinterSimulator(Simulator):
         self.cutter_error = self.unrecoverable_error = self.auto_recoverable_error = False
 
     def unplug_after(self, nbytes: int) -> None:
-        """Pull the cable once `nbytes` more bytes of print data have arrived."""
+        """Pull the cable once `nbytes` more bytes have arrived (the rest of that write is lost)."""
         self._unplug_after = nbytes
 
     @property
@@ -122,6 +122,12 @@ class EscPosPrinterSimulator(Simulator):
             self._take_device_error()
         value = encode_status(n, self.status, auto_recoverable=self.auto_recoverable_error)
         self.reply(bytes([value]))
+
+    def reply(self, frame: bytes) -> None:
+        """Generic faults; a truncated one-byte status answer is no answer at all."""
+        if len(frame) == 1 and self.faults.take(FaultKind.TRUNCATE) is not None:
+            return
+        super().reply(frame)
 
     def _take_device_error(self) -> None:
         fault = self.device_error()
