@@ -100,7 +100,8 @@ def encode_sfloat(value: float) -> int:
     for exponent in _EXPONENT_ORDER:
         scaled = value * 10.0 ** (-exponent)
         mantissa = round(scaled)
-        if abs(mantissa) <= SFLOAT_MANTISSA_MAX and abs(scaled - mantissa) <= 1e-6 * max(1.0, abs(scaled)):
+        exact = abs(scaled - mantissa) <= 1e-9 * max(1.0, abs(scaled)) and (mantissa != 0 or value == 0)
+        if exact and abs(mantissa) <= SFLOAT_MANTISSA_MAX:
             return pack_sfloat(mantissa, exponent)
     # Not exactly representable: the finest exponent whose mantissa still fits.
     for exponent in range(SFLOAT_EXPONENT_MIN, SFLOAT_EXPONENT_MAX + 1):
