@@ -16,6 +16,7 @@ find is repeated every `POLL_INTERVAL` seconds until `wait` has passed.
 from __future__ import annotations
 
 import logging
+import termios
 import time
 
 import serial
@@ -200,7 +201,7 @@ class SamIdCardReader(IdCardReader):
             self._parser.reset()
             ser.write(codec.encode_request(request))
             return self._read_response(ser, time.monotonic() + timeout)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:  # tcflush on a vanished pty
             self.close()
             raise DeviceNotPresent(f"reader port failed: {type(exc).__name__}", kind=self.kind.value) from None
 

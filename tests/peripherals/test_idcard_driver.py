@@ -211,6 +211,19 @@ def test_unplug_mid_read_frame_over_pty_then_replug(pty_reader):
     assert reader.read_card() == _expected("resident")
 
 
+def test_unplug_while_idle_over_pty_then_replug(pty_reader):
+    """Pulled between operations: the flush before the next command must not leak termios.error."""
+    reader, host = pty_reader(link=True)
+    reader.open()
+    host.call_soon(host.unplug)
+    time.sleep(0.1)
+    with pytest.raises(DeviceNotPresent):
+        reader.read_card()
+    host.replug()
+    reader.open()
+    assert reader.read_card() == _expected("resident")
+
+
 def test_unplug_mid_frame_over_sim_url_then_replug(sim_reader):
     reader, sim = sim_reader("faults_on=read")
     sim.faults.inject("unplug")
