@@ -10,8 +10,13 @@ of the printer's, and to drain stale status bytes before a new question.
 Every print first asks the real-time status (DLE EOT 1..4) and refuses with PaperOut,
 CoverOpen, CutterError, PrinterHardwareError or PrinterOffline before sending a byte.
 The receipt is rendered to bytes first (`receipt_render`) and sent in chunks.
-Any USB failure closes the link (`DeviceNotPresent`, `DeviceTimeout`); the next
-operation opens it again, so a replugged printer just works.
+A vanished device closes the link (`DeviceNotPresent`); the next operation opens it
+again, so a replugged printer just works.
+
+The same driver also takes a serial port (any pyserial URL: `/dev/ttyS0`, a pty,
+`sim://printer?...`) for RS-232 ESC/POS printers; then the link is a minimal python-escpos
+`Escpos` over `open_serial` (python-escpos's own `Serial` class opens `serial.Serial`
+directly and would not accept URLs) and `info()` has no USB descriptors to report.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import serial
 import usb.core
 from escpos.constants import RT_STATUS
+from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Usb
 
 from peripherals.base import DeviceInfo, DeviceKind, ReceiptPrinter, SelfTestResult
-from peripherals.errors import DeviceError, DeviceNotPresent, ProtocolError
+from peripherals.errors import DeviceError, DeviceNotPresent, DeviceTimeout, ProtocolError
 from peripherals.printer.errors import (
     CoverOpen,
     CutterError,
@@ -39,7 +46,8 @@ from peripherals.printer.errors import (
 from peripherals.printer.escpos_decode import decode_status
 from peripherals.printer.models import PaperLevel, PrinterStatus, Receipt
 from peripherals.printer.receipt_render import make_test_page, render_receipt
-from peripherals.transport.usb import backend_for, find_args, parse_usb_url, usb_errors
+from peripherals.transport.serial_port import open_serial
+from peripherals.transport.usb import backend_for, find_args, is_usb_url, parse_usb_url, usb_errors
 
 KIND = DeviceKind.PRINTER.value
 STATUS_FUNCTIONS = (1, 2, 3, 4)  # printer, offline cause, error cause, paper roll sensor
@@ -61,6 +69,50 @@ class _TimedUsb(Usb):
             except usb.core.USBTimeoutError:
                 break
         return dropped
+
+
+class _SerialLink(Escpos):
+    """ESC/POS over a serial port opened with `open_serial` (any pyserial URL)."""
+
+    def __init__(self, port: str, *, timeout: float, baudrate: int, profile: str | None = None) -> None:
+        super().__init__(profile=profile)
+        self.port, self.timeout, self.baudrate = port, timeout, baudrate
+        self._serial: serial.SerialBase | None = None
+
+    def open(self) -> None:
+        self._serial = open_serial(self.port, baudrate=self.baudrate, timeout=0.02, kind=KIND)
+        self.device = self._serial
+
+    def close(self) -> None:
+        port, self._serial = self._serial, None
+        if port is not None:
+            try:
+                port.close()
+            except (serial.SerialException, OSError):
+                pass
+
+    def _raw(self, msg: bytes) -> None:
+        assert self._serial is not None
+        self._serial.write(msg)
+        self._serial.flush()
+
+    def _read(self) -> bytes:
+        """The answer to a status question: the first byte, plus whatever follows it at once."""
+        assert self._serial is not None
+        deadline = time.monotonic() + self.timeout
+        data = b""
+        while not data:
+            if time.monotonic() > deadline:
+                raise DeviceTimeout("the printer did not answer the status request", kind=KIND)
+            data = self._serial.read(1)
+        time.sleep(0.02)  # a garbled answer may be longer: take it whole
+        return data + self._serial.read(self._serial.in_waiting or 0)
+
+    def flush_input(self) -> int:
+        assert self._serial is not None
+        waiting = self._serial.in_waiting
+        self._serial.reset_input_buffer()
+        return waiting
 
 
 def raise_for_status(status: PrinterStatus) -> None:
@@ -86,14 +138,16 @@ class EscPosUsbPrinter(ReceiptPrinter):
         profile: str | None = None,
         chinese_mode: bool = True,
         chunk_size: int = 4096,
+        baudrate: int = 115200,
     ) -> None:
         self.port = port
         self.timeout = timeout
         self.profile = profile
         self.chinese_mode = chinese_mode
         self.chunk_size = chunk_size
-        self._url = parse_usb_url(port)
-        self._printer: _TimedUsb | None = None
+        self.baudrate = baudrate  # serial ports only
+        self._url = parse_usb_url(port) if is_usb_url(port) else None
+        self._printer: _TimedUsb | _SerialLink | None = None
         self._info: DeviceInfo | None = None
         self._lock = threading.RLock()
         self.last_status: PrinterStatus | None = None
@@ -102,6 +156,9 @@ class EscPosUsbPrinter(ReceiptPrinter):
     def open(self) -> None:
         with self._lock:
             self.close()
+            if self._url is None:
+                self._open_serial()
+                return
             backend = backend_for(self._url, kind=KIND)
             printer = _TimedUsb(
                 usb_args=find_args(self._url, backend),
@@ -128,8 +185,15 @@ class EscPosUsbPrinter(ReceiptPrinter):
             if printer is not None:
                 self._dispose(printer)
 
+    def _open_serial(self) -> None:
+        link = _SerialLink(self.port, timeout=self.timeout, baudrate=self.baudrate, profile=self.profile)
+        link.open()  # DeviceNotPresent from open_serial
+        self._info = DeviceInfo(kind=DeviceKind.PRINTER, driver=type(self).__name__, model="ESC/POS serial", port=self.port)
+        link.flush_input()
+        self._printer = link
+
     @staticmethod
-    def _dispose(printer: _TimedUsb) -> None:
+    def _dispose(printer: _TimedUsb | _SerialLink) -> None:
         try:
             printer.close()
         except (usb.core.USBError, OSError):
@@ -153,7 +217,7 @@ class EscPosUsbPrinter(ReceiptPrinter):
         )
 
     @contextmanager
-    def _session(self) -> Iterator[_TimedUsb]:
+    def _session(self) -> Iterator[_TimedUsb | _SerialLink]:
         """The open link, with USB errors typed; a failed link is closed for a clean reopen."""
         with self._lock:
             if self._printer is None:
@@ -161,7 +225,12 @@ class EscPosUsbPrinter(ReceiptPrinter):
             assert self._printer is not None
             try:
                 with usb_errors(kind=KIND):
-                    yield self._printer
+                    try:
+                        yield self._printer
+                    except serial.SerialTimeoutException:
+                        raise DeviceTimeout("the printer did not take the data in time", kind=KIND) from None
+                    except serial.SerialException as exc:
+                        raise DeviceNotPresent("the serial port failed", kind=KIND, detail=str(exc)) from None
             except DeviceNotPresent:
                 self.close()  # unplugged: find the device again on the next operation
                 raise
@@ -176,7 +245,7 @@ class EscPosUsbPrinter(ReceiptPrinter):
         with self._session() as printer:
             return self._query_status(printer)
 
-    def _query_status(self, printer: _TimedUsb) -> PrinterStatus:
+    def _query_status(self, printer: _TimedUsb | _SerialLink) -> PrinterStatus:
         replies: dict[int, bytes] = {}
         for n in STATUS_FUNCTIONS:
             printer.flush_input()

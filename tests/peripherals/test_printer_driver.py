@@ -214,7 +214,7 @@ def test_open_fails_typed_when_absent():
     with pytest.raises(DeviceNotPresent):  # real libusb: no such device (or no libusb at all)
         EscPosUsbPrinter("usb://ffff:fffe", timeout=TIMEOUT).open()
     with pytest.raises(DeviceNotPresent):
-        EscPosUsbPrinter("/dev/ttyS0")
+        EscPosUsbPrinter("/dev/kiosk-no-such-printer", timeout=TIMEOUT).open()
 
 
 def test_operations_open_lazily_and_close_is_idempotent():
