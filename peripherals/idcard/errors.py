@@ -6,21 +6,25 @@ from peripherals.errors import CodecError, DeviceError, DeviceFault, ProtocolErr
 class NoCard(DeviceFault):
     code = "no_card"
     plain = "no card on the reader"
+    degrades_device = False  # the card's or the citizen's outcome, not the reader's
 
 
 class CardSelectFailed(DeviceFault):
     code = "card_select_failed"
     plain = "the card could not be selected; take it off and place it again"
+    degrades_device = False  # the card's or the citizen's outcome, not the reader's
 
 
 class CardReadFailed(DeviceFault):
     code = "card_read_failed"
     plain = "the card could not be read; take it off and place it again"
+    degrades_device = False  # the card's or the citizen's outcome, not the reader's
 
 
 class CardNotSupported(DeviceFault):
     code = "card_not_supported"
     plain = "this kind of card is not supported"
+    degrades_device = False  # the card's or the citizen's outcome, not the reader's
 
 
 class SamFault(DeviceFault):
