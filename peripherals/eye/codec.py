@@ -7,8 +7,10 @@ Frame (docs/protocols/eye-tester.md):
 CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no xorout; check value
 0x29B1 for "123456789", reveng CRC catalogue "CRC-16/IBM-3740") over SEQ..PAYLOAD, sent
 high byte first. Framing is by length, without byte stuffing: `FrameParser` finds a
-frame by STX + a plausible LEN + ETX at the right place + a good CRC, and on any mismatch
-drops one byte and searches again, so it resynchronises after garbage.
+frame by STX + a plausible LEN + ETX at the right place + a good CRC; on a mismatch it
+drops the STX (or, for a well-laid-out frame with a bad CRC, the whole frame) and searches
+again, and it never waits for a long "frame" while a whole valid one sits later in the
+buffer — so it resynchronises after garbage.
 
 Only `KvtCodecError` subclasses are raised on bad input.
 """
@@ -164,10 +166,13 @@ class FrameParser:
             body = bytes(buf[1 : HEADER_LEN + length])
             crc = (buf[HEADER_LEN + length] << 8) | buf[HEADER_LEN + length + 1]
             if crc != crc16_ccitt_false(body):
-                # Drop only the STX: this may be garbage that happens to look framed, and
-                # a real frame may start inside it.
+                # Drop the damaged frame — but if a whole valid frame starts inside it, this
+                # was garbage that merely looked framed: resume at that frame instead.
                 out.append(CorruptFrame(seq=buf[1], type=buf[2]))
-                self._skip_one()
+                later = self._complete_frame_after_head()
+                skip = later if later is not None and later < total else total
+                self.discarded += skip
+                del buf[:skip]
                 continue
             out.append(Frame(seq=buf[1], type=buf[2], payload=body[3:]))
             del buf[:total]

@@ -144,6 +144,8 @@ class KvtEyeTester(EyeTester):
         ack = self._command(Show(optotype=optotype), Ack)
         assert isinstance(ack, Ack)
         self._shown_ms = ack.shown_ms
+        # Presses read during the exchange were timed against the previous E.
+        self._answers = deque(a for a in self._answers if self._after_shown(a.device_time_ms) is not None)
 
     def blank(self) -> None:
         self._command(Blank(), Ack)
@@ -168,7 +170,7 @@ class KvtEyeTester(EyeTester):
         for attempt in range(self.retries + 1):
             if attempt:
                 log.debug("eye tester: resending %s seq %d (try %d)", msg.frame_type.name, seq, attempt + 1)
-                self._parser.reset()  # half a reply to the last try: the tester will send it whole
+                self._resync()  # drop what is left of the last try's reply: the tester repeats it whole
             discarded_before = self._parser.discarded
             self._write(frame)
             deadline = time.monotonic() + self.timeout
@@ -244,13 +246,18 @@ class KvtEyeTester(EyeTester):
         if not isinstance(event, PadEvent):
             return
         self._last_event_seq = frame.seq
-        latency = None
-        if self._shown_ms is not None:
-            diff = (event.device_time_ms - self._shown_ms) & U32_MAX
-            if diff >= 1 << 31:
-                return  # pressed before the E appeared: not an answer to it
-            latency = diff
+        latency = self._after_shown(event.device_time_ms)
+        if latency is None and self._shown_ms is not None:
+            return  # pressed before the E appeared: not an answer to it
         self._answers.append(PadAnswer(orientation=event.key, device_time_ms=event.device_time_ms, latency_ms=latency))
+
+    def _after_shown(self, device_time_ms: int) -> int | None:
+        """ms from the current E appearing to `device_time_ms` (tester clock, mod 2³²);
+        None when nothing is shown or the time is before it appeared."""
+        if self._shown_ms is None:
+            return None
+        diff = (device_time_ms - self._shown_ms) & U32_MAX
+        return diff if diff < 1 << 31 else None
 
     def _resync(self) -> None:
         """Before a command: handle PAD events already received, drop everything else
