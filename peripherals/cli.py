@@ -31,6 +31,12 @@ def _print_json(obj: object) -> None:
     sys.stdout.flush()
 
 
+def describe_error(exc: DeviceError) -> str:
+    """One line: the plain cause first, the technical detail after it when there is one."""
+    detail = str(exc)
+    return exc.plain if detail == exc.plain else f"{exc.plain} ({detail})"
+
+
 # -- read ---------------------------------------------------------------------------------
 def cmd_read_idcard(args: argparse.Namespace) -> int:
     from peripherals.idcard.driver import SamIdCardReader
@@ -181,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except DeviceError as exc:
-        print(str(exc), file=sys.stderr)
+        print(describe_error(exc), file=sys.stderr)
         return EXIT_DEVICE_ERROR
     except KeyboardInterrupt:
         return 130
