@@ -49,3 +49,14 @@ def open_serial(
 
 
 register_url_handlers()
+
+
+def flush_input(port: serial.SerialBase, kind: str | None = None) -> None:
+    """Drop stale input before a command. A pty or USB adapter that vanished while idle
+    makes pyserial raise `termios.error` here (not an OSError), so map that too."""
+    import termios
+
+    try:
+        port.reset_input_buffer()
+    except (serial.SerialException, OSError, termios.error) as exc:
+        raise DeviceNotPresent(f"port lost: {exc}", kind=kind) from None
