@@ -623,46 +623,46 @@ class FlowRunner(Generic[S, D]):
             return action
 
     async def _ask(self, view: ViewBase, timeout: float | None) -> Any:
+        """Every action gets a fresh view back (even an ignored one), so front ends stay in step."""
         base = self._ask_timeout(timeout)
         wait_s = base
         extensions = 0
+        deadline = self.clock.now() + wait_s
         shown = self._publish(view, awaits=True, timeout_s=wait_s)
         while True:
-            action = await self._receive(shown.view_id, wait_s)
+            action = await self._receive(shown.view_id, deadline - self.clock.now())
             if action is None:
                 action = await self._idle_warning(extensions)
-            if action.kind is ActionKind.MORE_TIME:
-                if extensions < self.settings.max_extensions:
-                    extensions += 1
-                    wait_s = max(base, self.settings.extension_s)
-                    shown = self._publish(view, awaits=True, timeout_s=wait_s)
-                continue
-            if action.kind is ActionKind.CANCEL:
+            kind = action.kind
+            if kind is ActionKind.CANCEL:
                 raise _Cancelled()
-            if action.kind is ActionKind.HELP:
+            if kind is ActionKind.BACK and shown.can_back:
+                raise _GoBack()
+            if kind is ActionKind.MORE_TIME and extensions < self.settings.max_extensions:
+                extensions += 1
+                wait_s = max(base, self.settings.extension_s)
+                deadline = self.clock.now() + wait_s
+            elif kind is ActionKind.HELP:
                 await self._help(view, base)
-                shown = self._publish(view, awaits=True, timeout_s=wait_s)
-                continue
-            if action.kind is ActionKind.BACK:
-                if shown.can_back:
-                    raise _GoBack()
-                continue
-            try:
-                return view.parse_answer(action.value)
-            except AnswerInvalid as e:
-                view = view.model_copy(update={"errors": e.errors})
-                shown = self._publish(view, awaits=True, timeout_s=wait_s)
+                deadline = self.clock.now() + wait_s
+            elif kind is ActionKind.ANSWER:
+                try:
+                    return view.parse_answer(action.value)
+                except AnswerInvalid as e:
+                    view = view.model_copy(update={"errors": e.errors})
+                    deadline = self.clock.now() + wait_s
+            # MORE_TIME past the limit and Back with nowhere to go keep the deadline
+            shown = self._publish(view, awaits=True, timeout_s=max(0.0, deadline - self.clock.now()))
 
     async def _idle_warning(self, extensions_used: int) -> Action:
         """Show the warning; MORE_TIME (or any answer) extends, silence or Cancel ends the flow."""
         left = self.settings.max_extensions - extensions_used
-        warn = self._publish(
-            IdleWarning(seconds=self.settings.warning_s, extensions_left=max(0, left), can_extend=left > 0, can_back=False),
-            awaits=True, timeout_s=self.settings.warning_s,
-        )
+        warning = IdleWarning(seconds=self.settings.warning_s, extensions_left=max(0, left), can_extend=left > 0,
+                              can_back=False)
         deadline = self.clock.now() + self.settings.warning_s
+        shown = self._publish(warning, awaits=True, timeout_s=self.settings.warning_s)
         while True:
-            action = await self._receive(warn.view_id, deadline - self.clock.now())
+            action = await self._receive(shown.view_id, deadline - self.clock.now())
             if action is None:
                 log.info("flow %s [%s]: idle timeout", self.flow.name, self.session_id[:8])
                 raise _IdleTimeout()
@@ -670,6 +670,7 @@ class FlowRunner(Generic[S, D]):
                 raise _Cancelled()
             if left > 0 and action.kind in (ActionKind.MORE_TIME, ActionKind.ANSWER):
                 return Action.more_time()
+            shown = self._publish(warning, awaits=True, timeout_s=max(0.0, deadline - self.clock.now()))
 
     async def _help(self, view: ViewBase, timeout: float) -> None:
         """Show help for the current view; any answer (or Back, or time running out) returns."""
