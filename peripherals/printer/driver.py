@@ -272,6 +272,10 @@ class EscPosUsbPrinter(ReceiptPrinter):
     def consumables(self) -> dict[str, str]:
         return {"paper": self.printer_status().paper.value}
 
+    def check(self) -> None:
+        """Raise the typed error while the printer cannot print (the supervisor's recheck)."""
+        raise_for_status(self.printer_status())
+
     def self_test(self, print_test_page: bool = False) -> SelfTestResult:
         """USB link, status bits and (optionally) a printed test page; never raises."""
         started = time.monotonic()

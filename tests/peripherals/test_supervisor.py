@@ -114,3 +114,25 @@ def test_self_test_through_the_supervisor(supervisor):
     sup.start(wait=5)
     result = sup[DeviceKind.IDCARD].self_test()
     assert result.passed, result.detail
+
+
+def test_printer_fault_state_clears_when_the_paper_is_back(supervisor):
+    from peripherals.printer.errors import PaperOut
+    from peripherals.printer.models import Receipt
+
+    sup = supervisor(
+        {DeviceKind.PRINTER: DeviceConfig(driver="printer.escpos_usb", port="simusb://printer?name=p1", options={"timeout": 0.5})}
+    )
+    sup.start(wait=5)
+    dev = sup[DeviceKind.PRINTER]
+    assert dev.state is DeviceState.READY and dev.status.consumables == {"paper": "ok"}
+    sim = registry.named("p1")
+    sim.set_paper("out")
+    with pytest.raises(PaperOut):
+        dev.submit(lambda d: d.print_receipt(Receipt(title="回执"))).result()
+    assert dev.state is DeviceState.FAULT and dev.status.reason == "paper_out"
+    sim.set_paper("near_end")
+    assert wait_for(lambda: dev.state is DeviceState.READY)
+    assert dev.status.consumables == {"paper": "near_end"}
+    dev.submit(lambda d: d.print_receipt(Receipt(title="回执"))).result()
+    assert sim.printed and sim.printed[-1].cut
