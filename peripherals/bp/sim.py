@@ -96,7 +96,7 @@ class AccutorrSimulator(Simulator, _BpOptions):
         self.measurements = 0  # completed measurements, for tests
         self.measuring = False
         self._armed_at: float | None = None
-        self._timer: object | None = None
+        self._timer: tuple[object, object] | None = None  # (host, handle): a replug may change host
         previous = options.get("previous")
         if previous:
             s, d, p = (int(x) for x in previous.split("/"))
@@ -105,7 +105,9 @@ class AccutorrSimulator(Simulator, _BpOptions):
 
     # -- wire -----------------------------------------------------------------------------
     def on_attach(self) -> None:
+        """Power-up (first connection, or plugged back in): no measurement runs; banner."""
         assert self.host is not None
+        self._abandon()
         self.host.send(acc.BANNER + acc.EOL + acc.PROMPT)
 
     def receive(self, data: bytes) -> None:
@@ -158,7 +160,7 @@ class AccutorrSimulator(Simulator, _BpOptions):
         if self.measuring or self.host is None:
             return
         self.measuring = True
-        self._timer = self.host.call_later(self.duration, self._finish)
+        self._timer = (self.host, self.host.call_later(self.duration, self._finish))
 
     def _finish(self) -> None:
         self.measuring = False
@@ -171,8 +173,9 @@ class AccutorrSimulator(Simulator, _BpOptions):
         self.measurements += 1
 
     def _abandon(self) -> None:
-        if self._timer is not None and self.host is not None:
-            self.host.cancel(self._timer)
+        if self._timer is not None:
+            host, handle = self._timer
+            host.cancel(handle)  # type: ignore[attr-defined]
         self._timer = None
         self.measuring = False
         self._armed_at = None
@@ -198,7 +201,12 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
         self.measurements = 0
         self.stops = 0  # STOP frames received, for tests
         self._decoder = FrameDecoder()
-        self._timers: list[object] = []
+        self._timers: list[tuple[object, object]] = []  # (host, handle)
+
+    def on_attach(self) -> None:
+        """Power-up (first connection, or plugged back in): nothing streams."""
+        self._stop_streaming()
+        self._decoder.reset()
 
     def receive(self, data: bytes) -> None:
         try:
@@ -266,11 +274,11 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
 
     def _later(self, delay: float, fn) -> None:
         assert self.host is not None
-        self._timers.append(self.host.call_later(delay, fn))
+        self._timers.append((self.host, self.host.call_later(delay, fn)))
 
     def _stop_streaming(self, cancel: bool = True) -> None:
-        if cancel and self.host is not None:
-            for handle in self._timers:
-                self.host.cancel(handle)
+        if cancel:
+            for host, handle in self._timers:
+                host.cancel(handle)  # type: ignore[attr-defined]
         self._timers.clear()
         self.measuring = False
