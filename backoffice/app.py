@@ -86,7 +86,7 @@ class Rejection(Exception):
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(TZ).replace(microsecond=0)
+    return dt.datetime.now(TZ)
 
 
 def _json(model: BaseModel | list[Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -1,0 +1,118 @@
+"""Format checks shared by the client models and the reference back office."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from backoffice import numbers
+from backoffice.documents import render_pdf
+from backoffice.testing import CITIZEN_ID, CITIZEN_NAME, make_id
+from flows.services import validation as v
+from flows.services.models import FineQuery, InvoiceRequest, LicenceQuery, MailingAddress, RealNameCheck
+
+
+def test_gb11643_worked_example_check_character():
+    # GB 11643-1999 Annex: 11010519491231002 -> check character X.
+    assert v.id_check_char("11010519491231002") == "X"
+    assert v.id_number_problem(CITIZEN_ID) is None
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("110105194912310021", "check character does not match"),
+        ("99010519491231002X", "unknown region code"),
+        ("110105194902300023", "birth date is not a real date"),
+        ("11010519491231002", "must be 17 digits followed by a digit or X"),
+        ("1101051949123100AX", "must be 17 digits followed by a digit or X"),
+    ],
+)
+def test_id_number_problems(value, problem):
+    assert v.id_number_problem(value) == problem
+
+
+def test_future_birth_date_refused():
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    assert v.id_number_problem(make_id(f"500103{tomorrow:%Y%m%d}123")) == "birth date out of range"
+
+
+@given(st.text(max_size=20))
+def test_id_validation_never_crashes(text):
+    assert isinstance(v.is_valid_id_number(text), bool)
+
+
+@given(st.integers(0, 16), st.integers(1, 9))
+def test_check_character_catches_every_single_digit_error(position, delta):
+    # ISO 7064 MOD 11-2 detects all single substitution errors.
+    digits = list(CITIZEN_ID)
+    digits[position] = str((int(digits[position]) + delta) % 10)
+    assert v.id_check_char("".join(digits[:17])) != "X"
+
+
+def test_lowercase_x_is_normalised():
+    assert LicenceQuery(id_number=CITIZEN_ID.lower()).id_number == CITIZEN_ID
+
+
+@pytest.mark.parametrize("phone, ok", [("13912345678", True), ("19900001111", True), ("12912345678", False), ("1391234567", False), ("+8613912345678", False)])
+def test_mobile_numbers(phone, ok):
+    assert v.is_valid_mobile(phone) is ok
+
+
+@pytest.mark.parametrize(
+    "plate, ok",
+    [
+        ("渝A12345", True), ("京AQX548", True), ("粤BD12345", True), ("粤BDA1234", True), ("沪A12345D", True),
+        ("渝AI2345", False), ("渝A1234", False), ("渝A123456", False), ("AA12345", False), ("渝a12345", False),
+    ],
+)
+def test_plates(plate, ok):
+    assert v.is_valid_plate(plate) is ok
+
+
+def test_plate_is_normalised():
+    assert FineQuery(plate=" 渝a·12345 ").plate == "渝A12345"
+
+
+def test_validation_errors_hide_personal_input():
+    with pytest.raises(ValidationError) as info:
+        InvoiceRequest(
+            buyer_name="X", buyer_id_number="110105194912310021", amount_fen=100, item="rent",
+            real_name_check=RealNameCheck(method="face", passed=True, reference="face-000001"),
+        )
+    text = str(info.value)
+    assert "110105194912310021" not in text and "invalid_id_number" in text
+
+
+def test_repr_leaves_personal_fields_out():
+    addr = MailingAddress(recipient_name=CITIZEN_NAME, phone="13912345678", province="重庆市", city="重庆市", district="渝中区", street="民族路188号")
+    assert CITIZEN_NAME not in repr(addr) and "13912345678" not in repr(addr) and "民族路" not in repr(addr)
+
+
+def test_fine_query_needs_exactly_one_key():
+    with pytest.raises(ValidationError, match="invalid_query"):
+        FineQuery()
+    with pytest.raises(ValidationError, match="invalid_query"):
+        FineQuery(id_number=CITIZEN_ID, plate="渝A12345")
+
+
+def test_s10_check_digit_upu_example():
+    # UPU S10 standard's example item RR 47312482 9 GB.
+    assert numbers.s10_check_digit("47312482") == 9
+    assert numbers.is_valid_s10("RR473124829GB") and not numbers.is_valid_s10("RR473124828GB")
+
+
+def test_invoice_pdf_structure():
+    pdf = render_pdf(["电子发票", "价税合计：¥100.00"])
+    assert pdf.startswith(b"%PDF-1.7") and pdf.rstrip().endswith(b"%%EOF")
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    assert pdf[xref:].startswith(b"xref")
+    entries = pdf[xref:].split(b"\n")[3:11]
+    for number, entry in enumerate(entries, start=1):
+        offset = int(entry[:10])
+        assert pdf[offset:].startswith(b"%d 0 obj" % number)
+    assert "电子发票".encode("utf-16-be").hex().upper().encode() in pdf
