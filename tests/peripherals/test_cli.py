@@ -92,3 +92,11 @@ def test_simulate_with_faults_then_recovers(simulate):
 def test_simulate_unknown_kind():
     result = run("simulate", "toaster")
     assert result.returncode != 0 and "no simulator" in result.stderr
+
+
+def test_demo_uses_every_device_once():
+    result = run("demo", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for expected in ("ID card", "blood pressure", "eye tester", "licence photo", "cut=True", "All devices answered."):
+        assert expected in result.stdout
+    assert "**************1232" in result.stdout and "500103" not in result.stdout  # masked ID only
