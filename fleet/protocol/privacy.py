@@ -1,0 +1,57 @@
+"""Recognising and removing personal data in free text bound for the fleet.
+
+Telemetry never carries personal data (DESIGN.md, Privacy). Every fleet message runs
+`find_personal_data` over its strings and refuses to exist when something matches, and
+the agent passes log lines through `redact` before they leave the kiosk. Both are
+deliberately coarse: a false alarm costs a rejected message, a miss leaks a citizen.
+
+Recognised:
+- resident ID numbers (GB 11643: 17 digits and a digit or X), with or without spaces;
+- mainland mobile numbers (1[3-9] and 9 more digits; +86 / 0086 prefixes, spaces, dashes);
+- values of fields marked as personal in logs: ``name=…``, ``姓名：…``, ``address=…``,
+  ``id_number=…``, ``phone=…`` (and quoted forms), and anything between ``<pii>`` and
+  ``</pii>`` — the marker the kiosk app's logging uses if a value must be traced at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+ID_NUMBER_RE = re.compile(
+    r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[0-9Xx](?![0-9A-Za-z])"
+)
+MOBILE_RE = re.compile(
+    r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)"
+)
+_PII_KEYS = (
+    r"name|full_?name|citizen_?name|holder_?name|cardholder|address|addr|id_?number|id_?no|"
+    r"id_?card|phone|mobile|tel|姓名|名字|住址|地址|身份证号?|证件号码?|手机号?|电话"
+)
+MARKED_FIELD_RE = re.compile(
+    rf"(?i)(?<![A-Za-z0-9_])({_PII_KEYS})(\s*[=:：]\s*)"
+    r"(\"[^\"]*\"|'[^']*'|「[^」]*」|[^\s,;，；)}\]]+)"
+)
+PII_MARKER_RE = re.compile(r"<pii>.*?</pii>", re.DOTALL)
+
+REDACTED = "[redacted]"
+
+
+def find_personal_data(text: str) -> list[str]:
+    """Kinds of personal data that appear in `text` (empty when none)."""
+    found = []
+    if ID_NUMBER_RE.search(text):
+        found.append("id_number")
+    if MOBILE_RE.search(text):
+        found.append("mobile_number")
+    if PII_MARKER_RE.search(text):
+        found.append("marked")
+    return found
+
+
+def redact(text: str) -> str:
+    """`text` with every recognised personal value replaced by ``[redacted]``."""
+    text = PII_MARKER_RE.sub(REDACTED, text)
+    text = MARKED_FIELD_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = ID_NUMBER_RE.sub(REDACTED, text)
+    text = MOBILE_RE.sub(REDACTED, text)
+    return text
