@@ -34,6 +34,7 @@ class BackgroundServer:
         self.url = f"http://{self.host}:{self.port}"
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port, log_level="warning", access_log=False))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._stopped = False
 
     def start(self, timeout: float = 10.0) -> "BackgroundServer":
         self._thread.start()
@@ -45,6 +46,9 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._sock.close()
