@@ -236,6 +236,9 @@ class Health(KioskMessage):
     out_of_service_reason: str = ""
     session_active: bool = False  # a citizen is using the kiosk right now
     config_version: int = 0
+    # The interval this health is published at (0 = not said): the server counts missed
+    # heartbeats against it to raise an offline alert before the broker notices anything.
+    heartbeat_s: float = Field(default=0.0, ge=0.0)
     devices: list[DeviceHealth] = Field(default_factory=list)
     system: SystemHealth = Field(default_factory=SystemHealth)
     flows: dict[str, FlowCounters] = Field(default_factory=dict)
