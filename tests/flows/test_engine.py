@@ -325,3 +325,23 @@ def test_choice_rejects_unknown_options():
     choices = [v for v in r.views if v.kind is ViewKind.CHOICE]
     assert choices[1].errors == {"": "error.choice.unknown_option"}
     assert Action.more_time().kind is ActionKind.MORE_TIME
+
+
+def test_logs_carry_no_personal_data(caplog: pytest.LogCaptureFixture, tmp_path):
+    from flows.journal import Journal
+
+    caplog.set_level("DEBUG")
+    drive(DemoFlow(), [CONSENT_YES, PHONE_OK, Action.back(), PHONE_OK, SUBMIT], deps=deps(), journal=Journal(tmp_path))
+    drive(DemoFlow(), [], deps=deps(reader=Reader(error=DeviceTimeout(f"card {ID_NUMBER} {NAME}"))))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "flow demo" in text  # something was logged
+    for secret in (ID_NUMBER, NAME, PHONE):
+        assert secret not in text
+
+
+def test_no_kivy_import_anywhere_in_flows():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "flows"
+    for path in root.rglob("*.py"):
+        assert "kivy" not in path.read_text().lower(), path
