@@ -63,13 +63,14 @@ class FaultController:
 
     def configure(self, config: FaultConfig) -> None:
         self.rules = [rule.model_copy() for rule in config.rules]
+        self.seed = config.seed
         self._rng = random.Random(config.seed)
 
     def clear(self) -> None:
         self.configure(FaultConfig())
 
     def snapshot(self) -> FaultConfig:
-        return FaultConfig(rules=[rule.model_copy() for rule in self.rules])
+        return FaultConfig(rules=[rule.model_copy() for rule in self.rules], seed=self.seed)
 
     def rule_for(self, path: str) -> FaultRule | None:
         if path.startswith(EXEMPT_PREFIXES):

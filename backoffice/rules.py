@@ -7,8 +7,8 @@ Source: 机动车驾驶证申领和使用规定 (Ministry of Public Security Ord
   (C1 C2), low-speed trucks (C3), tricycles (C4) and C5; no red-green colour blindness;
   each ear identifies the direction of a sound at 50 cm; height >= 155 cm for A1 A2 A3
   B2 N, >= 150 cm for B1.
-- Medical certificates are valid for 6 months.
-- Renewal may be applied for within 90 days before expiry.
+- Art. 85: medical certificates are valid for 6 months.
+- Art. 63: renewal may be applied for within 90 days before expiry.
 Blood pressure is not an Order 162 criterion and is never a reason to refuse.
 
 6-year inspection exemption: 公安部 国家质检总局《关于加强和改进机动车检验工作的意见》

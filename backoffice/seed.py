@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from flows.services import validation as v
 
 _LICENCE_CLASS_WEIGHTS = (("C1", 55), ("C2", 15), ("B2", 8), ("A2", 4), ("A1", 3), ("B1", 3), ("D", 5), ("E", 3), ("C3", 2), ("A3", 2))
+# Order 162 Art. 65: from 60 these classes may no longer be held; from 70 also C3 C4 C6 D E.
+_BARRED_AT_60 = frozenset({"A1", "A2", "A3", "B1", "B2", "M", "N", "P"})
+_BARRED_AT_70 = _BARRED_AT_60 | {"C3", "C4", "C6", "D", "E"}
 _PLATE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 
 # (code, description, amount in fen, points)
@@ -66,7 +69,8 @@ def licence_for(id_number: str, today: dt.date) -> SeededLicence | None:
     if age < 18:
         return None
     rng = rng_for("licence", id_number)
-    classes, weights = zip(*_LICENCE_CLASS_WEIGHTS)
+    barred = _BARRED_AT_70 if age >= 70 else _BARRED_AT_60 if age >= 60 else frozenset()
+    classes, weights = zip(*((c, w) for c, w in _LICENCE_CLASS_WEIGHTS if c not in barred))
     licence_class = rng.choices(classes, weights)[0]
     valid_until = today + dt.timedelta(days=rng.randint(5, 80))
     period = rng.choice((6, 10))
