@@ -10,7 +10,7 @@ import pytest
 
 from backoffice import seed
 from backoffice.app import TZ
-from backoffice.testing import CITIZEN_ID, CITIZEN_NAME, address, make_id, medical, pay, submissions
+from backoffice.testing import CITIZEN_ID, CITIZEN_NAME, address, make_id, medical, pay
 from flows.services import BackOffice, ServiceRejected
 from flows.services.models import (
     FinePaymentRequest,
