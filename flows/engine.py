@@ -174,6 +174,7 @@ class Flow(Generic[S, D]):
     State: ClassVar[type[BaseModel]]
     Step: ClassVar[type[StrEnum]]
     first: ClassVar[StrEnum | None] = None
+    ask_timeouts: ClassVar[dict[str, float]] = {}  # step value -> idle seconds, overriding the default
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -191,6 +192,9 @@ class Flow(Generic[S, D]):
             fn = getattr(cls, f"step_{s.value}", None)
             if fn is None or not inspect.iscoroutinefunction(fn):
                 raise FlowDefinitionError(f"{cls.__name__}: missing `async def step_{s.value}(self, ctx)`")
+        unknown = set(cls.ask_timeouts) - {s.value for s in cls.Step}
+        if unknown:
+            raise FlowDefinitionError(f"{cls.__name__}: ask_timeouts for unknown steps {sorted(unknown)}")
         if cls.first is None:
             cls.first = next(iter(cls.Step))
         elif cls.first not in set(cls.Step):
@@ -605,7 +609,9 @@ class FlowRunner(Generic[S, D]):
         return stamped
 
     def _ask_timeout(self, timeout: float | None) -> float:
-        base = timeout if timeout is not None else self.settings.ask_timeout_s
+        if timeout is None:
+            timeout = self.flow.ask_timeouts.get(self._step_name, self.settings.ask_timeout_s)
+        base = timeout
         return base * (self.settings.elderly_factor if self._elderly else 1.0)
 
     async def _receive(self, view_id: int, timeout: float) -> Action | None:

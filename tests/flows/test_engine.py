@@ -23,7 +23,7 @@ from flows.engine import (
     OutcomeStatus,
 )
 from flows.errors import FlowDefinitionError, FlowFinished
-from flows.views import Action, ActionKind, Choice, ChoiceOption, Prompt, ViewKind, msg, view_from_json
+from flows.views import Action, ActionKind, Choice, ChoiceOption, Measuring, Prompt, ViewKind, msg, view_from_json
 from peripherals.errors import DeviceTimeout
 
 ID_NUMBER = "11010519491231002X"
@@ -349,3 +349,46 @@ def test_no_kivy_import_anywhere_in_flows():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] == "kivy" for n in names), path
+
+
+class MeasureState(BaseModel):
+    reading: float | None = None
+
+
+class Measure(Flow[MeasureState, None]):
+    """A device reports progress from its worker thread while the step awaits it."""
+
+    name = "measure"
+    State = MeasureState
+    ask_timeouts = {"confirm": 90.0}
+
+    class Step(StrEnum):
+        MEASURE = "measure"
+        CONFIRM = "confirm"
+
+    async def step_measure(self, ctx: FlowContext[MeasureState, None]) -> Next:
+        def blocking_device() -> float:
+            for i in (1, 2, 3):
+                ctx.show_threadsafe(Measuring(instruction=msg("bp.keep_still"), progress_fraction=i / 4))
+            return 120.0
+
+        ctx.state.reading = await ctx.run_blocking(blocking_device, view=Measuring(instruction=msg("bp.keep_still")))
+        return Next(step=self.Step.CONFIRM)
+
+    async def step_confirm(self, ctx: FlowContext[MeasureState, None]) -> Done:
+        await ctx.ask(Prompt(message=msg("bp.result", systolic=ctx.state.reading)))
+        return Done()
+
+
+def test_progress_from_a_device_thread_and_per_step_ask_timeout():
+    r = drive(Measure(), [Action.answer()], settings=EngineSettings(ask_timeout_s=40), elderly=True)
+    measuring = [v for v in r.views if v.kind is ViewKind.MEASURING]
+    assert [v.progress_fraction for v in measuring] == [0.0, 0.25, 0.5, 0.75]
+    assert not any(v.awaits_answer for v in measuring)
+    asked = r.asked()[0]
+    assert asked.timeout_s == 180.0  # the step's own 90 s, doubled in elderly mode
+    assert asked.message.params == {"systolic": 120.0}
+    with pytest.raises(FlowDefinitionError):
+        class Bad(Measure):  # noqa: F841
+            name = "bad"
+            ask_timeouts = {"nope": 1.0}
