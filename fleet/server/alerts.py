@@ -1,0 +1,104 @@
+"""Alerts: conditions that need an operator, opened and cleared by the data itself.
+
+Like Kiosk Pro RMS and KioWare (shared/reference/fleet.md §5) alerts clear themselves
+when the condition goes away; an operator may acknowledge one meanwhile. One alert is
+open at most per (kiosk, kind, device).
+
+- offline: the kiosk said goodbye (its will, or a clean stop), or sent nothing for
+  `missed` heartbeat intervals (the interval the kiosk announced in its health, else the
+  server's default). Clears on the next message from the kiosk.
+- device_fault: a device reports state fault or absent.
+- paper_low / paper_out: the printer's paper consumable is near_end / out.
+- app_unreachable: the agent cannot reach the kiosk app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet.protocol import DeviceState, Health
+from fleet.server.models import Alert, Kiosk
+
+HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    device: str
+    severity: str
+    message: str
+
+
+def health_conditions(health: Health) -> list[Condition]:
+    """What in one health message deserves an alert."""
+    found: list[Condition] = []
+    if not health.app_reachable:
+        found.append(Condition("app_unreachable", "", "critical", "the agent cannot reach the kiosk app"))
+    for device in health.devices:
+        if device.state in (DeviceState.FAULT, DeviceState.ABSENT):
+            why = device.reason or device.message or device.state.value
+            found.append(Condition("device_fault", device.kind.value, "critical", f"{device.kind.value} {device.state.value}: {why}"))
+        paper = device.consumables.get("paper")
+        if paper == "near_end":
+            found.append(Condition("paper_low", device.kind.value, "warning", f"{device.kind.value}: paper near end"))
+        elif paper == "out":
+            found.append(Condition("paper_out", device.kind.value, "critical", f"{device.kind.value}: paper out"))
+    return found
+
+
+def _open_alerts(session: Session, kiosk_id: str, kinds: frozenset[str] | set[str]) -> list[Alert]:
+    return list(session.scalars(
+        select(Alert).where(Alert.kiosk_id == kiosk_id, Alert.kind.in_(kinds), Alert.cleared_at.is_(None))
+    ))
+
+
+def sync_health_alerts(session: Session, kiosk_id: str, conditions: list[Condition], now: dt.datetime) -> None:
+    """Open the alerts `conditions` call for, clear the health alerts they no longer do."""
+    wanted = {(c.kind, c.device): c for c in conditions}
+    for alert in _open_alerts(session, kiosk_id, HEALTH_KINDS):
+        condition = wanted.pop((alert.kind, alert.device), None)
+        if condition is None:
+            alert.cleared_at = now
+        elif condition.message != alert.message:
+            alert.message = condition.message
+    for c in wanted.values():
+        session.add(Alert(kiosk_id=kiosk_id, kind=c.kind, device=c.device, severity=c.severity,
+                          message=c.message, opened_at=now))
+
+
+def open_offline(session: Session, kiosk_id: str, message: str, now: dt.datetime) -> None:
+    if not _open_alerts(session, kiosk_id, {"offline"}):
+        session.add(Alert(kiosk_id=kiosk_id, kind="offline", device="", severity="critical",
+                          message=message, opened_at=now))
+
+
+def clear_offline(session: Session, kiosk_id: str, now: dt.datetime) -> None:
+    for alert in _open_alerts(session, kiosk_id, {"offline"}):
+        alert.cleared_at = now
+
+
+def heartbeat_interval(kiosk: Kiosk, default_s: float) -> float:
+    return kiosk.heartbeat_s if kiosk.heartbeat_s and kiosk.heartbeat_s > 0 else default_s
+
+
+def silent_too_long(kiosk: Kiosk, now: dt.datetime, default_heartbeat_s: float, missed: int) -> bool:
+    """True when a kiosk that claims to be online missed `missed` heartbeats."""
+    if not kiosk.online or kiosk.last_seen is None:
+        return False
+    return (now - kiosk.last_seen).total_seconds() > missed * heartbeat_interval(kiosk, default_heartbeat_s)
+
+
+def sweep_offline(session: Session, now: dt.datetime, default_heartbeat_s: float, missed: int) -> list[str]:
+    """Open an offline alert for every online kiosk that went silent; their ids."""
+    silent = []
+    for kiosk in session.scalars(select(Kiosk).where(Kiosk.online.is_(True))):
+        if silent_too_long(kiosk, now, default_heartbeat_s, missed):
+            interval = heartbeat_interval(kiosk, default_heartbeat_s)
+            open_offline(session, kiosk.kiosk_id, f"no heartbeat for {missed} intervals of {interval:g} s", now)
+            silent.append(kiosk.kiosk_id)
+    return silent

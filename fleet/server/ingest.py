@@ -1,0 +1,278 @@
+"""Ingest: what kiosks publish, into the database — in batches, acknowledged after commit.
+
+paho's network thread only puts each message on a queue. One writer thread takes what
+has gathered (up to `batch_size`), applies it all in one transaction and then
+acknowledges the QoS 1 messages, so throughput is one commit per batch rather than per
+message, and nothing is acknowledged that is not stored. The same thread runs the
+periodic sweeps (silent kiosks, commands nobody answered) when it is idle, so the
+server has a single writer of ingest data.
+
+Per channel:
+- status (Presence): the session-counter rule — an offline whose session is lower than
+  the latest online's is a late will and ignored, as is any presence older than the
+  latest session; a clean offline or a will opens an offline alert.
+- health: latest health on the kiosk row, one health_samples row, alert conditions.
+- events: stored once per event id (QoS 1 and the agent's outbox may repeat them).
+- cmd/res: the command's status and result (the command must belong to that kiosk).
+- config/reported: the reported state beside the desired one.
+- update/reported: kept as an event (rollouts read it).
+Anything undecodable is logged (topic and error only) and acknowledged, so one bad
+message cannot block the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet.protocol import (
+    Channel,
+    CommandResult,
+    ConfigReported,
+    Event as EventMessage,
+    Health,
+    KioskMessage,
+    Presence,
+    UpdateReported,
+    correlation_id,
+    decode_kiosk_publish,
+)
+from fleet.server import alerts
+from fleet.server.db import Database
+from fleet.server.models import Command, Event, HealthSample, Kiosk
+from fleet.server.mqtt import Inbound
+from fleet.server.views import health_figures
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({"succeeded", "failed", "refused", "expired"})
+
+
+class Ingest:
+    """The writer thread and what it does with each message."""
+
+    def __init__(self, db: Database, ack: Callable[[Inbound], None], *, default_heartbeat_s: float = 30.0,
+                 missed_heartbeats: int = 3, sweep_every_s: float = 1.0, batch_size: int = 500,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.db = db
+        self._ack = ack
+        self.default_heartbeat_s = default_heartbeat_s
+        self.missed_heartbeats = missed_heartbeats
+        self.sweep_every_s = sweep_every_s
+        self.batch_size = batch_size
+        self._on_batch = on_batch
+        self._queue: queue.Queue[Inbound | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.stored = 0  # messages committed so far (bench, tests)
+        self.rejected = 0
+        self._changed = threading.Condition()
+
+    # ------------------------------------------------------------------ threading
+    def submit(self, message: Inbound) -> None:
+        self._queue.put(message)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fleet-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wait_stored(self, count: int, timeout: float) -> bool:
+        """Block until `count` messages were committed (tests and bench)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.stored >= count, timeout)
+
+    def _run(self) -> None:
+        next_sweep = time.monotonic()
+        while True:
+            wait = max(0.0, next_sweep - time.monotonic())
+            try:
+                first = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                first = ...
+            batch: list[Inbound] = []
+            stop = first is None
+            if isinstance(first, Inbound):
+                batch.append(first)
+                while len(batch) < self.batch_size:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+            if batch:
+                self._write(batch)
+            if time.monotonic() >= next_sweep:
+                self._sweep()
+                next_sweep = time.monotonic() + self.sweep_every_s
+            if stop and self._stopping:
+                return
+
+    def _write(self, batch: list[Inbound]) -> None:
+        try:
+            with self.db.session() as session:
+                for message in batch:
+                    self.apply(session, message)
+        except Exception:
+            log.exception("ingest batch of %d failed; storing one by one", len(batch))
+            for message in batch:
+                try:
+                    with self.db.session() as session:
+                        self.apply(session, message)
+                except Exception:
+                    log.exception("dropping a message on %s that cannot be stored", message.topic)
+                    self.rejected += 1
+        for message in batch:
+            self._ack(message)
+        with self._changed:
+            self.stored += len(batch)
+            self._changed.notify_all()
+        if self._on_batch:
+            self._on_batch(len(batch))
+
+    def _sweep(self) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            with self.db.session() as session:
+                alerts.sweep_offline(session, now, self.default_heartbeat_s, self.missed_heartbeats)
+                for command in session.scalars(
+                    select(Command).where(Command.status == "sent", Command.expires_at < now)
+                ):
+                    command.status = "timed_out"
+                    command.result_at = now
+        except Exception:
+            log.exception("sweep failed")
+
+    # ------------------------------------------------------------------ applying
+    def apply(self, session: Session, message: Inbound) -> None:
+        """Apply one message inside `session`'s transaction."""
+        if not message.payload:
+            return  # a cleared retained topic
+        try:
+            kiosk_id, channel, msg = decode_kiosk_publish(message.topic, message.payload)
+        except (ValueError, ValidationError) as exc:
+            self.rejected += 1
+            log.warning("rejected a message on %s: %s", message.topic, str(exc).splitlines()[0])
+            return
+        kiosk = session.get(Kiosk, kiosk_id)
+        if kiosk is None:
+            kiosk = Kiosk(kiosk_id=kiosk_id, first_seen=message.received_at, online=False, session=-1,
+                          config_desired_version=0)
+            session.add(kiosk)
+        handler = self._handlers[channel]
+        handler(self, session, kiosk, msg, message)
+
+    def _seen(self, session: Session, kiosk: Kiosk, at: dt.datetime) -> None:
+        """Any message but a goodbye is a sign of life."""
+        if kiosk.last_seen is None or at > kiosk.last_seen:
+            kiosk.last_seen = at
+        if kiosk.online:
+            alerts.clear_offline(session, kiosk.kiosk_id, at)
+
+    def _presence(self, session: Session, kiosk: Kiosk, msg: Presence, message: Inbound) -> None:
+        at = message.received_at
+        if msg.session < kiosk.session:
+            log.info("%s: ignored presence of old session %d (latest %d)", kiosk.kiosk_id, msg.session, kiosk.session)
+            return
+        if msg.session == kiosk.session and msg.online and not kiosk.online:
+            return  # a birth replayed after its own will: the will stands
+        if msg.online:
+            kiosk.session = msg.session
+            kiosk.online = True
+            kiosk.presence_changed = at
+            kiosk.app_version = msg.app_version or kiosk.app_version
+            self._seen(session, kiosk, at)
+        else:
+            kiosk.session = msg.session
+            if kiosk.online or kiosk.presence_changed is None:
+                kiosk.presence_changed = at
+            kiosk.online = False
+            why = "it disconnected unexpectedly (last will)" if msg.reason == "will" else f"it went offline ({msg.reason or 'no reason'})"
+            alerts.open_offline(session, kiosk.kiosk_id, why, at)
+
+    def _health(self, session: Session, kiosk: Kiosk, msg: Health, message: Inbound) -> None:
+        at = message.received_at
+        payload = msg.model_dump(mode="json")
+        if kiosk.last_health_at is None or at >= kiosk.last_health_at:
+            kiosk.health = payload
+            kiosk.last_health_at = at
+            kiosk.app_version = msg.app_version or kiosk.app_version
+            if msg.heartbeat_s:
+                kiosk.heartbeat_s = msg.heartbeat_s
+            alerts.sync_health_alerts(session, kiosk.kiosk_id, alerts.health_conditions(msg), at)
+        session.add(HealthSample(kiosk_id=kiosk.kiosk_id, received_at=at, payload=payload, **health_figures(payload)))
+        self._seen(session, kiosk, at)
+
+    def _event(self, session: Session, kiosk: Kiosk, msg: EventMessage, message: Inbound) -> None:
+        event_id = str(msg.id)
+        if session.scalar(select(Event.id).where(Event.event_id == event_id)) is None:
+            session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=event_id, received_at=message.received_at,
+                              kind=msg.kind.value, severity=_event_severity(msg), payload=msg.model_dump(mode="json")))
+            session.flush()  # so a repeat later in the same batch finds it
+        self._seen(session, kiosk, message.received_at)
+
+    def _command_result(self, session: Session, kiosk: Kiosk, msg: CommandResult, message: Inbound) -> None:
+        command_id = correlation_id(message.properties) or msg.id
+        if command_id != msg.id:
+            log.warning("%s: result correlation data does not match its id; using the id", kiosk.kiosk_id)
+            command_id = msg.id
+        command = session.get(Command, str(command_id))
+        if command is None or command.kiosk_id != kiosk.kiosk_id:
+            log.warning("%s: result for a command it was not sent", kiosk.kiosk_id)
+        elif not (command.status in FINAL_STATUSES and msg.status.value == "accepted"):
+            command.status = msg.status.value
+            command.result_at = message.received_at
+            command.result = msg.model_dump(mode="json", exclude={"kiosk_id", "v"})
+        self._seen(session, kiosk, message.received_at)
+
+    def _config_reported(self, session: Session, kiosk: Kiosk, msg: ConfigReported, message: Inbound) -> None:
+        if kiosk.config_reported_version is None or msg.version >= kiosk.config_reported_version:
+            kiosk.config_reported_version = msg.version
+            kiosk.config_reported = msg.model_dump(mode="json", exclude={"kiosk_id", "v"})
+            kiosk.config_reported_at = message.received_at
+        if not message.retain:
+            self._seen(session, kiosk, message.received_at)
+
+    def _update_reported(self, session: Session, kiosk: Kiosk, msg: UpdateReported, message: Inbound) -> None:
+        session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=None, received_at=message.received_at,
+                          kind="update_reported", severity="info", payload=msg.model_dump(mode="json")))
+        self._seen(session, kiosk, message.received_at)
+
+    def _ignore(self, session: Session, kiosk: Kiosk, msg: KioskMessage, message: Inbound) -> None:
+        """Server-to-kiosk channels we do not subscribe to; nothing to do."""
+
+    _handlers: dict[Channel, Callable] = {
+        Channel.STATUS: _presence,
+        Channel.HEALTH: _health,
+        Channel.EVENTS: _event,
+        Channel.CMD_RES: _command_result,
+        Channel.CONFIG_REPORTED: _config_reported,
+        Channel.UPDATE_REPORTED: _update_reported,
+        Channel.CMD_REQ: _ignore,
+        Channel.CONFIG_DESIRED: _ignore,
+        Channel.UPDATE_DESIRED: _ignore,
+    }
+
+
+def _event_severity(msg: EventMessage) -> str:
+    if msg.state is not None and msg.state.value in ("fault", "absent"):
+        return "warning"
+    if msg.kind.value == "app_unreachable":
+        return "warning"
+    return "info"

@@ -1,0 +1,188 @@
+"""The fleet server's tables (SQLAlchemy 2, typed declarative mapping).
+
+One schema for SQLite and PostgreSQL: times are stored as UTC (`UtcDateTime` puts the
+zone back on values SQLite returns naive), JSON columns use the generic `JSON` type,
+and ids the server makes are strings. The schema is created and changed only by the
+Alembic migrations in `fleet/server/migrations`; `Base.metadata` is what they describe.
+
+Nothing here holds personal data: health rows carry device states, counters and host
+figures as the kiosk's telemetry sends them (which itself never carries any).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Kiosk(Base):
+    """One kiosk as last heard: presence (with its session counter) and latest health."""
+
+    __tablename__ = "kiosks"
+
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime | None]  # server time of the last message of any kind
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    session: Mapped[int] = mapped_column(BigInteger, default=-1)  # of the latest 'online' status
+    presence_changed: Mapped[dt.datetime | None]
+    heartbeat_s: Mapped[float | None] = mapped_column(Float)  # the interval the kiosk announced
+    app_version: Mapped[str | None] = mapped_column(String(64))
+    last_health_at: Mapped[dt.datetime | None]
+    health: Mapped[dict[str, Any] | None]  # the latest health message, as JSON
+    config_desired_version: Mapped[int] = mapped_column(Integer, default=0)
+    config_desired: Mapped[dict[str, Any] | None]
+    config_desired_at: Mapped[dt.datetime | None]
+    config_reported_version: Mapped[int | None] = mapped_column(Integer)
+    config_reported: Mapped[dict[str, Any] | None]  # the whole reported message, as JSON
+    config_reported_at: Mapped[dt.datetime | None]
+
+
+class HealthSample(Base):
+    """A point of the health history: the figures the console charts, plus the message."""
+
+    __tablename__ = "health_samples"
+    __table_args__ = (Index("ix_health_kiosk_at", "kiosk_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id", ondelete="CASCADE"))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cpu_percent: Mapped[float | None] = mapped_column(Float)
+    memory_percent: Mapped[float | None] = mapped_column(Float)
+    disk_percent: Mapped[float | None] = mapped_column(Float)
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    devices_ok: Mapped[int | None] = mapped_column(Integer)
+    devices_total: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]]
+
+
+class Event(Base):
+    """An event a kiosk reported (QoS 1; may arrive twice, so deduplicated by its id)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kiosk_at", "kiosk_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id", ondelete="CASCADE"))
+    event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), default="info")
+    payload: Mapped[dict[str, Any]]
+
+
+class Command(Base):
+    """A command the server sent, and what became of it."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_kiosk_at", "kiosk_id", "created_at"),)
+
+    command_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]]
+    operator: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="sent")  # sent|ok|failed|refused|expired|...
+    result_at: Mapped[dt.datetime | None]
+    result: Mapped[dict[str, Any] | None]
+
+
+class Alert(Base):
+    """A condition that needs an operator: open until the condition clears by itself."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_open", "kiosk_id", "kind", "device", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # offline | device_fault | paper_low | paper_out
+    device: Mapped[str] = mapped_column(String(64), default="")  # '' for kiosk-wide alerts
+    severity: Mapped[str] = mapped_column(String(16))  # warning | critical
+    message: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cleared_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[dt.datetime | None]
+
+
+class Operator(Base):
+    """A person who logs in to the console, API or CLI."""
+
+    __tablename__ = "operators"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # viewer | operator | admin
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginSession(Base):
+    """A bearer token / session cookie; only its SHA-256 is stored."""
+
+    __tablename__ = "login_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("operators.username", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to which kiosk, and whether it was allowed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))  # login, login_failed, command, config, ...
+    target: Mapped[str] = mapped_column(String(128), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | denied | failed
+    detail: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(64), default="")  # client address
