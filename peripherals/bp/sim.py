@@ -202,9 +202,11 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
         self.stops = 0  # STOP frames received, for tests
         self._decoder = FrameDecoder()
         self._timers: list[tuple[object, object]] = []  # (host, handle)
+        self._power_ups = 0  # bumped by on_attach: tells a START that the device was replugged meanwhile
 
     def on_attach(self) -> None:
         """Power-up (first connection, or plugged back in): nothing streams."""
+        self._power_ups += 1
         self._stop_streaming()
         self._decoder.reset()
 
@@ -230,7 +232,10 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
             self.reply(frame(FrameType.ERROR, bytes([BridgeErrorCode.BUSY])))
             return
         fault = self.device_error()
+        power_ups = self._power_ups
         self.reply(frame(FrameType.ACK, bytes([FrameType.START])))
+        if not self.plugged or power_ups != self._power_ups:
+            return  # unplugged while acknowledging: a device without power measures nothing
         self.measuring = True
         if fault is not None:
             code = _error_arg(fault.arg, {}, BridgeErrorCode.CUFF_LOOSE)

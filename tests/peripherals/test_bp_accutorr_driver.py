@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import urllib.parse
@@ -37,6 +38,13 @@ def monitors(pty_sim):
     yield make
     for m in opened:
         m.close()
+
+
+def wait_until_unplugged(host) -> None:
+    """The simulator unplugs on its own thread; replug only once its link is gone."""
+    deadline = time.monotonic() + 2
+    while os.path.lexists(host.port) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def recorder():
@@ -77,6 +85,7 @@ def test_unplug_over_pty_then_replug(pty_sim):
             m.read_patient_data()
         with pytest.raises(DeviceNotPresent):
             m.open()  # the device node is gone
+        wait_until_unplugged(host)
         host.replug()
         m.open()
         assert m.measure(timeout=5).systolic == 128

@@ -37,6 +37,13 @@ def bridges(pty_sim):
         m.close()
 
 
+def wait_until_unplugged(host) -> None:
+    """The simulator unplugs on its own thread; replug only once its link is gone."""
+    deadline = time.monotonic() + 2
+    while os.path.lexists(host.port) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def on_phase(phase: BpPhase, action):
     fired = []
 
@@ -181,6 +188,7 @@ def test_unplug_mid_frame_then_replug(bridges):
         m.measure(timeout=5)
     with pytest.raises(DeviceNotPresent):
         m.open()
+    wait_until_unplugged(host)
     host.replug()
     m.open()
     assert m.measure(timeout=5).systolic == 128
