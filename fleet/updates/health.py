@@ -1,0 +1,102 @@
+"""Health probes: did the restarted kiosk app come up as the new release, healthy?
+
+A probe must confirm the *version* it talks to, not just "healthy": right after a
+restart the old process may still be answering. In production the probe asks the kiosk
+control socket for its status (UI up, devices supervised, socket answering); plug it in
+with `CallableProbe(lambda version: ...)` or any object with ``check(expected_version)``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+
+class HealthReport(BaseModel):
+    healthy: bool
+    answered: bool = True  # False: nothing answered (not started, crashed, socket closed)
+    version: str | None = None
+    detail: str = ""
+
+
+@runtime_checkable
+class HealthProbe(Protocol):
+    def check(self, expected_version: str) -> HealthReport: ...
+
+
+class CallableProbe:
+    """Wraps ``fn(expected_version) -> bool | HealthReport``; exceptions count as no answer."""
+
+    def __init__(self, fn: Callable[[str], bool | HealthReport]) -> None:
+        self._fn = fn
+
+    def check(self, expected_version: str) -> HealthReport:
+        try:
+            result = self._fn(expected_version)
+        except Exception as exc:  # a probe must never break the installer
+            return HealthReport(healthy=False, answered=False, detail=f"probe error: {type(exc).__name__}: {exc}")
+        if isinstance(result, HealthReport):
+            return result
+        return HealthReport(healthy=bool(result), version=expected_version if result else None)
+
+
+class CommandProbe:
+    """Runs argv (``{version}`` replaced); exit 0 = healthy, its output is the detail."""
+
+    def __init__(self, argv: list[str], timeout_s: float = 10.0) -> None:
+        self.argv, self.timeout_s = argv, timeout_s
+
+    def check(self, expected_version: str) -> HealthReport:
+        argv = [a.replace("{version}", expected_version) for a in self.argv]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return HealthReport(healthy=False, answered=False, detail=f"probe command: {type(exc).__name__}")
+        detail = (done.stdout or done.stderr).strip()[-200:]
+        return HealthReport(healthy=done.returncode == 0, version=expected_version if done.returncode == 0 else None, detail=detail)
+
+
+class StatusFileProbe:
+    """Reads a JSON status file the app writes: ``{"version": ..., "healthy": ..., "detail": ...}``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def check(self, expected_version: str) -> HealthReport:
+        try:
+            status = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return HealthReport(healthy=False, answered=False, detail="no status yet")
+        version = str(status.get("version", ""))
+        if version != expected_version:
+            return HealthReport(healthy=False, answered=False, version=version, detail=f"status is from {version or 'unknown'}")
+        return HealthReport(healthy=bool(status.get("healthy")), version=version, detail=str(status.get("detail", ""))[:200])
+
+
+def wait_healthy(
+    probe: HealthProbe,
+    expected_version: str,
+    deadline_s: float,
+    interval_s: float = 1.0,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> HealthReport:
+    """Poll until healthy or the deadline; returns the healthy report or the last one seen.
+
+    An unhealthy answer does not end the wait early: a starting app may say "devices not
+    yet supervised" for a while.
+    """
+    end = monotonic() + deadline_s
+    while True:
+        report = probe.check(expected_version)
+        if report.healthy:
+            return report
+        left = end - monotonic()
+        if left <= 0:
+            return report
+        sleep(min(interval_s, left))
