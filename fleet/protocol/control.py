@@ -29,6 +29,7 @@ from fleet.protocol.messages import (
     EventKind,
     FleetModel,
     FlowCounters,
+    KioskSettings,
     utcnow,
 )
 
@@ -73,6 +74,7 @@ class EventsRequest(_Request):
     """Fetch app events with ``seq > after`` — and forget those with ``seq <= after``."""
 
     op: Literal["events"] = "events"
+    instance: str = ""  # the app instance `after` refers to; another one means "from 0"
     after: int = Field(default=0, ge=0)
     limit: int = Field(default=500, ge=1, le=5000)
 
@@ -173,3 +175,34 @@ class ControlResponse(FleetModel):
     result: dict[str, Any] = Field(default_factory=dict)
     error: ControlError | None = None
     detail: str = ""
+
+
+class FleetConfigFile(FleetModel):
+    """The file the agent writes on apply_config and the app reads on reload_config.
+
+    Written atomically (temp file + rename) as JSON; ``settings`` is the validated
+    `KioskSettings` for ``version``.
+    """
+
+    version: int = Field(ge=1)
+    settings: KioskSettings
+
+
+def read_config_file(path) -> FleetConfigFile:
+    from pathlib import Path
+
+    return FleetConfigFile.model_validate_json(Path(path).read_bytes())
+
+
+def write_config_file(path, config: FleetConfigFile) -> None:
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(config.model_dump_json(indent=2).encode())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,3 @@
+from fleet.agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""Agent settings: a TOML file (``--config`` / ``KIOSK_AGENT_CONFIG``, else
+``/etc/kiosk-agent/agent.toml``) with ``KIOSK_AGENT_*`` environment overrides
+(lists as JSON, e.g. ``KIOSK_AGENT_RESTART_APP_COMMAND='["systemctl","restart","kiosk"]'``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from fleet.protocol.topics import check_kiosk_id
+
+DEFAULT_CONFIG = Path("/etc/kiosk-agent/agent.toml")
+AGENT_VERSION = "0.1.0"
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KIOSK_AGENT_", extra="ignore")
+
+    kiosk_id: str
+    broker_host: str = "localhost"
+    broker_port: int = 8883
+    ca_file: Path = Path("/etc/kiosk-agent/pki/ca.crt")
+    cert_file: Path = Path("/etc/kiosk-agent/pki/kiosk.crt")
+    key_file: Path = Path("/etc/kiosk-agent/pki/kiosk.key")
+
+    state_dir: Path = Path("/var/lib/kiosk-agent")  # agent.db: outbox, sessions, seen commands
+    control_socket: Path = Path("/run/kiosk/control.sock")
+    kiosk_config_path: Path = Path("/var/lib/kiosk/fleet-config.json")  # written by apply_config
+
+    health_interval_s: float = Field(default=30.0, gt=0)  # publish at least this often
+    poll_interval_s: float = Field(default=2.0, gt=0)  # ask the app for status/events this often
+    keepalive_s: int = Field(default=30, ge=5)
+    reconnect_min_s: float = Field(default=1.0, gt=0)
+    reconnect_max_s: float = Field(default=60.0, gt=0)
+    session_expiry_s: int = Field(default=86400, ge=0)  # broker keeps our subscriptions/commands this long
+    outbox_window: int = Field(default=20, ge=1)  # outbox messages in flight at once
+
+    reboot_command: list[str] = ["systemctl", "reboot"]
+    restart_app_command: list[str] = ["systemctl", "restart", "kiosk.service"]
+    logs_command: list[str] = ["journalctl", "-u", "kiosk.service", "-n", "{lines}", "--no-pager", "-o", "short-iso"]
+    hook_timeout_s: float = 60.0
+    remember_commands_s: float = 7 * 86400  # idempotency horizon for command ids
+
+    app_version_fallback: str = ""  # reported when the app cannot be asked
+
+    @field_validator("kiosk_id")
+    @classmethod
+    def _kiosk_id(cls, value: str) -> str:
+        return check_kiosk_id(value)
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "agent.db"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        explicit = os.environ.get("KIOSK_AGENT_CONFIG")
+        path = Path(explicit) if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+        if path is not None:
+            if not path.is_file():
+                raise FileNotFoundError(f"KIOSK_AGENT_CONFIG points to {path}, which does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

@@ -1,0 +1,132 @@
+"""Start and stop a real Mosquitto with the shipped fleet config.
+
+Used by the tests (``tests/fleet/conftest.py``) and by ``kiosk run --virtual``. The
+broker is a child process on a loopback port with its own persistence directory, so
+`stop()` then `start()` again keeps retained messages and persistent sessions — which is
+what an outage test needs.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from fleet.broker.certs import CertificateAuthority
+
+MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
+
+
+def find_mosquitto() -> str | None:
+    for candidate in (os.environ.get("MOSQUITTO"), shutil.which("mosquitto"), *MOSQUITTO_CANDIDATES):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def shipped_file(name: str) -> str:
+    return resources.files("fleet.broker").joinpath(name).read_text()
+
+
+def render_config(*, port: int, certs: Path, acl_file: Path, persistence_dir: Path,
+                  bind: str = "127.0.0.1", log_dest: str = "stderr", run_as: str | None = None) -> str:
+    """The shipped ``mosquitto.conf.template`` with paths and port filled in."""
+    return Template(shipped_file("mosquitto.conf.template")).substitute(
+        port=port, bind=bind, certs=str(certs), acl_file=str(acl_file),
+        persistence_dir=str(persistence_dir), log_dest=log_dest,
+        run_as=run_as or pwd.getpwuid(os.geteuid()).pw_name,
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class MosquittoBroker:
+    """One mosquitto process with the fleet TLS + ACL config in `workdir`."""
+
+    def __init__(self, workdir: Path, ca: CertificateAuthority, *, port: int | None = None,
+                 host: str = "127.0.0.1", executable: str | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.ca = ca
+        self.host = host
+        self.port = port or free_port(host)
+        self.executable = executable or find_mosquitto()
+        if not self.executable:
+            raise FileNotFoundError("mosquitto not found (install the mosquitto package or set MOSQUITTO)")
+        self.conf_path = self.workdir / "mosquitto.conf"
+        self.acl_path = self.workdir / "acl"
+        self.log_path = self.workdir / "mosquitto.log"
+        self.proc: subprocess.Popen | None = None
+
+    def write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "data").mkdir(exist_ok=True)
+        self.acl_path.write_text(shipped_file("acl"))
+        self.conf_path.write_text(
+            render_config(port=self.port, bind=self.host, certs=self.ca.dir, acl_file=self.acl_path,
+                          persistence_dir=self.workdir / "data")
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            return
+        if not self.conf_path.exists():
+            self.write_config()
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.executable, "-c", str(self.conf_path)],
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port}:\n{self.log()}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (mosquitto saves its persistence file), SIGKILL if it lingers."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> "MosquittoBroker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
