@@ -473,8 +473,8 @@ class Ieee11073BridgeMonitor(_SerialBpMonitor):
         except MeasurementCancelled:
             self._stop_quietly()
             raise
-        except (DeviceNotPresent, DeviceFault):
-            raise  # unplugged, or the cuff reported an error and has stopped by itself
+        except (DeviceNotPresent, DeviceFault, DeviceBusy):
+            raise  # unplugged; the cuff reported an error and stopped; or it runs someone else's measurement
         except DeviceError:
             self._stop_quietly()  # timeout / garbled stream: make sure the cuff deflates
             raise

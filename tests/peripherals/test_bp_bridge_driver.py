@@ -148,6 +148,7 @@ def test_start_while_measuring_is_busy_on_the_wire(bridges):
     host.sim.measuring = True  # as if a START from elsewhere were running
     with pytest.raises(DeviceBusy):
         m.measure(timeout=1)
+    assert host.sim.stops == 0  # not ours to stop
     host.sim.measuring = False
     host.sim.duration = 0.1
     assert m.measure(timeout=5).systolic == 128

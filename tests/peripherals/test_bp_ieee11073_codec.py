@@ -166,7 +166,14 @@ def test_sfloat_round_trip_representable_values(value):
     assert decode_sfloat(encode_sfloat(value)) == value
 
 
-@given(st.integers(0, 0xFFFF))
+def _valid_sfloat(raw: int) -> bool:
+    """Specials, or a mantissa within ±0x07FD (larger ones are not valid SFLOAT numbers)."""
+    mantissa = raw & 0x0FFF
+    mantissa = mantissa - 0x1000 if mantissa >= 0x800 else mantissa
+    return raw in (SFLOAT_NAN, SFLOAT_NRES, SFLOAT_RESERVED, SFLOAT_POS_INF, SFLOAT_NEG_INF) or abs(mantissa) <= 0x07FD
+
+
+@given(st.integers(0, 0xFFFF).filter(_valid_sfloat))
 def test_sfloat_raw_round_trip_keeps_value(raw):
     value = decode_sfloat(raw)
     again = decode_sfloat(encode_sfloat(value))
