@@ -414,3 +414,36 @@ class BasicControlHandler:
 
     async def events(self, instance: str, after: int, limit: int) -> AppEvents:
         return self.event_buffer.fetch(instance, after, limit)
+
+
+class ControlServerThread:
+    """A `ControlServer` on its own event loop in a daemon thread — for an app whose
+    main loop is not asyncio's (Kivy's clock) and for tests."""
+
+    def __init__(self, path: Path | str, handler: ControlHandler) -> None:
+        self.server = ControlServer(path, handler)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="control-socket", daemon=True)
+
+    def start(self) -> "ControlServerThread":
+        self._thread.start()
+        self.call(self.server.start())
+        return self
+
+    def call(self, coro, timeout: float = 30.0):
+        """Run `coro` on the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+    def __enter__(self) -> "ControlServerThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

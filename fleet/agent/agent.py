@@ -110,6 +110,10 @@ class Agent:
         """Connect and serve until `stop()`; returns after a clean shutdown."""
         self._finish_interrupted_commands()
         self.store.forget_commands(self.settings.remember_commands_s)
+        try:
+            self._app = self.control.status()  # so the birth carries the app's version
+        except (ControlUnavailable, ControlRequestFailed):
+            self._app = None
         self._new_session()
         connect_props = Properties(PacketTypes.CONNECT)
         connect_props.SessionExpiryInterval = self.settings.session_expiry_s
