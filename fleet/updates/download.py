@@ -141,23 +141,21 @@ class Downloader:
                 return False
             raise
         with response:
-            total = size
+            announced: int | None = None
             if response.status == 206 and offset:
                 match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
                 if not match or int(match.group(1)) != offset:
-                    offset = 0  # a range we did not ask for: take nothing, restart
-                    part.unlink(missing_ok=True)
+                    part.unlink(missing_ok=True)  # a range we did not ask for: restart
                     return False
-                if total is None and match.group(3) != "*":
-                    total = int(match.group(3))
+                announced = None if match.group(3) == "*" else int(match.group(3))
                 mode = "ab"
             else:  # 200: the whole file again
                 offset, mode = 0, "wb"
                 length = response.headers.get("Content-Length")
-                if total is None and length is not None:
-                    total = int(length)
-            if size is not None and total is not None and total != size:
-                raise UpdateError(ReasonCode.DOWNLOAD_CORRUPT, f"server offers {total} bytes, expected {size}")
+                announced = int(length) if length is not None else None
+            if size is not None and announced is not None and announced != size:
+                raise UpdateError(ReasonCode.DOWNLOAD_CORRUPT, f"server offers {announced} bytes, expected {size}")
+            total = size if size is not None else announced
             have, since_sync = offset, 0
             with open(part, mode) as fh:
                 if progress:
