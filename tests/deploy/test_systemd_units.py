@@ -390,6 +390,7 @@ def test_polkit_rule_allows_only_the_agent_and_only_kiosk_units(tmp_path):
     cases = [
         ["kiosk-agent", manage, {"unit": "kiosk.service", "verb": "restart"}],
         ["kiosk-agent", manage, {"unit": "kiosk-session.service", "verb": "stop"}],
+        ["kiosk-agent", manage, {"unit": "kiosk.service", "verb": "reset-failed"}],
         ["kiosk-agent", "org.freedesktop.login1.reboot", {}],
         ["kiosk-agent", manage, {"unit": "ssh.service", "verb": "restart"}],
         ["kiosk-agent", manage, {"unit": "kiosk.service", "verb": "mask"}],
@@ -402,4 +403,4 @@ def test_polkit_rule_allows_only_the_agent_and_only_kiosk_units(tmp_path):
     result = subprocess.run([node, str(harness), str(POLKIT_RULE), json.dumps(cases)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == ["yes", "yes", "yes"] + ["not-handled"] * 5
+    assert json.loads(result.stdout) == ["yes"] * 4 + ["not-handled"] * 5
