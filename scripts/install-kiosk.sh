@@ -2,6 +2,7 @@
 # Install or upgrade the kiosk software on a Debian 12 host, or into a staging root.
 #
 #   /opt/kiosk/releases/<version>/venv   the release: a Python venv with the kiosk package
+#   /opt/kiosk/releases/<version>/INSTALLED  written last: the release is complete
 #   /opt/kiosk/current -> releases/<v>   switched atomically (rename(2)) after a release is complete
 #   /opt/kiosk/previous -> releases/<u>  the release `current` pointed at before, for rollback
 #   users kiosk, kiosk-agent (kiosk-fleet on the server) via sysusers.d
@@ -118,13 +119,15 @@ chown_in_root() {
   done
 }
 
-release_complete() { [ -f "$R/opt/kiosk/releases/$1/RELEASE" ]; }
+# INSTALLED is the completion marker fleet/updates/installer.py uses as well, so releases
+# installed by either one can be switched to (and rolled back to) by the other.
+release_complete() { [ -f "$R/opt/kiosk/releases/$1/INSTALLED" ]; }
 
 # switch_current V: point /opt/kiosk/current at releases/V with one rename(2), so every
 # reader sees either the old or the new release, never a missing link.
 switch_current() {
   local version=$1 base=$R/opt/kiosk target="releases/$1" old=""
-  release_complete "$version" || die "release $version is not installed (no $base/$target/RELEASE)"
+  release_complete "$version" || die "release $version is not installed (no $base/$target/INSTALLED)"
   [ -L "$base/current" ] && old=$(readlink "$base/current")
   if [ "$old" = "$target" ]; then
     return 1  # nothing to do
@@ -223,7 +226,7 @@ REL=/opt/kiosk/releases/$VERSION
 if release_complete "$VERSION"; then
   say "release $VERSION already installed"
 else
-  # Built in place (a venv cannot be moved), marked complete by RELEASE only at the end;
+  # Built in place (a venv cannot be moved), marked complete by INSTALLED only at the end;
   # `current` never points at a release without it. A leftover partial build is redone.
   rm -rf "$R$REL"
   mkdir -p "$R$REL/venv/bin" "$R$REL/docs"
@@ -245,8 +248,9 @@ else
   # The release carries its own deployment files, so the agent can reinstall them.
   cp -r "$SYSTEMD_SRC" "$R$REL/systemd"
   [ -f "$SOURCE/docs/deployment.md" ] && cp "$SOURCE/docs/deployment.md" "$R$REL/docs/"
-  printf 'version=%s\nvenv=%s\n' "$VERSION" "$([ "$STUB_VENV" -eq 1 ] && echo stub || echo python)" \
-    > "$R$REL/RELEASE"
+  printf 'install-kiosk.sh version=%s venv=%s\n' "$VERSION" \
+    "$([ "$STUB_VENV" -eq 1 ] && echo stub || echo python)" > "$R$REL/INSTALLED.new"
+  mv -f "$R$REL/INSTALLED.new" "$R$REL/INSTALLED"
   has_role kiosk && [ "$AS_ROOT" -eq 1 ] && chown_in_root kiosk-agent:kiosk-agent \
     $(find "$R$REL" -print)
   say "release $VERSION installed in $REL"

@@ -72,7 +72,7 @@ def test_layout_of_a_kiosk_install(root):
     assert os.readlink(opt / "current") == "releases/1.0.0"  # relative: valid inside any root
     for exe in ("kiosk", "kiosk-agent", "kiosk-fleet-server"):
         assert os.access(opt / "current/venv/bin" / exe, os.X_OK)
-    assert (opt / "releases/1.0.0/RELEASE").read_text().startswith("version=1.0.0\n")
+    assert (opt / "releases/1.0.0/INSTALLED").read_text() == "install-kiosk.sh version=1.0.0 venv=stub\n"
     assert not (opt / "previous").exists()
 
     for unit in ("kiosk.service", "kiosk-session.service", "kiosk-agent.service"):
@@ -157,7 +157,7 @@ def test_upgrade_switches_current_and_keeps_previous_for_rollback(root):
 def test_activate_refuses_a_missing_or_partial_release(root):
     install(root, "--version", "1.0.0")
     partial = root / "opt/kiosk/releases/2.0.0/venv/bin"
-    partial.mkdir(parents=True)  # an interrupted install: no RELEASE marker
+    partial.mkdir(parents=True)  # an interrupted install: no INSTALLED marker
     for version in ("2.0.0", "9.9.9"):
         result = install(root, "--activate", version, check=False)
         assert result.returncode != 0
@@ -165,7 +165,7 @@ def test_activate_refuses_a_missing_or_partial_release(root):
     assert os.readlink(root / "opt/kiosk/current") == "releases/1.0.0"
 
     install(root, "--version", "2.0.0")  # the partial build is redone, then switched to
-    assert (root / "opt/kiosk/releases/2.0.0/RELEASE").is_file()
+    assert (root / "opt/kiosk/releases/2.0.0/INSTALLED").is_file()
     assert os.readlink(root / "opt/kiosk/current") == "releases/2.0.0"
 
 
