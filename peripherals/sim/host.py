@@ -175,6 +175,7 @@ class PtyHost(FdHost):
         self.link = link
         self._slave_fd: int | None = None
         self.tty_path = ""
+        self._plug_lock = threading.RLock()  # an unplug on the host thread vs a replug from a test
         self._open_pty()
 
     @property
@@ -182,6 +183,10 @@ class PtyHost(FdHost):
         return self.link or self.tty_path
 
     def _open_pty(self) -> None:
+        with self._plug_lock:
+            self._open_pty_locked()
+
+    def _open_pty_locked(self) -> None:
         master, slave = pty.openpty()
         tty.setraw(slave)  # no echo, no CR/LF translation before the driver opens it
         tty.setraw(master)
@@ -196,15 +201,16 @@ class PtyHost(FdHost):
         self.start(master)
 
     def _close_device_end(self) -> None:
-        super()._close_device_end()
-        fd, self._slave_fd = self._slave_fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        if self.link and os.path.lexists(self.link):
-            os.unlink(self.link)
+        with self._plug_lock:
+            if self.link and os.path.lexists(self.link) and os.readlink(self.link) == self.tty_path:
+                os.unlink(self.link)  # first, so the path is gone before reads start failing
+            super()._close_device_end()
+            fd, self._slave_fd = self._slave_fd, None
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def replug(self) -> None:
         """Bring the device back on a new pty (under the same link, if one was given)."""

@@ -100,3 +100,24 @@ def test_demo_uses_every_device_once():
     for expected in ("ID card", "blood pressure", "eye tester", "licence photo", "cut=True", "All devices answered."):
         assert expected in result.stdout
     assert "**************1232" in result.stdout and "500103" not in result.stdout  # masked ID only
+
+
+def test_read_bp_accutorr_over_a_simulated_pty(simulate):
+    port = simulate("bp", "-o", "duration=0.2", "--baudrate", "9600")
+    result = run("read", "bp", "--port", port, "--protocol", "accutorr", "--timeout", "20")
+    assert result.returncode == 0, result.stderr
+    reading = json.loads(result.stdout)
+    assert set(reading) == {"systolic", "diastolic", "mean", "pulse", "unit"}
+    assert reading["unit"] == "mmHg" and 90 <= reading["systolic"] <= 200 and reading["diastolic"] < reading["systolic"]
+
+
+def test_read_bp_ieee11073_over_sim_url():
+    result = run("read", "bp", "--port", "sim://bp11073?unit=kPa", "--protocol", "ieee11073", "--timeout", "20")
+    assert result.returncode == 0, result.stderr
+    reading = json.loads(result.stdout)
+    assert reading["unit"] == "mmHg" and reading["systolic"] > reading["diastolic"] > 0
+
+
+def test_read_bp_silent_monitor_is_one_plain_line():
+    result = run("read", "bp", "--port", "sim://bp?duration=0.2&faults=silence:20", "--protocol", "accutorr", "--timeout", "20")
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
