@@ -7,6 +7,7 @@ deliberately coarse: a false alarm costs a rejected message, a miss leaks a citi
 
 Recognised:
 - resident ID numbers (GB 11643: 17 digits and a digit or X), with or without spaces;
+- the same written with full-width digits (text is NFKC-normalised first);
 - mainland mobile numbers (1[3-9] and 9 more digits; +86 / 0086 prefixes, spaces, dashes);
 - values of fields marked as personal in logs: ``name=…``, ``姓名：…``, ``address=…``,
   ``id_number=…``, ``phone=…`` (and quoted forms), and anything between ``<pii>`` and
@@ -16,6 +17,7 @@ Recognised:
 from __future__ import annotations
 
 import re
+import unicodedata
 
 ID_NUMBER_RE = re.compile(
     r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[0-9Xx](?![0-9A-Za-z])"
@@ -38,6 +40,7 @@ REDACTED = "[redacted]"
 
 def find_personal_data(text: str) -> list[str]:
     """Kinds of personal data that appear in `text` (empty when none)."""
+    text = unicodedata.normalize("NFKC", text)  # full-width digits are common in Chinese text
     found = []
     if ID_NUMBER_RE.search(text):
         found.append("id_number")
@@ -49,7 +52,10 @@ def find_personal_data(text: str) -> list[str]:
 
 
 def redact(text: str) -> str:
-    """`text` with every recognised personal value replaced by ``[redacted]``."""
+    """`text` with every recognised personal value replaced by ``[redacted]``.
+
+    The text is NFKC-normalised first (full-width digits and colons become ASCII)."""
+    text = unicodedata.normalize("NFKC", text)
     text = PII_MARKER_RE.sub(REDACTED, text)
     text = MARKED_FIELD_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = ID_NUMBER_RE.sub(REDACTED, text)

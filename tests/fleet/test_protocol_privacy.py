@@ -1,0 +1,64 @@
+"""Redaction of log text before it leaves the kiosk (`fleet.protocol.privacy.redact`,
+`fleet.agent.logs`)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleet.agent.logs import logs_from_command, redact_lines
+from fleet.protocol.privacy import REDACTED, find_personal_data, redact
+
+
+@pytest.mark.parametrize("line, secret", [
+    ("read card 11010119900307123X ok", "11010119900307123X"),
+    ("read card 11010119900307123x ok", "11010119900307123x"),
+    ("id=110101 19900307 1234;", "110101 19900307 1234"),
+    ("sms to 13812345678.", "13812345678"),
+    ("sms to +86 138-1234-5678", "138-1234-5678"),
+    ("sms to 008615912345678", "15912345678"),
+    ("全角 １３８１２３４５６７８ 号码", "１３８１２３４５６７８"),
+    ("holder name=张三 read", "张三"),
+    ('holder name="Zhang San" read', "Zhang San"),
+    ("姓名：李四，性别：男", "李四"),
+    ("address=北京市东城区某街1号 done", "北京市东城区某街1号"),
+    ("住址: 广州市天河区 ok", "广州市天河区"),
+    ("trace <pii>王五 13900001111</pii> end", "王五"),
+    ("citizen_name='Li Si'", "Li Si"),
+])
+def test_redact_removes_the_personal_value(line, secret):
+    cleaned = redact(line)
+    assert secret not in cleaned and REDACTED in cleaned
+    assert not find_personal_data(cleaned)
+
+
+@pytest.mark.parametrize("line", [
+    "2026-11-26 04:11:07,123 INFO peripherals.printer: paper near end",
+    "uptime 1795666195 s, disk free 12345678901234 bytes",
+    "command 895b07fd-0268-4ea8-86b1-c3dbd8ce55b3 accepted",
+    "bp monitor firmware 3.02, serial AB1234567",
+])
+def test_redact_leaves_ordinary_lines_alone(line):
+    assert redact(line) == line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 -+X姓名:：=name<>/pi\"'abc,")), max_size=80))
+def test_nothing_recognisable_survives_redaction(text):
+    assert find_personal_data(redact(text)) == []
+
+
+def test_redact_lines_caps_and_strips():
+    lines = redact_lines(["a" * 5000 + "\n", "tel 13812345678\n"])
+    assert len(lines[0]) == 1000 and lines[1] == f"tel {REDACTED}"
+
+
+def test_logs_from_a_command_are_redacted(tmp_path):
+    script = tmp_path / "journal.sh"
+    script.write_text("#!/bin/sh\necho \"line count $1\"\necho 'reader: 440308198812240011'\n")
+    script.chmod(0o755)
+    lines = logs_from_command([str(script), "{lines}"], lines=10)
+    assert lines == ["line count 10", f"reader: {REDACTED}"]
+    with pytest.raises(RuntimeError):
+        logs_from_command(["false"], lines=10)
