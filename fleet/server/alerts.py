@@ -71,10 +71,15 @@ def sync_health_alerts(session: Session, kiosk_id: str, conditions: list[Conditi
                           message=c.message, opened_at=now))
 
 
-def open_offline(session: Session, kiosk_id: str, message: str, now: dt.datetime) -> None:
-    if not _open_alerts(session, kiosk_id, {"offline"}):
+def open_offline(session: Session, kiosk_id: str, message: str, now: dt.datetime, *, explains: bool = False) -> None:
+    """Open the kiosk's offline alert; `explains`: a better reason for an open one (a
+    will that arrives after the heartbeats were already missed)."""
+    current = _open_alerts(session, kiosk_id, {"offline"})
+    if not current:
         session.add(Alert(kiosk_id=kiosk_id, kind="offline", device="", severity="critical",
                           message=message, opened_at=now))
+    elif explains:
+        current[0].message = message
 
 
 def clear_offline(session: Session, kiosk_id: str, now: dt.datetime) -> None:

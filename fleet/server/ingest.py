@@ -204,7 +204,7 @@ class Ingest:
                 kiosk.presence_changed = at
             kiosk.online = False
             why = "it disconnected unexpectedly (last will)" if msg.reason == "will" else f"it went offline ({msg.reason or 'no reason'})"
-            alerts.open_offline(session, kiosk.kiosk_id, why, at)
+            alerts.open_offline(session, kiosk.kiosk_id, why, at, explains=True)
 
     def _health(self, session: Session, kiosk: Kiosk, msg: Health, message: Inbound) -> None:
         at = message.received_at

@@ -1,0 +1,86 @@
+"""`kiosk-fleet-server`: the fleet server process (ingest + REST API + web console).
+
+    kiosk-fleet-server --db sqlite:///fleet.db --mqtt broker:8883 --pki /etc/kiosk-fleet/pki \
+        --http 8080 --admin-password 'first-start-secret'
+
+--db takes any SQLAlchemy URL (SQLite by default, `postgresql+psycopg://user@host/db` at
+scale); the schema is migrated at start. --pki DIR means DIR/ca.crt and
+DIR/fleet-server.{crt,key} (the layout `python -m fleet.broker.certs` writes); --ca,
+--cert and --key name the files one by one. --admin-password (or $FLEET_ADMIN_PASSWORD)
+creates the first admin when there is no operator yet, and is ignored afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from fleet.protocol import SERVER_USERNAME
+from fleet.server.db import DEFAULT_URL
+from fleet.server.mqtt import MqttSettings
+from fleet.server.service import SERVER_VERSION, FleetServer, ServerSettings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kiosk-fleet-server", description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", default=os.environ.get("FLEET_DB_URL", DEFAULT_URL), help="SQLAlchemy database URL")
+    p.add_argument("--mqtt", default="localhost:8883", metavar="HOST:PORT", help="the broker's TLS listener")
+    p.add_argument("--pki", type=Path, help="directory with ca.crt and fleet-server.crt/.key")
+    p.add_argument("--ca", type=Path, help="CA certificate that signed the broker's certificate")
+    p.add_argument("--cert", type=Path, help="the server's client certificate (CN fleet-server)")
+    p.add_argument("--key", type=Path, help="the server's private key")
+    p.add_argument("--http", type=int, default=8080, metavar="PORT", help="port of the API and console")
+    p.add_argument("--bind", default="127.0.0.1", help="address to serve HTTP on (default loopback)")
+    p.add_argument("--admin-user", default="admin")
+    p.add_argument("--admin-password", default=os.environ.get("FLEET_ADMIN_PASSWORD"),
+                   help="creates the first admin on an empty database")
+    p.add_argument("--heartbeat-s", type=float, default=30.0,
+                   help="heartbeat interval assumed for kiosks whose health does not say")
+    p.add_argument("--missed-heartbeats", type=int, default=3, help="silent kiosks raise an offline alert after this many")
+    p.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (HTTPS in front)")
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--version", action="version", version=SERVER_VERSION)
+    return p.parse_args(argv)
+
+
+def mqtt_settings(args: argparse.Namespace) -> MqttSettings:
+    ca, cert, key = args.ca, args.cert, args.key
+    if args.pki:
+        ca = ca or args.pki / "ca.crt"
+        cert = cert or args.pki / f"{SERVER_USERNAME}.crt"
+        key = key or args.pki / f"{SERVER_USERNAME}.key"
+    missing = [name for name, path in (("--ca", ca), ("--cert", cert), ("--key", key)) if path is None or not path.exists()]
+    if missing:
+        raise SystemExit(f"kiosk-fleet-server: certificate files missing or not found: {', '.join(missing)} (or give --pki)")
+    return MqttSettings.parse_address(args.mqtt, ca=str(ca), cert=str(cert), key=str(key))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import uvicorn
+
+    from fleet.server.api import create_app
+
+    settings = ServerSettings(db_url=args.db, mqtt=mqtt_settings(args), default_heartbeat_s=args.heartbeat_s,
+                              missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies)
+    server = FleetServer(settings)
+    if args.admin_password:
+        if server.auth.ensure_admin(args.admin_user, args.admin_password):
+            logging.getLogger("fleet.server").info("created the first admin %r", args.admin_user)
+    elif not server.auth.operators():
+        print("kiosk-fleet-server: no operator exists; start once with --admin-password", file=sys.stderr)
+        return 2
+    server.start(wait=None)  # paho keeps trying; the console works while the broker is away
+    try:
+        uvicorn.run(create_app(server), host=args.bind, port=args.http, log_level=args.log_level.lower())
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
