@@ -15,6 +15,7 @@ APT_PACKAGES=(
   espeak-ng                             # voice prompts
   mosquitto                             # local MQTT broker for the fleet
   socat                                 # handy for poking serial ports by hand
+  systemd udev                          # systemd-analyze verify / security on the shipped units
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
