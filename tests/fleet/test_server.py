@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import inspect
 
 from fleet.protocol import Channel, CommandResult, EventKind, kiosk_topic
+from fleet.server.api import create_app
 from fleet.server.db import Database
-from fleet.server.testing import FleetHarness, PostgresServer, find_postgres_bin, publish_raw, wait_until
+from fleet.server.service import FleetServer
+from fleet.server.testing import FleetHarness, HttpServer, PostgresServer, find_postgres_bin, publish_raw, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,28 +33,6 @@ _db_numbers = itertools.count()
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    from fleet.broker.certs import CertificateAuthority
-
-    ca = CertificateAuthority(tmp_path_factory.mktemp("pki"))
-    ca.init()
-    ca.issue_server()
-    return ca
-
-
-@pytest.fixture
-def broker(pki, tmp_path):
-    """A fresh Mosquitto per test (starts in ~50 ms), so retained messages and persistent
-    sessions of one test never leak into the next."""
-    from fleet.broker.runner import MosquittoBroker, find_mosquitto
-
-    if find_mosquitto() is None:
-        pytest.skip("mosquitto is not installed (Debian: apt-get install mosquitto)")
-    with MosquittoBroker(tmp_path / "broker", pki) as running:
-        yield running
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +54,10 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def fleet(pki, broker, db_url):
-    harness = FleetHarness(pki, broker.host, broker.port, db_url, heartbeat_s=0.3, missed_heartbeats=3).start()
+def fleet(fleet_pki, mosquitto, db_url):
+    """The server on `db_url`, connected to a fresh Mosquitto (tests/fleet/conftest.py:
+    shipped TLS + ACL config, per-test PKI), so nothing retained leaks between tests."""
+    harness = FleetHarness(fleet_pki, mosquitto.host, mosquitto.port, db_url, heartbeat_s=0.3, missed_heartbeats=3).start()
     yield harness
     harness.stop()
 
@@ -407,18 +389,12 @@ def test_messages_published_while_the_server_is_down_arrive_after_restart(fleet)
     kiosk.send_health()
     wait_until(lambda: kiosk_view(api, "k-queued"))
     fleet.server.stop()  # persistent session: the broker queues QoS 1 messages for us
-    sent = [kiosk.send_event(kind=EventKind.TEST, count=i) for i in range(5)]
-    for event in sent:
-        pass
+    for i in range(5):
+        kiosk.send_event(kind=EventKind.TEST, count=i)  # QoS 1, nobody to receive them yet
     time.sleep(0.2)
-    from fleet.server.service import FleetServer
-
     fleet.server.db.close()
-    fleet.server = FleetServer(fleet.settings)
     fleet.http.stop()
-    from fleet.server.api import create_app
-    from fleet.server.testing import HttpServer
-
+    fleet.server = FleetServer(fleet.settings)  # same client id: the broker kept our session
     fleet.server.start()
     fleet.http = HttpServer(create_app(fleet.server)).start()
     api = fleet.client("viewer")
