@@ -7,6 +7,7 @@ that must succeed.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import urllib.parse
@@ -44,7 +45,16 @@ def _rig_factory(transport: str, pty_sim):
             tester = KvtEyeTester(host.port, timeout=TIMEOUT, retries=retries)
             made.append(tester)
             tester.open()
-            return Rig(tester, host.sim, host.replug)
+
+            def replug() -> None:
+                # The host thread finishes an unplug (closing fds, removing the link) a
+                # moment after the driver sees the port die; replug only after that.
+                deadline = time.monotonic() + 2
+                while os.path.lexists(host.link) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                host.replug()
+
+            return Rig(tester, host.sim, replug)
         name = f"eye{len(made)}"
         tester = KvtEyeTester(f"sim://eye?{urllib.parse.urlencode({'name': name, **options})}", timeout=TIMEOUT, retries=retries)
         made.append(tester)
@@ -178,8 +188,8 @@ def test_duplicate_pad_event_is_acked_and_ignored(any_rig):
     assert r.tester.wait_answer(1.0).orientation is Orientation.RIGHT
     with pytest.raises(DeviceTimeout):  # the resend (same SEQ) arrives in here and is dropped
         r.tester.wait_answer(0.4)
-    assert r.sim.pad_frames_sent == 2
-    assert r.sim.acks_received == 2
+    assert r.sim.pad_frames_sent >= 2  # (a third if our second ACK was slow: also dropped)
+    assert r.sim.acks_received >= 2
     r.sim.press("left")  # the next real event still gets through
     assert r.tester.wait_answer(1.0).orientation is Orientation.LEFT
 
@@ -190,7 +200,9 @@ def test_damaged_pad_event_is_resent(rig):
     r.sim.faults.inject("bad_checksum")
     r.sim.press("up")
     assert r.tester.wait_answer(1.0).orientation is Orientation.UP
-    assert r.sim.pad_frames_sent == 2
+    assert r.sim.pad_frames_sent >= 2
+    with pytest.raises(DeviceTimeout):  # and only once
+        r.tester.wait_answer(0.2)
 
 
 def test_press_during_a_command_is_kept(rig):
