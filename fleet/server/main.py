@@ -52,7 +52,7 @@ def mqtt_settings(args: argparse.Namespace) -> MqttSettings:
         ca = ca or args.pki / "ca.crt"
         cert = cert or args.pki / f"{SERVER_USERNAME}.crt"
         key = key or args.pki / f"{SERVER_USERNAME}.key"
-    missing = [name for name, path in (("--ca", ca), ("--cert", cert), ("--key", key)) if path is None or not path.exists()]
+    missing = [name for name, path in (("--ca", ca), ("--cert", cert), ("--key", key)) if path is None or not path.is_file()]
     if missing:
         raise SystemExit(f"kiosk-fleet-server: certificate files missing or not found: {', '.join(missing)} (or give --pki)")
     return MqttSettings.parse_address(args.mqtt, ca=str(ca), cert=str(cert), key=str(key))
@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = ServerSettings(db_url=args.db, mqtt=mqtt_settings(args), default_heartbeat_s=args.heartbeat_s,
                               missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies)
-    server = FleetServer(settings)
+    try:
+        server = FleetServer(settings)
+    except (OSError, ValueError) as exc:  # unreadable certificates, bad database URL ...
+        print(f"kiosk-fleet-server: cannot start: {exc}", file=sys.stderr)
+        return 2
     if args.admin_password:
         if server.auth.ensure_admin(args.admin_user, args.admin_password):
             logging.getLogger("fleet.server").info("created the first admin %r", args.admin_user)
