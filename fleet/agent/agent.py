@@ -135,7 +135,10 @@ class Agent:
         self._emit(Event(kiosk_id=self.kiosk_id, kind=EventKind.AGENT_STARTED, detail=AGENT_VERSION))
         try:
             while not self._stop.is_set():
-                self._poll_app()
+                try:
+                    self._poll_app()
+                except Exception:  # keep reporting presence and taking commands whatever broke
+                    log.exception("polling the app failed")
                 self._stop.wait(self.settings.poll_interval_s)
         finally:
             self._shutdown()

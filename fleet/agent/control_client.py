@@ -77,7 +77,11 @@ class ControlClient:
             raise ControlUnavailable(f"control socket answered nonsense: {exc.error_count()} errors") from None
         if not response.ok:
             raise ControlRequestFailed(response.error, response.detail)
-        return result_type.model_validate(response.result)
+        try:
+            return result_type.model_validate(response.result)
+        except ValidationError as exc:  # includes results refused for personal data
+            raise ControlRequestFailed(ControlError.FAILED, f"unusable {result_type.__name__} from the app: "
+                                       f"{exc.error_count()} errors") from None
 
     # -- one method per request ------------------------------------------------------------
     def status(self) -> AppStatus:

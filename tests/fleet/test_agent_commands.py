@@ -186,3 +186,28 @@ def test_config_desired_is_applied_and_reported(mqtt_probe, kiosk_app, agent_pro
     server.send(command_outgoing(cmd))
     assert final(server, cmd.id).status is CommandStatus.SUCCEEDED
     assert kiosk_app.handler.config_version == 3 and kiosk_app.handler.settings.language == "en"
+
+
+def test_without_the_app_the_agent_still_reports_and_falls_back_to_the_journal(mqtt_probe, agent_process, tmp_path):
+    from fleet.protocol import Health
+
+    journal = tmp_path / "journal.sh"
+    journal.write_text("#!/bin/sh\necho \"kiosk crashed serving 13812345678 ($1 lines)\"\n")
+    journal.chmod(0o755)
+    server = mqtt_probe("fleet-server")
+    server.subscribe(kiosk_topic(A, Channel.HEALTH))
+    server.subscribe(RES)
+    agent_process(A, control_socket=tmp_path / "no-app.sock", logs_command=f'["{journal}", "{{lines}}"]')
+    health = decode(Health, server.wait_for(kiosk_topic(A, Channel.HEALTH), timeout=10)[0].payload)
+    assert not health.app_reachable and health.devices == [] and health.system.memory_total_bytes > 0
+
+    shot = Command(kiosk_id=A, name="screenshot")
+    server.send(command_outgoing(shot))
+    failed = final(server, shot.id)
+    assert failed.status is CommandStatus.FAILED and "not answering" in failed.detail
+
+    logs = Command(kiosk_id=A, name="fetch_logs", args={"lines": 5})
+    server.send(command_outgoing(logs))
+    result = final(server, logs.id)
+    assert result.status is CommandStatus.SUCCEEDED
+    assert result.payload["lines"] == ["kiosk crashed serving [redacted] (5 lines)"]
