@@ -1,0 +1,331 @@
+"""What the citizen flows are given: devices (through the Supervisor), back-office services, settings.
+
+Flows never build these themselves (DESIGN.md: `kiosk → flows → peripherals`; the
+composition root builds the bundle). Three pieces:
+
+- `DeviceAccess`: every device operation a flow needs, awaited through
+  `peripherals.supervisor.Supervisor` (one worker thread per device), plus the camera's
+  pure image work (face gate, licence photo) so a benchmark can swap in instant fakes.
+- the four back-office services (`flows.services` Protocols; `HttpBackOffice` in practice);
+- `FlowSettings`: the timing and procedure policy of the flows (retries, timeouts, the
+  acuity procedure ...), validated, with production defaults.
+
+Two devices have no driver in `peripherals` and are interfaces here:
+- `AudioOut` (the hearing test's left/right sound): a kiosk plays it on its two
+  speakers; `SimAudio` records what it "played" so a simulated citizen can answer.
+- `FaceVerifier` (1:1 comparison of a live face with the ID card photo, for the tax
+  real-name check): it needs the vendor WLT photo decoder (peripherals.idcard.wlt, not
+  shipped) and a face-comparison model, neither of which this repository has.
+  `SimFaceVerifier` stands in for it on the simulators only; without a verifier the
+  flows offer the staff check alone (the non-biometric alternative always exists).
+
+`sim_deps()` builds the whole bundle on the device simulators (the headless runner's
+`--devices sim`, the tests, the benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Protocol, TypeVar
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows.services.interfaces import PaymentService, PostService, TaxService, TrafficService
+from flows.vision_test import AcuitySettings, AsyncEyeTester, Side
+from peripherals.base import Device, DeviceKind
+from peripherals.errors import DeviceNotPresent
+
+T = TypeVar("T")
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+class FlowSettings(BaseModel):
+    """Policy of the citizen flows. Defaults are for a real kiosk; tests shorten the waits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_wait_s: float = Field(default=20.0, gt=0, description="one wait for a card on the reader")
+    card_attempts: int = Field(default=3, ge=1, description="failed reads before only 'call staff' is offered")
+    face_frames: int = Field(default=12, ge=2, description="frames tried per face-check round")
+    face_frame_interval_s: float = Field(default=0.15, ge=0, description="pause between those frames")
+    face_match_threshold: float = Field(default=0.8, ge=0, le=1, description="FaceVerifier score needed")
+    photo_attempts: int = Field(default=3, ge=1, description="frames tried for the licence photo per round")
+    acuity: AcuitySettings = Field(default_factory=AcuitySettings)
+    eye_timeout_s: float = Field(default=300.0, gt=0, description="one eye's whole acuity procedure")
+    hearing_trials_per_ear: int = Field(default=6, ge=6, description="6 per ear: guessing passes with 1/64")
+    bp_timeout_s: float = Field(default=120.0, gt=0)
+    payment_poll_s: float = Field(default=1.0, gt=0, description="payment status polling interval")
+    payment_timeout_s: float = Field(default=300.0, gt=0, description="how long the QR code is shown")
+    print_timeout_s: float = Field(default=30.0, gt=0)
+    rng_seed: int | None = Field(default=None, description="seed the optotype/hearing order (tests only)")
+    today: dt.date | None = Field(default=None, description="override today's date (tests only)")
+    fines_max: int = Field(default=20, ge=1, description="fines payable in one payment (back-office limit)")
+
+    def current_date(self) -> dt.date:
+        return self.today or dt.datetime.now(CHINA_TZ).date()
+
+    def now(self) -> dt.datetime:
+        """Now in China Standard Time (or noon of `today` when overridden)."""
+        if self.today is not None:
+            return dt.datetime.combine(self.today, dt.time(12, 0), CHINA_TZ)
+        return dt.datetime.now(CHINA_TZ)
+
+
+# --- devices without a peripherals driver ---------------------------------------------------
+
+
+class AudioOut(Protocol):
+    async def play(self, side: Side) -> None:
+        """Play the test sound on one side (left or right speaker)."""
+        ...
+
+
+class SimAudio:
+    """No sound; remembers the side, so a simulated citizen (the headless runner) can answer."""
+
+    def __init__(self) -> None:
+        self.last_played: Side | None = None
+        self.played = 0
+
+    async def play(self, side: Side) -> None:
+        self.last_played = side
+        self.played += 1
+
+
+class NoAudio:
+    """A kiosk without a configured audio output: the hearing test cannot run."""
+
+    async def play(self, side: Side) -> None:
+        raise DeviceNotPresent("no audio output is configured for the hearing test", kind="audio")
+
+
+class FaceVerifier(Protocol):
+    async def verify(self, card: Any, frame: Any) -> float:
+        """Similarity 0..1 of the face in `frame` with the photo on `card` (an IdCard)."""
+        ...
+
+
+class SimFaceVerifier:
+    """Simulators only: answers a fixed score, standing in for photo decoding + face comparison."""
+
+    def __init__(self, score: float = 0.93) -> None:
+        self.score = score
+
+    async def verify(self, card: Any, frame: Any) -> float:
+        return self.score
+
+
+# --- devices through the supervisor ---------------------------------------------------------
+
+
+class DeviceAccess:
+    """Every device operation the flows use, awaited through the Supervisor.
+
+    The camera's image processing (face gate, licence photo) runs in a worker thread
+    here too, so flows await one interface and the benchmark can replace all of it.
+    """
+
+    def __init__(self, supervisor: Any):
+        self.supervisor = supervisor
+
+    async def _run(self, kind: DeviceKind, operation: Callable[[Device], T]) -> T:
+        try:
+            device = self.supervisor[kind]
+        except KeyError:
+            raise DeviceNotPresent(f"no {kind.value} is configured", kind=kind.value) from None
+        return await device.run(operation)
+
+    async def read_card(self, wait: float) -> Any:
+        return await self._run(DeviceKind.IDCARD, lambda d: d.read_card(wait=wait))  # type: ignore[attr-defined]
+
+    async def measure_bp(self, on_progress: Callable[[Any], None] | None, timeout: float) -> Any:
+        """Measure; if the awaiting task is cancelled (the citizen pressed Cancel) the cuff deflates."""
+        holder: list[Any] = []
+
+        def measure(d: Any) -> Any:
+            holder.append(d)
+            return d.measure(on_progress=on_progress, timeout=timeout)
+
+        try:
+            return await self._run(DeviceKind.BP, measure)
+        except asyncio.CancelledError:
+            if holder:
+                holder[0].cancel()  # thread-safe by the interface's contract
+            raise
+
+    def eye_tester(self) -> AsyncEyeTester:
+        return _SupervisedEyeTester(self)
+
+    async def frame(self) -> Any:
+        return await self._run(DeviceKind.CAMERA, lambda d: d.read_frame())  # type: ignore[attr-defined]
+
+    async def check_face(self, frame: Any) -> Any:
+        from peripherals.camera.face import check_face
+
+        return await asyncio.to_thread(check_face, frame)
+
+    async def licence_photo(self, frame: Any, face: Any) -> Any:
+        from peripherals.camera.photo import make_licence_photo
+
+        return await asyncio.to_thread(make_licence_photo, frame, face=face)
+
+    async def print_receipt(self, receipt: Any) -> None:
+        await self._run(DeviceKind.PRINTER, lambda d: d.print_receipt(receipt))  # type: ignore[attr-defined]
+
+
+class _SupervisedEyeTester:
+    """`flows.vision_test.AsyncEyeTester` over the eye tester's DeviceSupervisor."""
+
+    def __init__(self, devices: DeviceAccess):
+        self._devices = devices
+
+    async def show(self, optotype: Any) -> None:
+        await self._devices._run(DeviceKind.EYE, lambda d: d.show(optotype))  # type: ignore[attr-defined]
+
+    async def blank(self) -> None:
+        await self._devices._run(DeviceKind.EYE, lambda d: d.blank())  # type: ignore[attr-defined]
+
+    async def wait_answer(self, timeout: float) -> Any:
+        return await self._devices._run(DeviceKind.EYE, lambda d: d.wait_answer(timeout))  # type: ignore[attr-defined]
+
+
+# --- the bundle -----------------------------------------------------------------------------
+
+
+@dataclass
+class FlowDeps:
+    """Everything a citizen flow awaits. `backoffice` is one object serving all four services."""
+
+    devices: DeviceAccess
+    traffic: TrafficService
+    tax: TaxService
+    post: PostService
+    payment: PaymentService
+    settings: FlowSettings = field(default_factory=FlowSettings)
+    audio: AudioOut = field(default_factory=NoAudio)
+    face_verifier: FaceVerifier | None = None
+    sims: dict[str, Any] = field(default_factory=dict)  # simulator instances by kind (sim only)
+
+    @classmethod
+    def from_backoffice(cls, devices: DeviceAccess, backoffice: Any, **kw: Any) -> "FlowDeps":
+        return cls(devices=devices, traffic=backoffice, tax=backoffice, post=backoffice, payment=backoffice, **kw)
+
+
+# --- the simulated kiosk --------------------------------------------------------------------
+
+# Simulator options that keep a headless run quick yet realistic in shape.
+SIM_DEFAULTS: dict[str, dict[str, str]] = {
+    "idcard": {},
+    "bp": {"sys": "128", "dia": "82", "pulse": "72", "duration": "0.3"},
+    "eye": {"acuity_left": "5.0", "acuity_right": "5.0", "answer_delay": "0.02", "seed": "1"},
+    "printer": {},
+    "camera": {"source": "face"},
+}
+# Driver options for the simulated devices (poll the BP monitor often: it answers at once).
+SIM_DRIVER_OPTIONS: dict[str, dict[str, Any]] = {
+    "bp": {"baudrate": 9600, "poll_interval": 0.05, "expected_duration": 1.0},
+    "eye": {"timeout": 0.5},
+}
+
+
+def sim_device_configs(options: dict[str, dict[str, Any]] | None = None, tag: str | None = None) -> dict:
+    """`peripherals.config.simulated_devices()` with per-kind simulator options and unique instance names.
+
+    `options` maps kind → simulator options (`faults` included), e.g. {"bp": {"sys": 150}}.
+    Names carry `tag` so two kiosks in one process (tests) never share a simulator.
+    """
+    from peripherals.config import DeviceConfig, simulated_devices
+
+    tag = tag or secrets.token_hex(4)
+    merged = {k: {**v, **{key: str(val) for key, val in (options or {}).get(k, {}).items()}} for k, v in SIM_DEFAULTS.items()}
+    base = simulated_devices()
+    configs = {}
+    for kind, cfg in base.items():
+        opts = merged.get(kind.value, {})
+        name = f"{kind.value}-{tag}"
+        if kind is DeviceKind.CAMERA:
+            port = f"simcam://{name}?{urlencode(opts)}"
+        else:
+            scheme, rest = cfg.port.split("://", 1)
+            sim_kind = rest.split("?", 1)[0]
+            port = f"{scheme}://{sim_kind}?{urlencode({'name': name, **opts})}"
+        driver_options = {**cfg.options, **SIM_DRIVER_OPTIONS.get(kind.value, {})}
+        configs[kind] = DeviceConfig(driver=cfg.driver, port=port, options=driver_options)
+    return configs
+
+
+def simulator_for(config: Any) -> Any:
+    """The simulator instance behind a sim://, simusb:// or simcam:// port (for fault injection)."""
+    port: str = config.port
+    if port.startswith("simcam://"):
+        from peripherals.camera import sim as camsim
+
+        return camsim.for_url(port)
+    from urllib.parse import parse_qs, urlsplit
+
+    from peripherals.sim import registry
+
+    parts = urlsplit(port)
+    name = parse_qs(parts.query).get("name", [None])[-1]
+    return registry.named(name) if name else None
+
+
+@contextlib.asynccontextmanager
+async def sim_deps(
+    backoffice_url: str,
+    *,
+    sim_options: dict[str, dict[str, Any]] | None = None,
+    settings: FlowSettings | None = None,
+    client_options: dict[str, Any] | None = None,
+    face_score: float | None = 0.93,
+    start_wait: float = 20.0,
+) -> AsyncIterator[FlowDeps]:
+    """The whole bundle on the simulators and an HTTP back office; everything stopped at exit."""
+    from flows.services import HttpBackOffice
+    from peripherals.supervisor import Supervisor
+
+    configs = sim_device_configs(sim_options)
+    supervisor = Supervisor(configs, backoff_initial=0.2)
+    await asyncio.to_thread(supervisor.start, start_wait)
+    sims = {}
+    for kind, cfg in configs.items():
+        try:
+            sims[kind.value] = simulator_for(cfg)
+        except Exception:  # a simulator that failed to start is reported by the supervisor's state
+            pass
+    backoffice = HttpBackOffice(backoffice_url, **(client_options or {}))
+    deps = FlowDeps.from_backoffice(
+        DeviceAccess(supervisor), backoffice, settings=settings or FlowSettings(), audio=SimAudio(),
+        face_verifier=SimFaceVerifier(face_score) if face_score is not None else None, sims=sims,
+    )
+    try:
+        yield deps
+    finally:
+        await backoffice.aclose()
+        stopper = threading.Thread(target=supervisor.stop, daemon=True)
+        stopper.start()
+        await asyncio.to_thread(stopper.join, 10)
+        _forget_sims(configs)
+
+
+def _forget_sims(configs: dict) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from peripherals.camera import sim as camsim
+    from peripherals.sim import registry
+
+    for cfg in configs.values():
+        parts = urlsplit(cfg.port)
+        if parts.scheme == "simcam":
+            camsim.forget(parts.netloc)
+        else:
+            name = parse_qs(parts.query).get("name", [None])[-1]
+            if name:
+                registry.forget(name)

@@ -1,0 +1,237 @@
+"""The 6-year inspection-exempt label (六年免检 检验标志), applied for and mailed home.
+
+Rules (公安部 国家质检总局《关于加强和改进机动车检验工作的意见》公交管〔2014〕138号, as
+implemented by the reference back office — see backoffice/rules.py): non-commercial
+small and mini passenger cars (vans excluded) need no on-site inspection for 6 years
+after registration; a label is issued every 2 years, provided the compulsory traffic
+insurance (交强险) is valid and the vehicle's traffic violations are settled.
+Not modelled (from memory, to be checked): the 2022 reform extending the exemption to
+10 years for such cars registered after it came into force.
+
+ID card (the owner) → vehicle details (plate, registration date, insurance end date) →
+vehicle type → use → eligibility (the rules above, checked here for a clear answer and
+again by the back office; unpaid fines looked up) → review → apply (idempotent) →
+mailing address → waybill → QR payment of the postage → receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ValidationError
+
+from flows.common_steps import (
+    CardHolder,
+    CitizenFlow,
+    WaybillInfo,
+    abort_with,
+    ask_address,
+    create_waybill,
+    pay_by_qr,
+    print_receipt,
+    read_id_card,
+    yuan,
+)
+from flows.deps import FlowDeps
+from flows.engine import Abort, AbortReason, Done, FlowContext, Next
+from flows.journal import Personal
+from flows.services.models import FineQuery, InspectionExemptRequest, MailingAddress
+from flows.views import Busy, Choice, ChoiceOption, FieldKind, Form, FormField, msg
+
+Ctx = FlowContext["InspectionState", FlowDeps]
+
+EXEMPT_YEARS = 6  # 公交管〔2014〕138号
+EXEMPT_TYPES = ("small_passenger", "mini_passenger")
+VEHICLE_TYPES = ("small_passenger", "mini_passenger", "van", "truck", "motorcycle", "other")
+
+
+def full_years(since: dt.date, today: dt.date) -> int:
+    return today.year - since.year - ((today.month, today.day) < (since.month, since.day))
+
+
+def inspection_year(registered: dt.date, today: dt.date) -> int:
+    """The even year of the 2-yearly cycle this label stands for (2, 4, 6): past 6, on-site inspection."""
+    years = full_years(registered, today)
+    return max(2, years + years % 2)
+
+
+class InspectionState(BaseModel):
+    holder: Personal[CardHolder | None] = None
+    plate: Personal[str | None] = None
+    registration_date: dt.date | None = None
+    insurance_until: dt.date | None = None
+    vehicle_type: str | None = None
+    non_commercial: bool | None = None
+    application_id: str | None = None
+    label_number: str | None = None
+    label_valid_until: dt.date | None = None
+    inspection_year: int | None = None
+    address: Personal[MailingAddress | None] = None
+    waybill: WaybillInfo | None = None
+    payment_order_id: str | None = None
+    paid_fen: int | None = None
+
+
+class InspectionOutcome(BaseModel):
+    application_id: str
+    label_number: str
+    inspection_year: int
+    label_valid_until: dt.date
+    postage_fen: int
+    payment_order_id: str
+    waybill_id: str
+    tracking_number: str
+    receipt_printed: bool
+
+
+class InspectionLabel(CitizenFlow[InspectionState]):
+    name = "inspection-label"
+    version = 1
+    State = InspectionState
+
+    class Step(StrEnum):
+        READ_ID = "read_id"
+        VEHICLE = "vehicle"
+        VEHICLE_TYPE = "vehicle_type"
+        USE = "use"
+        ELIGIBILITY = "eligibility"
+        REVIEW = "review"
+        APPLY = "apply"
+        ADDRESS = "address"
+        MAIL = "mail"
+        PAY = "pay"
+        PRINT = "print"
+
+    def accepted_reference(self, ctx: Ctx) -> str | None:
+        return ctx.state.application_id
+
+    async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
+        self.card, ctx.state.holder = await read_id_card(ctx, purpose="inspection")
+        return Next(step=self.Step.VEHICLE)
+
+    async def step_vehicle(self, ctx: Ctx) -> Next | Done | Abort:
+        errors: dict[str, str] = {}
+        while True:
+            values = await ctx.ask(Form(message=msg("inspection.vehicle"), errors=errors, fields=(
+                FormField(name="plate", label=msg("field.plate"), min_length=7, max_length=10, personal=True),
+                FormField(name="registration_date", label=msg("field.registration_date"), kind=FieldKind.DATE),
+                FormField(name="insurance_until", label=msg("field.insurance_until"), kind=FieldKind.DATE),
+            )))
+            try:
+                ctx.state.plate = FineQuery(plate=values["plate"]).plate
+            except ValidationError:
+                errors = {"plate": "error.form.invalid_plate"}
+                continue
+            if values["registration_date"] > ctx.deps.settings.current_date():
+                errors = {"registration_date": "error.form.date_in_future"}
+                continue
+            ctx.state.registration_date = values["registration_date"]
+            ctx.state.insurance_until = values["insurance_until"]
+            return Next(step=self.Step.VEHICLE_TYPE)
+
+    async def step_vehicle_type(self, ctx: Ctx) -> Next | Done | Abort:
+        ctx.state.vehicle_type = await ctx.ask(Choice(message=msg("inspection.vehicle_type"), options=tuple(
+            ChoiceOption(key=t, label=msg(f"inspection.type.{t}")) for t in VEHICLE_TYPES)))
+        return Next(step=self.Step.USE)
+
+    async def step_use(self, ctx: Ctx) -> Next | Done | Abort:
+        answer = await ctx.ask(Choice(message=msg("inspection.use"), options=(
+            ChoiceOption(key="private", label=msg("inspection.use.private")),
+            ChoiceOption(key="commercial", label=msg("inspection.use.commercial")),
+        )))
+        ctx.state.non_commercial = answer == "private"
+        return Next(step=self.Step.ELIGIBILITY)
+
+    async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.registration_date and st.insurance_until and st.plate
+        today = ctx.deps.settings.current_date()
+        if st.vehicle_type not in EXEMPT_TYPES or not st.non_commercial:
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "vehicle_not_eligible", msg("inspection.not_exempt_type"),
+                             msg("error.next.inspection_station"))
+        if inspection_year(st.registration_date, today) > EXEMPT_YEARS:
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "inspection_required", msg("inspection.older_than_6_years"),
+                             msg("error.next.inspection_station"))
+        if st.insurance_until < today:
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "insurance_expired", msg("inspection.insurance_expired"),
+                             msg("error.next.renew_insurance"))
+        plate = st.plate
+        fines = await ctx.call(lambda: ctx.deps.traffic.list_fines(FineQuery(plate=plate)),
+                               view=Busy(message=msg("inspection.checking_fines")))
+        unpaid = [f for f in fines.fines if not f.paid]
+        if unpaid:
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "unpaid_fines",
+                             msg("inspection.unpaid_fines", count=len(unpaid), total=yuan(fines.unpaid_total_fen)),
+                             msg("error.next.pay_fines_first"))
+        return Next(step=self.Step.REVIEW)
+
+    async def step_review(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        answer = await ctx.ask(Choice(
+            message=msg("inspection.review", plate=st.plate or "", registered=str(st.registration_date),
+                        insurance_until=str(st.insurance_until)),
+            options=(ChoiceOption(key="apply", label=msg("button.submit")),
+                     ChoiceOption(key="edit", label=msg("button.edit")))))
+        if answer == "edit":
+            return Next(step=self.Step.VEHICLE)
+        return Next(step=self.Step.APPLY, allow_back=False)
+
+    async def step_apply(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.holder and st.plate and st.registration_date and st.insurance_until and st.vehicle_type
+        label = await ctx.submit(ctx.deps.traffic.apply_inspection_exempt, InspectionExemptRequest(
+            plate=st.plate, owner_id_number=st.holder.id_number, vehicle_type=st.vehicle_type,  # type: ignore[arg-type]
+            non_commercial=bool(st.non_commercial), registration_date=st.registration_date,
+            compulsory_insurance_until=st.insurance_until,
+        ), purpose="label", view=Busy(message=msg("inspection.applying")))
+        st.application_id, st.label_number = label.application_id, label.label_number
+        st.label_valid_until, st.inspection_year = label.valid_until, label.inspection_year
+        return Next(step=self.Step.ADDRESS, allow_back=False)
+
+    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
+        assert ctx.state.holder
+        ctx.state.address = await ask_address(ctx, ctx.state.holder)
+        return Next(step=self.Step.MAIL)
+
+    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.address and st.application_id
+        st.waybill = await create_waybill(ctx, st.address, contents="机动车检验标志", reference=st.application_id)
+        return Next(step=self.Step.PAY, allow_back=False)
+
+    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.waybill and st.application_id
+        order = await pay_by_qr(ctx, amount_fen=st.waybill.postage_fen, description="检验标志邮费",
+                                reference=st.application_id)
+        st.payment_order_id, st.paid_fen = order.order_id, order.amount_fen
+        return Next(step=self.Step.PRINT, allow_back=False)
+
+    async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
+        from peripherals.printer.models import Receipt, ReceiptLine
+
+        st = ctx.state
+        assert st.application_id and st.label_number and st.waybill and st.payment_order_id
+        assert st.label_valid_until and st.inspection_year
+        receipt = Receipt(
+            title="免检车辆检验标志申领",
+            lines=[ReceiptLine(text=f"受理编号：{st.application_id}"),
+                   ReceiptLine(text=f"检验标志号：{st.label_number}"),
+                   ReceiptLine(text=f"有效期至：{st.label_valid_until.isoformat()}"),
+                   ReceiptLine(text=f"邮费已付：{yuan(st.paid_fen or 0)}"),
+                   ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True)],
+            qr=st.waybill.tracking_number,
+            footer="检验标志将邮寄到家，请凭邮件号查询",
+        )
+        printed = await print_receipt(ctx, receipt)
+        outcome = InspectionOutcome(
+            application_id=st.application_id, label_number=st.label_number, inspection_year=st.inspection_year,
+            label_valid_until=st.label_valid_until, postage_fen=st.waybill.postage_fen,
+            payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id,
+            tracking_number=st.waybill.tracking_number, receipt_printed=printed,
+        )
+        details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),)
+        if not printed:
+            details += (msg("result.receipt_not_printed"),)
+        return Done(outcome=outcome, message=msg("inspection.done", label_number=st.label_number), details=details)

@@ -1,0 +1,202 @@
+"""Reissue of a lost or damaged driving licence (Order 162 Art. 69: the ID card only, no exam).
+
+ID card → licence on file (a revoked, expired or lapsed licence cannot be reissued here:
+an expired one is renewed instead, with the medical check) → consent to the licence
+photo → lost or damaged → licence photo (or call staff) → review → submit (idempotent)
+→ mailing address → waybill → QR payment of fee + postage → receipt.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from flows.common_steps import (
+    ApplicationInfo,
+    CardHolder,
+    CitizenFlow,
+    LicenceInfo,
+    PhotoRecord,
+    WaybillInfo,
+    abort_with,
+    ask_address,
+    ask_consent,
+    create_waybill,
+    pay_by_qr,
+    print_receipt,
+    read_id_card,
+    staff_needed,
+    take_licence_photo,
+    yuan,
+)
+from flows.deps import FlowDeps
+from flows.engine import Abort, AbortReason, Done, FlowContext, Next
+from flows.journal import Personal
+from flows.medical_rules import Errand, certificate_required
+from flows.services.models import LicenceQuery, LicenceReissueRequest, MailingAddress
+from flows.views import Choice, ChoiceOption, ConsentItem, Prompt, msg
+
+Ctx = FlowContext["ReissueState", FlowDeps]
+
+assert not certificate_required(Errand.REISSUE_LOST)  # Art. 69: why this flow has no medical check
+
+
+class ReissueState(BaseModel):
+    holder: Personal[CardHolder | None] = None
+    licence: Personal[LicenceInfo | None] = None
+    reason: str | None = None  # lost | damaged
+    photo: Personal[PhotoRecord | None] = None
+    photo_ref: str | None = None
+    application: ApplicationInfo | None = None
+    address: Personal[MailingAddress | None] = None
+    waybill: WaybillInfo | None = None
+    payment_order_id: str | None = None
+    paid_fen: int | None = None
+
+
+class ReissueOutcome(BaseModel):
+    application_id: str
+    licence_class: str
+    reason: str
+    fee_fen: int
+    postage_fen: int
+    total_fen: int
+    payment_order_id: str
+    waybill_id: str
+    tracking_number: str
+    receipt_printed: bool
+
+
+class LicenceReissue(CitizenFlow[ReissueState]):
+    name = "licence-reissue"
+    version = 1
+    State = ReissueState
+
+    class Step(StrEnum):
+        READ_ID = "read_id"
+        ELIGIBILITY = "eligibility"
+        CONSENT = "consent"
+        REASON = "reason"
+        PHOTO = "photo"
+        REVIEW = "review"
+        SUBMIT = "submit"
+        ADDRESS = "address"
+        MAIL = "mail"
+        PAY = "pay"
+        PRINT = "print"
+
+    def accepted_reference(self, ctx: Ctx) -> str | None:
+        return ctx.state.application.application_id if ctx.state.application else None
+
+    async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
+        self.card, ctx.state.holder = await read_id_card(ctx, purpose="reissue")
+        return Next(step=self.Step.ELIGIBILITY)
+
+    async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
+        holder = ctx.state.holder
+        assert holder is not None
+        record = await ctx.call(lambda: ctx.deps.traffic.lookup_licence(LicenceQuery(id_number=holder.id_number)),
+                                view=Prompt(message=msg("reissue.looking_up")))
+        if record.status == "revoked":
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_revoked", msg("reissue.revoked"), msg("error.next.counter"))
+        if record.status == "expired" or record.valid_until < ctx.deps.settings.current_date():
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_expired", msg("reissue.expired"),
+                             msg("reissue.use_renewal"))
+        ctx.state.licence = LicenceInfo(licence_class=record.licence_class, valid_until=record.valid_until,
+                                        status=record.status)
+        return Next(step=self.Step.CONSENT)
+
+    async def step_consent(self, ctx: Ctx) -> Next | Done | Abort:
+        answer = await ask_consent(ctx, "reissue.consent", (
+            ConsentItem(key="photo", text=msg("consent.photo.licence_photo"), required=True),
+        ))
+        if not answer.ok("photo"):
+            raise staff_needed("photo")  # staff take the photo at the counter
+        return Next(step=self.Step.REASON)
+
+    async def step_reason(self, ctx: Ctx) -> Next | Done | Abort:
+        ctx.state.reason = await ctx.ask(Choice(message=msg("reissue.reason"), options=(
+            ChoiceOption(key="lost", label=msg("reissue.reason.lost")),
+            ChoiceOption(key="damaged", label=msg("reissue.reason.damaged")),
+        )))
+        return Next(step=self.Step.PHOTO)
+
+    async def step_photo(self, ctx: Ctx) -> Next | Done | Abort:
+        ctx.state.photo = await take_licence_photo(ctx)
+        ctx.state.photo_ref = "photo-" + ctx.idempotency_key("photo")[:20]
+        return Next(step=self.Step.REVIEW)
+
+    async def step_review(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.licence and st.reason
+        answer = await ctx.ask(Choice(
+            message=msg("reissue.review", licence_class=st.licence.licence_class, reason=st.reason),
+            options=(ChoiceOption(key="submit", label=msg("button.submit")),
+                     ChoiceOption(key="retake_photo", label=msg("reissue.retake_photo")))))
+        if answer == "retake_photo":
+            return Next(step=self.Step.PHOTO)
+        return Next(step=self.Step.SUBMIT, allow_back=False)
+
+    async def step_submit(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.holder and st.licence and st.photo_ref and st.reason
+        request = LicenceReissueRequest(id_number=st.holder.id_number, licence_class=st.licence.licence_class,
+                                        reason=st.reason, photo_ref=st.photo_ref)  # type: ignore[arg-type]
+        app = await ctx.submit(ctx.deps.traffic.reissue_licence, request, purpose="reissue",
+                               view=Prompt(message=msg("reissue.submitting")))
+        st.application = ApplicationInfo(application_id=app.application_id, fee_fen=app.fee_fen,
+                                         new_valid_until=app.new_valid_until)
+        return Next(step=self.Step.ADDRESS, allow_back=False)
+
+    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
+        assert ctx.state.holder
+        ctx.state.address = await ask_address(ctx, ctx.state.holder)
+        return Next(step=self.Step.MAIL)
+
+    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.address and st.application
+        st.waybill = await create_waybill(ctx, st.address, contents="机动车驾驶证", reference=st.application.application_id)
+        return Next(step=self.Step.PAY, allow_back=False)
+
+    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.application and st.waybill
+        order = await pay_by_qr(ctx, amount_fen=st.application.fee_fen + st.waybill.postage_fen,
+                                description="驾驶证补证工本费及邮费", reference=st.application.application_id)
+        st.payment_order_id, st.paid_fen = order.order_id, order.amount_fen
+        return Next(step=self.Step.PRINT, allow_back=False)
+
+    async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
+        from peripherals.printer.models import Receipt, ReceiptLine
+
+        st = ctx.state
+        assert st.application and st.waybill and st.licence and st.payment_order_id and st.paid_fen is not None
+        assert st.reason
+        receipt = Receipt(
+            title="驾驶证遗失补证" if st.reason == "lost" else "驾驶证损毁换证",
+            lines=[
+                ReceiptLine(text=f"受理编号：{st.application.application_id}"),
+                ReceiptLine(text=f"准驾车型：{st.licence.licence_class}"),
+                ReceiptLine(text=f"工本费：{yuan(st.application.fee_fen)}"),
+                ReceiptLine(text=f"邮费：{yuan(st.waybill.postage_fen)}"),
+                ReceiptLine(text=f"合计已付：{yuan(st.paid_fen)}", bold=True),
+                ReceiptLine(text=f"支付订单：{st.payment_order_id}"),
+                ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
+            ],
+            qr=st.waybill.tracking_number,
+            footer="补发的驾驶证将邮寄到家，请凭邮件号查询",
+        )
+        printed = await print_receipt(ctx, receipt)
+        outcome = ReissueOutcome(
+            application_id=st.application.application_id, licence_class=st.licence.licence_class, reason=st.reason,
+            fee_fen=st.application.fee_fen, postage_fen=st.waybill.postage_fen, total_fen=st.paid_fen,
+            payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id,
+            tracking_number=st.waybill.tracking_number, receipt_printed=printed,
+        )
+        details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),)
+        if not printed:
+            details += (msg("result.receipt_not_printed"),)
+        return Done(outcome=outcome, message=msg("reissue.done", application_id=st.application.application_id),
+                    details=details)

@@ -1,0 +1,410 @@
+"""Driving-licence renewal with the kiosk's own medical check (Order 162 Art. 63, 14).
+
+ID card → licence on file and the renewal window (Art. 63: within 90 days before expiry;
+more than a year past expiry the licence is cancelled, Art. 79(八); Art. 65 age bars) →
+separate consent for biometrics and for health data (PIPL Art. 29) → face quality gate
+(with "call staff" as the non-biometric alternative; the gate is NOT liveness detection,
+which is out of scope) → vision per eye on the eye tester (GB 11533, 4 of 5 per line) →
+colour plates → hearing left/right → height → Order 162 Art. 14 verdict
+(`flows.medical_rules.evaluate`; a failure ends the errand naming what failed and
+pointing to a hospital certificate) → blood pressure (advisory only) → licence photo →
+review → submit (idempotent) → mailing address → waybill → QR payment of fee + postage →
+receipt with the tracking number.
+
+Height: the kiosk has no stadiometer in its device layer. The citizen reads their height
+off the height scale fixed beside the screen and types it (FormField `height_cm`); the
+application says so to the examiner (it is the one self-reported value). An ultrasonic
+height sensor, as commercial exam machines have, would replace the form with a
+measurement step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from flows.common_steps import (
+    RETRY,
+    SKIP,
+    ApplicationInfo,
+    CardHolder,
+    CitizenFlow,
+    LicenceInfo,
+    PhotoRecord,
+    WaybillInfo,
+    abort_with,
+    ask_address,
+    ask_consent,
+    error_view,
+    create_waybill,
+    face_check,
+    pay_by_qr,
+    print_receipt,
+    read_id_card,
+    staff_needed,
+    take_licence_photo,
+    yuan,
+)
+from flows.deps import FlowDeps
+from flows.engine import Abort, AbortReason, Done, FlowContext, Next
+from flows.journal import Personal
+from flows.medical_rules import (
+    BpAdviceLevel,
+    ColourVision,
+    MedicalResults,
+    RenewalWindow,
+    age_on,
+    bp_advice,
+    classes_barred_by_age,
+    evaluate,
+    renewal_window,
+)
+from flows.services.models import (
+    BloodPressure,
+    LicenceQuery,
+    LicenceRenewalRequest,
+    MailingAddress,
+)
+from flows.services.models import MedicalResults as MedicalSubmission
+from flows.views import Choice, ChoiceOption, ConsentItem, FieldKind, Form, FormField, Measuring, Prompt, msg
+from flows.vision_test import Side, measure_eye, run_colour_test, run_hearing_test
+from peripherals.errors import DeviceError
+from peripherals.eye.models import Eye
+
+Ctx = FlowContext["RenewalState", FlowDeps]
+
+
+class VisionRecord(BaseModel):
+    left: float | None
+    right: float | None
+    corrected: bool
+
+
+class HearingRecord(BaseModel):
+    left: bool
+    right: bool
+
+
+class BpRecord(BaseModel):
+    systolic: int
+    diastolic: int
+    pulse: int | None
+    advisory: str  # normal | advice | referral
+
+
+class RenewalState(BaseModel):
+    holder: Personal[CardHolder | None] = None
+    licence: Personal[LicenceInfo | None] = None
+    consent_biometrics: bool = False
+    consent_health: bool = False
+    face_passed: bool = False
+    vision: Personal[VisionRecord | None] = None
+    colour: Personal[ColourVision | None] = None
+    hearing: Personal[HearingRecord | None] = None
+    height_cm: Personal[float | None] = None
+    examined_at: dt.datetime | None = None
+    bp: Personal[BpRecord | None] = None
+    photo: Personal[PhotoRecord | None] = None
+    photo_ref: str | None = None
+    application: ApplicationInfo | None = None
+    address: Personal[MailingAddress | None] = None
+    waybill: WaybillInfo | None = None
+    payment_order_id: str | None = None
+    paid_fen: int | None = None
+
+
+class RenewalOutcome(BaseModel):
+    application_id: str
+    licence_class: str
+    new_valid_until: dt.date | None
+    fee_fen: int
+    postage_fen: int
+    total_fen: int
+    payment_order_id: str
+    waybill_id: str
+    tracking_number: str
+    bp_advisory: str | None
+    receipt_printed: bool
+
+
+def _rng(ctx: Ctx) -> random.Random:
+    seed = ctx.deps.settings.rng_seed
+    return random.Random(seed) if seed is not None else random.SystemRandom()
+
+
+class LicenceRenewal(CitizenFlow[RenewalState]):
+    name = "licence-renewal"
+    version = 1
+    State = RenewalState
+
+    class Step(StrEnum):
+        READ_ID = "read_id"
+        ELIGIBILITY = "eligibility"
+        CONSENT = "consent"
+        FACE = "face"
+        VISION = "vision"
+        COLOUR = "colour"
+        HEARING = "hearing"
+        HEIGHT = "height"
+        BP = "bp"
+        PHOTO = "photo"
+        REVIEW = "review"
+        SUBMIT = "submit"
+        ADDRESS = "address"
+        MAIL = "mail"
+        PAY = "pay"
+        PRINT = "print"
+
+    def accepted_reference(self, ctx: Ctx) -> str | None:
+        return ctx.state.application.application_id if ctx.state.application else None
+
+    # -- identity and eligibility ----------------------------------------------------------
+
+    async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
+        self.card, ctx.state.holder = await read_id_card(ctx, purpose="renewal")
+        return Next(step=self.Step.ELIGIBILITY)
+
+    async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
+        holder = ctx.state.holder
+        assert holder is not None
+        record = await ctx.call(lambda: ctx.deps.traffic.lookup_licence(LicenceQuery(id_number=holder.id_number)),
+                                view=Prompt(message=msg("renewal.looking_up")))
+        today = ctx.deps.settings.current_date()
+        if record.status == "revoked":
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_revoked", msg("renewal.revoked"), msg("error.next.counter"))
+        window = renewal_window(record.valid_until, today)
+        if window is RenewalWindow.TOO_EARLY:
+            opens = (record.valid_until - dt.timedelta(days=90)).isoformat()
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "renewal_window_not_open",
+                             msg("renewal.window.too_early", opens_on=opens), msg("renewal.window.come_back", opens_on=opens))
+        if window is RenewalWindow.LAPSED:
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_lapsed", msg("renewal.window.lapsed"),
+                             msg("error.next.counter"))
+        if record.licence_class in classes_barred_by_age(age_on(holder.birth, today)):
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "class_barred_by_age",
+                             msg("renewal.class_barred_by_age", licence_class=record.licence_class),
+                             msg("error.next.counter"))
+        ctx.state.licence = LicenceInfo(licence_class=record.licence_class, valid_until=record.valid_until,
+                                        status=record.status)
+        return Next(step=self.Step.CONSENT)
+
+    async def step_consent(self, ctx: Ctx) -> Next | Done | Abort:
+        answer = await ask_consent(ctx, "renewal.consent", (
+            ConsentItem(key="biometrics", text=msg("consent.biometrics.face_and_photo"), required=False),
+            ConsentItem(key="health", text=msg("consent.health.medical_check"), required=True),
+        ))
+        if not answer.ok("health"):
+            raise abort_with(AbortReason.CONSENT_DECLINED, "health_consent_declined",
+                             msg("renewal.consent.health_declined"), msg("renewal.consent.use_certificate"))
+        if not answer.ok("biometrics"):
+            raise staff_needed("identity")  # staff check the ID and take the photo in person
+        ctx.state.consent_biometrics = ctx.state.consent_health = True
+        return Next(step=self.Step.FACE)
+
+    async def step_face(self, ctx: Ctx) -> Next | Done | Abort:
+        await face_check(ctx, topic="renewal")
+        ctx.state.face_passed = True
+        return Next(step=self.Step.VISION)
+
+    # -- the medical check -----------------------------------------------------------------
+
+    async def step_vision(self, ctx: Ctx) -> Next | Done | Abort:
+        glasses = await ctx.ask(Choice(message=msg("vision.intro"), options=(
+            ChoiceOption(key="without_glasses", label=msg("vision.without_glasses")),
+            ChoiceOption(key="with_glasses", label=msg("vision.with_glasses")),
+        )))
+        s = ctx.deps.settings
+        tester = ctx.deps.devices.eye_tester()
+        rng = _rng(ctx)
+        levels: dict[Eye, float | None] = {}
+        for eye in (Eye.RIGHT, Eye.LEFT):  # the paper chart's order
+            result = await ctx.call(lambda: measure_eye(tester, eye, s.acuity, rng),
+                                    view=Measuring(instruction=msg("vision.look_into_tester", eye=eye.value), device="eye"),
+                                    timeout=s.eye_timeout_s)
+            levels[eye] = result.level
+        ctx.state.vision = VisionRecord(left=levels[Eye.LEFT], right=levels[Eye.RIGHT],
+                                        corrected=glasses == "with_glasses")
+        return Next(step=self.Step.COLOUR)
+
+    async def step_colour(self, ctx: Ctx) -> Next | Done | Abort:
+        async def ask(plate) -> str:
+            return await ctx.ask(Choice(message=msg("colour.what_number"), image=plate.image,
+                                        options=tuple(ChoiceOption(key=o, label=msg(f"colour.option.{o}"))
+                                                      for o in plate.options)))
+
+        result = await run_colour_test(ask)
+        ctx.state.colour = result.outcome
+        return Next(step=self.Step.HEARING)
+
+    async def step_hearing(self, ctx: Ctx) -> Next | Done | Abort:
+        await ctx.ask(Prompt(message=msg("hearing.intro")))
+        trials = [0]
+
+        async def answer() -> Side | None:
+            trials[0] += 1
+            key = await ctx.ask(Choice(message=msg("hearing.which_side", trial=trials[0]), options=(
+                ChoiceOption(key="left", label=msg("hearing.left")),
+                ChoiceOption(key="right", label=msg("hearing.right")),
+                ChoiceOption(key="not_heard", label=msg("hearing.not_heard")),
+            )))
+            return None if key == "not_heard" else Side(key)
+
+        result = await run_hearing_test(ctx.deps.audio.play, answer,
+                                        trials_per_ear=ctx.deps.settings.hearing_trials_per_ear, rng=_rng(ctx))
+        ctx.state.hearing = HearingRecord(left=result.left, right=result.right)
+        return Next(step=self.Step.HEIGHT)
+
+    async def step_height(self, ctx: Ctx) -> Next | Done | Abort:
+        values = await ctx.ask(Form(message=msg("height.read_from_scale"), fields=(
+            FormField(name="height_cm", label=msg("field.height_cm"), kind=FieldKind.NUMBER, minimum=80, maximum=250,
+                      personal=True),
+        )))
+        ctx.state.height_cm = round(float(values["height_cm"]))
+        ctx.state.examined_at = ctx.deps.settings.now()
+        self._judge(ctx)
+        return Next(step=self.Step.BP)
+
+    def _judge(self, ctx: Ctx) -> None:
+        """Order 162 Art. 14(二): stop here, naming what failed, unless every criterion passes."""
+        st = ctx.state
+        assert st.vision and st.hearing and st.licence
+        evaluation = evaluate(st.licence.licence_class, MedicalResults(
+            vision_left=st.vision.left, vision_right=st.vision.right, corrected=st.vision.corrected,
+            colour_vision=st.colour, hearing_left=st.hearing.left, hearing_right=st.hearing.right,
+            height_cm=st.height_cm,
+        ))
+        if evaluation.failed:
+            failed = ",".join(r.criterion.value for r in evaluation.failed)
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "medical_requirements_not_met",
+                             msg("renewal.medical.failed", criteria=failed), msg("renewal.medical.see_hospital"))
+        if not evaluation.passed:
+            refer = ",".join(r.criterion.value for r in evaluation.needs_examiner)
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "examiner_needed",
+                             msg("renewal.medical.examiner_needed", criteria=refer), msg("renewal.medical.see_hospital"))
+
+    async def step_bp(self, ctx: Ctx) -> Next | Done | Abort:
+        """Advisory only (not an Order 162 criterion): a fault or a refusal skips it."""
+        answer = await ctx.ask(Choice(message=msg("bp.intro"), options=(
+            ChoiceOption(key="start", label=msg("bp.start")), SKIP)))
+        s = ctx.deps.settings
+        while answer != "skip":
+            def progress(p) -> None:
+                ctx.show_threadsafe(Measuring(instruction=msg(f"bp.phase.{p.phase.value}"),
+                                              progress_fraction=min(1.0, max(0.0, p.fraction or 0.0)), device="bp"))
+            try:
+                reading = await ctx.call(lambda: ctx.deps.devices.measure_bp(progress, s.bp_timeout_s),
+                                         view=Measuring(instruction=msg("bp.keep_still"), device="bp"),
+                                         timeout=s.bp_timeout_s + 10)
+            except DeviceError as e:
+                answer = await ctx.ask(error_view(e.code, msg("bp.failed", code=e.code), msg("bp.failed_next"),
+                                                  options=(RETRY, SKIP)))
+                continue
+            reading = reading.in_mmhg()
+            advice = bp_advice(reading.systolic, reading.diastolic)
+            ctx.state.bp = BpRecord(systolic=round(reading.systolic), diastolic=round(reading.diastolic),
+                                    pulse=round(reading.pulse) if reading.pulse is not None else None,
+                                    advisory="normal" if advice.level is BpAdviceLevel.NONE else advice.level.value)
+            await ctx.ask(Prompt(message=msg(advice.message_key, systolic=ctx.state.bp.systolic,
+                                             diastolic=ctx.state.bp.diastolic, pulse=ctx.state.bp.pulse or 0)))
+            break
+        return Next(step=self.Step.PHOTO)
+
+    async def step_photo(self, ctx: Ctx) -> Next | Done | Abort:
+        ctx.state.photo = await take_licence_photo(ctx)
+        ctx.state.photo_ref = "photo-" + ctx.idempotency_key("photo")[:20]
+        return Next(step=self.Step.REVIEW)
+
+    async def step_review(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.licence and st.vision and st.hearing
+        answer = await ctx.ask(Choice(
+            message=msg("renewal.review", licence_class=st.licence.licence_class,
+                        vision_left=st.vision.left or 0, vision_right=st.vision.right or 0,
+                        corrected=st.vision.corrected, colour=str(st.colour), height_cm=st.height_cm or 0,
+                        bp=f"{st.bp.systolic}/{st.bp.diastolic}" if st.bp else "-"),
+            options=(ChoiceOption(key="submit", label=msg("button.submit")),
+                     ChoiceOption(key="retake_photo", label=msg("renewal.retake_photo")))))
+        if answer == "retake_photo":
+            return Next(step=self.Step.PHOTO)
+        return Next(step=self.Step.SUBMIT, allow_back=False)
+
+    # -- submission, mail, payment, receipt ------------------------------------------------
+
+    async def step_submit(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.holder and st.licence and st.vision and st.hearing and st.photo_ref and st.examined_at
+        assert st.vision.left is not None and st.vision.right is not None and st.colour and st.height_cm
+        request = LicenceRenewalRequest(
+            id_number=st.holder.id_number, licence_class=st.licence.licence_class,
+            medical=MedicalSubmission(
+                vision_left=st.vision.left, vision_right=st.vision.right, corrected=st.vision.corrected,
+                colour_vision=st.colour.value, hearing_left=st.hearing.left, hearing_right=st.hearing.right,
+                height_cm=int(st.height_cm),
+                blood_pressure=BloodPressure(systolic=st.bp.systolic, diastolic=st.bp.diastolic, pulse=st.bp.pulse,
+                                             advisory=st.bp.advisory) if st.bp else None,  # type: ignore[arg-type]
+                photo_ref=st.photo_ref, examined_at=st.examined_at,
+            ),
+        )
+        app = await ctx.submit(ctx.deps.traffic.renew_licence, request, purpose="renewal",
+                               view=Prompt(message=msg("renewal.submitting")))
+        st.application = ApplicationInfo(application_id=app.application_id, fee_fen=app.fee_fen,
+                                         new_valid_until=app.new_valid_until)
+        return Next(step=self.Step.ADDRESS, allow_back=False)
+
+    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
+        assert ctx.state.holder
+        ctx.state.address = await ask_address(ctx, ctx.state.holder)
+        return Next(step=self.Step.MAIL)
+
+    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.address and st.application
+        st.waybill = await create_waybill(ctx, st.address, contents="机动车驾驶证", reference=st.application.application_id)
+        return Next(step=self.Step.PAY, allow_back=False)
+
+    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
+        st = ctx.state
+        assert st.application and st.waybill
+        total = st.application.fee_fen + st.waybill.postage_fen
+        order = await pay_by_qr(ctx, amount_fen=total, description="驾驶证换证工本费及邮费",
+                                reference=st.application.application_id)
+        st.payment_order_id, st.paid_fen = order.order_id, order.amount_fen
+        return Next(step=self.Step.PRINT, allow_back=False)
+
+    async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
+        from peripherals.printer.models import Receipt, ReceiptLine
+
+        st = ctx.state
+        assert st.application and st.waybill and st.licence and st.payment_order_id and st.paid_fen is not None
+        receipt = Receipt(
+            title="驾驶证期满换证（自助体检）",
+            lines=[
+                ReceiptLine(text=f"受理编号：{st.application.application_id}"),
+                ReceiptLine(text=f"准驾车型：{st.licence.licence_class}"),
+                ReceiptLine(text=f"工本费：{yuan(st.application.fee_fen)}"),
+                ReceiptLine(text=f"邮费：{yuan(st.waybill.postage_fen)}"),
+                ReceiptLine(text=f"合计已付：{yuan(st.paid_fen)}", bold=True),
+                ReceiptLine(text=f"支付订单：{st.payment_order_id}"),
+                ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
+            ],
+            qr=st.waybill.tracking_number,
+            footer="新驾驶证将邮寄到家，请凭邮件号查询",
+        )
+        printed = await print_receipt(ctx, receipt)
+        outcome = RenewalOutcome(
+            application_id=st.application.application_id, licence_class=st.licence.licence_class,
+            new_valid_until=st.application.new_valid_until, fee_fen=st.application.fee_fen,
+            postage_fen=st.waybill.postage_fen, total_fen=st.paid_fen, payment_order_id=st.payment_order_id,
+            waybill_id=st.waybill.waybill_id, tracking_number=st.waybill.tracking_number,
+            bp_advisory=st.bp.advisory if st.bp else None, receipt_printed=printed,
+        )
+        details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),)
+        if not printed:
+            details += (msg("result.receipt_not_printed"),)
+        if st.bp and st.bp.advisory != "normal":
+            details += (msg(f"bp.{st.bp.advisory}.reminder"),)
+        return Done(outcome=outcome, message=msg("renewal.done", application_id=st.application.application_id),
+                    details=details)
