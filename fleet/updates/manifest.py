@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 MANIFEST_NAME = "manifest.json"
@@ -25,12 +25,43 @@ WHEELS_DIR = "wheels"
 _FILE_PATH = re.compile(r"^wheels/[A-Za-z0-9][A-Za-z0-9._+-]*\.whl$")
 
 
+# The public PEP 440 versions a release may carry, in canonical spelling: 1.2.3, 2.0rc1,
+# 2.0.post1, 2.1.dev3. No epochs or local labels. Written here rather than importing
+# `packaging`, which is not a dependency of the kiosk app; the strict pattern also makes
+# a version safe to use as the releases/<version> directory name.
+_VERSION = re.compile(r"^(\d+(?:\.\d+)*)(?:(a|b|rc)(\d+))?(?:\.post(\d+))?(?:\.dev(\d+))?$")
+_PRE_RANK = {"a": 0, "b": 1, "rc": 2}
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """Ordered by PEP 440 rules: 1.0.dev1 < 1.0a1 < 1.0b1 < 1.0rc1 < 1.0 == 1.0.0 < 1.0.post1."""
+
+    key: tuple = field(repr=False)
+    text: str = field(compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def parse_version(text: str) -> Version:
-    """PEP 440 version; raises ValueError on nonsense."""
-    try:
-        return Version(text)
-    except InvalidVersion as exc:
-        raise ValueError(f"not a PEP 440 version: {text!r}") from exc
+    """PEP 440 public version (canonical spelling); raises ValueError on anything else."""
+    match = _VERSION.match(text or "")
+    if not match:
+        raise ValueError(f"not a PEP 440 release version: {text!r}")
+    release_text, pre_letter, pre_n, post, dev = match.groups()
+    release = tuple(int(part) for part in release_text.split("."))
+    while len(release) > 1 and release[-1] == 0:
+        release = release[:-1]
+    if pre_letter:
+        pre = (_PRE_RANK[pre_letter], int(pre_n))
+    elif dev is not None and post is None:
+        pre = (-1, 0)  # 1.0.dev1 sorts before 1.0a1
+    else:
+        pre = (3, 0)  # a final release
+    post_key = int(post) if post is not None else -1
+    dev_key = int(dev) if dev is not None else float("inf")
+    return Version(key=(release, pre, post_key, dev_key), text=text)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[int, str]:

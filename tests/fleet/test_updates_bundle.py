@@ -227,3 +227,21 @@ def test_register_mounts_into_another_cli():
     args = parser.parse_args(["bundle", "sign", "x.bundle", "--key", "k.key"])
     assert args.func is cli.cmd_bundle_sign and args.bundle == "x.bundle"
     assert parser.parse_args(["keys", "generate", "--out", "d"]).func is cli.cmd_keys_generate
+
+
+def test_version_order_matches_pep440_reference():
+    """Our small parser (the app does not depend on `packaging`) agrees with `packaging`."""
+    import itertools
+
+    from packaging.version import Version as Reference
+
+    from fleet.updates.manifest import parse_version
+
+    versions = ["0.9.9", "1.0.dev1", "1.0a1", "1.0a2.dev1", "1.0a2", "1.0b1", "1.0rc1", "1.0", "1.0.0",
+                "1.0.post1.dev2", "1.0.post1", "1.0.1", "1.1", "2", "10.0"]
+    for a, b in itertools.product(versions, versions):
+        assert (parse_version(a) < parse_version(b)) == (Reference(a) < Reference(b)), (a, b)
+        assert (parse_version(a) == parse_version(b)) == (Reference(a) == Reference(b)), (a, b)
+    for bad in ["../1.0", "1.0/x", "", "v1", "1.0-1", "1..0", "1.0+local"]:
+        with pytest.raises(ValueError):
+            parse_version(bad)
