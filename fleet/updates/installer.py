@@ -188,18 +188,23 @@ class Updater:
                 self._resume(record)
                 record = self.store.load()
             current = self.current_version()
-            if current == request.version and self.is_installed(current):
-                return self._outcome("noop", request, detail="already running this version")
-            if request.attempt_key in record.failed_attempts:
-                return self._refuse(request, ReasonCode.PREVIOUSLY_FAILED, "this bundle was rolled back here before; start a new rollout to retry", record)
-            try:  # cheap early refusal, repeated against the signed manifest after download
-                if current is not None and parse_version(request.version) < parse_version(current) and not request.allow_downgrade:
-                    raise UpdateError(ReasonCode.DOWNGRADE, f"{request.version} is older than the running {current}")
-                parse_version(request.version)
+            record = UpdateRecord(  # what the state file says about *this* request from now on
+                request=request, version=request.version, previous_version=current, failed_attempts=record.failed_attempts
+            )
+            try:
+                wanted = parse_version(request.version)
             except ValueError:
                 return self._refuse(request, ReasonCode.VERSION_MISMATCH, f"not a version: {request.version!r}", record)
-            except UpdateError as exc:
-                return self._refuse(request, exc.reason, exc.detail, record)
+            running = parse_version(current) if current is not None else None
+            if running == wanted and self.is_installed(current):
+                return self._outcome("noop", request, detail="already running this version")
+            if request.attempt_key in record.failed_attempts:
+                return self._refuse(
+                    request, ReasonCode.PREVIOUSLY_FAILED, "this bundle was rolled back here before; start a new rollout to retry", record
+                )
+            if running is not None and wanted < running and not request.allow_downgrade:
+                # cheap early refusal (no download); repeated against the signed manifest later
+                return self._refuse(request, ReasonCode.DOWNGRADE, f"{request.version} is older than the running {current}", record)
             return self._install_new(request, current, record)
 
     def resume(self) -> UpdateOutcome | None:
@@ -209,18 +214,10 @@ class Updater:
 
     # ------------------------------------------------------------ the forward path
 
-    def _install_new(self, request: UpdateRequest, current: str | None, old: UpdateRecord) -> UpdateOutcome:
+    def _install_new(self, request: UpdateRequest, current: str | None, record: UpdateRecord) -> UpdateOutcome:
         version = request.version
-        record = self.store.save(
-            UpdateRecord(
-                phase=Phase.DOWNLOADING,
-                request=request,
-                version=version,
-                previous_version=current,
-                failed_attempts=old.failed_attempts,
-                started_at=utcnow(),
-            )
-        )
+        record.phase, record.started_at = Phase.DOWNLOADING, utcnow()
+        self.store.save(record)
         self._drop_stale_downloads(version)
         try:
             bundle = self._download(request)
