@@ -1,0 +1,263 @@
+"""The Kivy application: the composition root of the citizen UI.
+
+It builds the screens (one per view type), the flow host (an asyncio loop on its own
+thread), the session lifecycle, the translator, the voice and the sizes, and wires the
+flows' views to the screens. Devices and the back office arrive already built, as
+`ServiceEntry.deps_factory` (kiosk.virtual builds them on the simulators).
+
+Call `kiosk.kivy_setup.configure()` before importing this module when the display
+options matter (kiosk.run does).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows.engine import EngineSettings, Flow, ResumePolicy
+from flows.journal import Journal
+from flows.views import Action, ViewBase, ViewKind
+from kiosk import theme
+from kiosk.fonts import register_cjk_font
+from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
+from kiosk.kivy_setup import DisplayOptions, configure, prepare_environment
+from kiosk.tts import NullSpeaker, Speaker, speech_text
+
+prepare_environment()  # before the first `import kivy`
+
+from kivy.app import App  # noqa: E402
+from kivy.clock import Clock
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk.flowhost import FlowHost
+from kiosk.images import AssetImages
+from kiosk.screens.choice import ChoiceScreen
+from kiosk.screens.consent import ConsentScreen
+from kiosk.screens.form import FormScreen
+from kiosk.screens.home import HomeScreen, OutOfServiceScreen
+from kiosk.screens.simple import (
+    BusyScreen,
+    ErrorScreen,
+    HelpScreen,
+    IdleWarningScreen,
+    MeasuringScreen,
+    PromptScreen,
+    ResultScreen,
+)
+from kiosk.session import SessionLifecycle
+
+FLOW_SCREENS = (PromptScreen, ChoiceScreen, FormScreen, ConsentScreen, MeasuringScreen, BusyScreen,
+                ResultScreen, ErrorScreen, HelpScreen, IdleWarningScreen)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceEntry:
+    """A tile on the home screen and the flow it starts."""
+
+    name: str  # the flow's name; catalog keys service.<name>.title / .desc
+    make_flow: Callable[[], Flow]
+    deps_factory: Callable[[], Any] | None = None  # called on the flow loop; may be async
+    icon: str = ""
+    required_devices: frozenset[str] = field(default_factory=frozenset)
+
+
+class KioskOptions(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    lang: str = DEFAULT_LANGUAGE
+    elderly: bool = False
+    voice: bool = True
+    display: DisplayOptions = Field(default_factory=DisplayOptions)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    resume: ResumePolicy = ResumePolicy.ASK
+    final_linger_s: float = Field(default=45.0, gt=0)
+    state_dir: Path | None = None  # the journal's directory; None = no journal (tests, demos)
+
+
+class KioskApp(App):
+    """The citizen UI. Build with `create_app()` (which configures Kivy first)."""
+
+    title = "Kiosk"
+
+    def __init__(self, options: KioskOptions | None = None, services: list[ServiceEntry] | None = None, *,
+                 speaker: Speaker | None = None, journal: Journal | None = None, flow_clock: Any = None, **kw):
+        super().__init__(**kw)
+        self.options = options or KioskOptions()
+        self.services = list(services or [])
+        self.speaker: Speaker = speaker or NullSpeaker()
+        self.journal = journal
+        if self.journal is None and self.options.state_dir is not None:
+            self.journal = Journal(self.options.state_dir)
+        self.flow_clock = flow_clock
+        self.lang = self.options.lang
+        self.tr = Translator(self.lang)
+        self.elderly = self.options.elderly
+        self.voice_on = self.options.voice
+        self.speaker.muted = not self.voice_on
+        self.images = AssetImages()
+        self.current_view: ViewBase | None = None
+        self.out_of_service_reason: str | None = None
+        self.view_listeners: list[Callable[[str, ViewBase | None], None]] = []  # autopilot, tests
+        self._spoken: tuple[str, str] | None = None
+        self.host: FlowHost | None = None
+        self.session = SessionLifecycle(self)
+        self._update_sizes()
+
+    # -- Kivy lifecycle ---------------------------------------------------------------
+    def build(self):
+        from kivy.core.window import Window  # creates the window: kivy_setup.configure() has run
+
+        register_cjk_font()
+        Window.clearcolor = theme.BACKGROUND
+        Window.bind(on_request_close=self._veto_close)
+        self.host = FlowHost(post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0))
+        self.sm = ScreenManager(transition=NoTransition())
+        self.screens = {}
+        for cls in (HomeScreen, OutOfServiceScreen, *FLOW_SCREENS):
+            screen = cls(self)
+            self.screens[cls.kind] = screen
+            self.sm.add_widget(screen)
+        self.show_home()
+        return self.sm
+
+    def _veto_close(self, *args, **kw) -> bool:
+        return True  # a citizen cannot close the kiosk (staff stop the service)
+
+    def on_stop(self):
+        self.session.end() if self.session.active else None
+        for s in getattr(self, "screens", {}).values():
+            s.stop_timers()
+        if self.host is not None:
+            self.host.stop()
+        self.speaker.close()
+        from kivy.core.window import Window
+
+        Window.unbind(on_request_close=self._veto_close)
+
+    # -- sizes, language, voice --------------------------------------------------------
+    def _update_sizes(self) -> None:
+        from kiosk.theme import sizes_for
+
+        h = self.options.display.height
+        self.sizes = sizes_for(h, self.elderly)
+        self.base_sizes = sizes_for(h, False)
+
+    def toggle_language(self) -> None:
+        names = list(LANGUAGES)
+        self.set_language(names[(names.index(self.lang) + 1) % len(names)])
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.tr = Translator(lang)
+        self._spoken = None
+        self.rerender()
+
+    def toggle_voice(self) -> None:
+        self.voice_on = not self.voice_on
+        self.speaker.muted = not self.voice_on
+        if not self.voice_on:
+            self.speaker.stop()
+        self._spoken = None
+        self.rerender()
+
+    def toggle_elderly(self) -> None:
+        self.elderly = not self.elderly
+        if hasattr(self.speaker, "elderly"):
+            self.speaker.elderly = self.elderly  # type: ignore[attr-defined]
+        self._update_sizes()
+        self.session.set_elderly(self.elderly)
+        self.rerender()
+
+    def rerender(self) -> None:
+        screen = self.sm.current_screen
+        if screen.name in ("home", "out_of_service"):
+            screen.render(None)
+        elif self.current_view is not None:
+            screen.render(self.current_view)
+        self._speak_for(screen)
+        self._notify(screen.name)
+
+    def speak_key(self, key: str | None) -> None:
+        if key and self.voice_on:
+            self.speaker.say(speech_text(self.tr.template(key)), self.lang)
+
+    def _speak_for(self, screen) -> None:
+        key = screen.speech_key()
+        if key and (self.lang, key) != self._spoken:
+            self._spoken = (self.lang, key)
+            self.speak_key(key)
+
+    # -- services and sessions -------------------------------------------------------
+    def service(self, name: str) -> ServiceEntry:
+        return next(s for s in self.services if s.name == name)
+
+    def service_title(self) -> str:
+        svc = self.session.service
+        return self.tr(f"service.{svc.name}.title") if svc else self.tr("ui.home.title")
+
+    def start_service(self, name: str) -> None:
+        if self.out_of_service_reason is None:
+            self.session.start(self.service(name))
+
+    def act(self, action: Action) -> None:
+        self.session.act(action)
+
+    def end_session(self) -> None:
+        self.session.end()
+
+    def set_out_of_service(self, reason: str | None) -> None:
+        """Staff maintenance or missing devices: "devices", "maintenance"; None = back in service."""
+        self.out_of_service_reason = reason
+        if not self.session.active:
+            self.show_home()
+
+    # -- views -------------------------------------------------------------------------
+    def show_home(self) -> None:
+        self.current_view = None
+        self._spoken = None
+        name = "out_of_service" if self.out_of_service_reason else "home"
+        screen = self.screens[name]
+        screen.render(None)
+        self.sm.current = name
+        self._speak_for(screen)
+        self._notify(name)
+
+    def show_view(self, view: ViewBase) -> None:
+        """Render a flow view on its screen (UI thread)."""
+        screen = self.screens[view.kind.value]
+        if view.kind is ViewKind.MEASURING and self.sm.current == screen.name and screen.update(view):
+            self.current_view = view
+            self._notify(screen.name, update=True)
+            return
+        self.current_view = view
+        screen.render(view)
+        self.sm.current = screen.name
+        self._speak_for(screen)
+        self._notify(screen.name)
+
+    def _notify(self, name: str, update: bool = False) -> None:
+        for listener in list(self.view_listeners):
+            try:
+                listener(name if not update else name + ":update", self.current_view)
+            except Exception:
+                log.exception("view listener failed")
+
+    def wipe_screens(self) -> None:
+        for name, screen in self.screens.items():
+            if name not in ("home", "out_of_service"):
+                screen.wipe()
+        self.current_view = None
+
+
+
+def create_app(options: KioskOptions | None = None, services: list[ServiceEntry] | None = None, **kw):
+    """Configure Kivy (first call only) and build the app object."""
+    options = options or KioskOptions()
+    configure(options.display)
+    return KioskApp(options, services, **kw)

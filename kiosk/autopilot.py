@@ -1,0 +1,357 @@
+"""Drive the REAL UI through a flow by synthetic touches, saving every screen as a PNG.
+
+The autopilot is a citizen with a script: for each view it decides the answer (the same
+value the headless runner would send, from the shipped answers file), finds the widgets
+that give that answer on the screen — option buttons, consent buttons, keypad keys,
+region buttons, pinyin keys and candidates — and taps their centres with synthetic
+touch events dispatched through Kivy's event loop, exactly as a finger would. It never
+calls the flow runner directly. Frames are pumped by hand, so it runs headless
+(SDL offscreen) and deterministically.
+
+Widgets are found by their `kiosk_id` (see kiosk.widgets).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from flows.views import Consent, Error, FieldKind, Form, FormField, ViewBase, ViewKind
+
+log = logging.getLogger(__name__)
+
+
+# -- touches ----------------------------------------------------------------------------------
+
+
+def _touch_class():
+    from kivy.input.motionevent import MotionEvent
+
+    class SyntheticTouch(MotionEvent):
+        """A one-finger touch at window coordinates (as kivy.tests.common.UnitTestTouch, without pytest)."""
+
+        def __init__(self, x: float, y: float):
+            from kivy.base import EventLoop
+
+            self.eventloop = EventLoop
+            win = EventLoop.window
+            super().__init__("SyntheticTouch", 1, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                             is_touch=True, type_id="touch")
+            self.profile = ["pos"]
+
+        def depack(self, args):
+            self.sx, self.sy = args["x"], args["y"]
+            super().depack(args)
+
+        def touch_down(self):
+            self.eventloop.post_dispatch_input("begin", self)
+
+        def touch_up(self):
+            self.eventloop.post_dispatch_input("end", self)
+
+    return SyntheticTouch
+
+
+_TOUCH = None
+
+
+def tap(widget, frames: Callable[[int], None], touch_class=None) -> None:
+    """Touch down and up at the widget's centre (window coordinates), pumping a frame after each."""
+    global _TOUCH
+    if touch_class is None:
+        if _TOUCH is None:
+            _TOUCH = _touch_class()
+        touch_class = _TOUCH
+    x, y = widget.to_window(*widget.center)
+    t = touch_class(x, y)
+    t.touch_down()
+    frames(1)
+    t.touch_up()
+    frames(1)
+
+
+def walk(root) -> Iterator[Any]:
+    stack = [root]
+    while stack:
+        w = stack.pop()
+        yield w
+        stack.extend(w.children)
+
+
+def find_widget(root, kiosk_id: str):
+    """The visible, enabled widget with this kiosk_id under root (overlays first)."""
+    for w in walk(root):
+        if getattr(w, "kiosk_id", None) == kiosk_id and not getattr(w, "disabled", False):
+            return w
+    return None
+
+
+# -- answers as taps --------------------------------------------------------------------------
+
+
+class TapFailed(RuntimeError):
+    pass
+
+
+class Performer:
+    """Turns an answer value into taps on the current screen."""
+
+    def __init__(self, app, frames: Callable[[int], None], on_page: Callable[[str], None] | None = None,
+                 touch_class=None):
+        self.app = app
+        self.frames = frames
+        self.on_page = on_page or (lambda _label: None)
+        self.touch_class = touch_class
+
+    @property
+    def screen(self):
+        return self.app.sm.current_screen
+
+    def tap(self, kiosk_id: str) -> None:
+        w = find_widget(self.screen, kiosk_id)
+        if w is None:
+            raise TapFailed(f"no button {kiosk_id!r} on the {self.screen.name} screen")
+        tap(w, self.frames, self.touch_class)
+
+    def answer(self, view: ViewBase, value: Any) -> None:
+        kind = view.kind
+        if kind is ViewKind.PROMPT:
+            self.tap("prompt.continue")
+        elif kind in (ViewKind.CHOICE, ViewKind.ERROR):
+            if kind is ViewKind.ERROR and not isinstance(view, Error):
+                raise TapFailed("not an error view")
+            self.tap(f"option.{value}")
+        elif kind is ViewKind.CONSENT:
+            assert isinstance(view, Consent) and isinstance(value, dict)
+            for item in view.items:
+                self.tap(f"consent.{item.key}.{'yes' if value.get(item.key) else 'no'}")
+            self.tap("consent.confirm")
+        elif kind is ViewKind.FORM:
+            assert isinstance(view, Form) and isinstance(value, dict)
+            self.fill_form(view, value)
+        elif kind is ViewKind.HELP:
+            self.tap("help.return")
+        elif kind is ViewKind.IDLE_WARNING:
+            self.tap("idle.more_time")
+        elif kind is ViewKind.RESULT:
+            self.tap("result.continue")
+        else:
+            raise TapFailed(f"cannot answer a {kind.value} view")
+
+    # -- forms ----------------------------------------------------------------------------
+    def fill_form(self, view: Form, value: dict) -> None:
+        from kiosk.screens.form import REGION_FIELDS
+
+        screen = self.screen
+        pages = screen.pages
+        for i, page in enumerate(pages):
+            if screen.page != i:
+                raise TapFailed(f"form is on page {screen.page}, expected {i}")
+            if page[0].name in REGION_FIELDS:
+                self.pick_region({f.name: str(value.get(f.name, "")) for f in page})
+            else:
+                field = page[0]
+                self.type_field(field, value.get(field.name))
+            self.on_page(f"{view.step}-{page[0].name}")
+            self.tap("form.submit" if i == len(pages) - 1 else "form.next")
+            screen = self.screen
+            if screen.name != "form" or (getattr(screen, "page_error", None) and i < len(pages) - 1):
+                if getattr(screen, "page_error", None):
+                    raise TapFailed(f"the form refused {page[0].name}: {screen.page_error}")
+                return
+
+    def type_field(self, field: FormField, wanted: Any) -> None:
+        screen = self.screen
+        current = screen.values.get(field.name, "")
+        text = "" if wanted is None else str(wanted)
+        if field.kind is FieldKind.DATE:
+            text = text.replace("-", "")
+            current = current.replace("-", "")
+        if field.kind is FieldKind.NUMBER and text.endswith(".0"):
+            text = text[:-2]
+        if current == text:
+            return
+        if field.kind is FieldKind.TEXT:
+            self.tap("pinyin.clear")
+            for ch in text:
+                self.type_character(ch)
+        else:
+            self.tap("keypad.clear") if find_widget(self.screen, "keypad.clear") else None
+            while self.screen.values.get(field.name, ""):
+                self.tap("keypad.delete")
+            for ch in text:
+                self.tap(f"keypad.{ch}")
+
+    def type_character(self, ch: str) -> None:
+        from kiosk.widgets.pinyin_keyboard import WORDS
+
+        if ch.isdigit():
+            self.tap(f"pinyin.digit.{ch}")
+            return
+        if ch in WORDS:
+            self.tap(f"pinyin.word.{ch}")
+            return
+        keyboard = self.screen.input
+        syllable = next((s for s, chars in keyboard.table.syllables.items() if ch in chars), None)
+        if syllable is None:
+            raise TapFailed(f"the pinyin keyboard cannot type {ch!r}")
+        for letter in syllable:
+            self.tap(f"pinyin.key.{letter}")
+        for _ in range(10):
+            for w in walk(keyboard.candidate_row):
+                if getattr(w, "kiosk_id", "").startswith("pinyin.cand.") and w.text == ch:
+                    tap(w, self.frames, self.touch_class)
+                    return
+            more = find_widget(keyboard, "pinyin.more")
+            if more is None:
+                break
+            tap(more, self.frames, self.touch_class)
+        raise TapFailed(f"no candidate {ch!r} for {syllable!r}")
+
+    def pick_region(self, wanted: dict[str, str]) -> None:
+        picker = self.screen.input
+        if all(picker.value.get(k) == v for k, v in wanted.items() if v):
+            return
+        if picker.value:
+            self.tap("region.again")
+        for level in ("province", "city", "district"):
+            name = wanted.get(level)
+            if not name or picker.level != level:
+                continue
+            for _ in range(10):
+                w = find_widget(picker, f"region.{level}.{name}")
+                if w is not None:
+                    tap(w, self.frames, self.touch_class)
+                    break
+                nxt = find_widget(picker, "region.next")
+                if nxt is None:
+                    raise TapFailed(f"no {level} {name!r} in the region picker")
+                tap(nxt, self.frames, self.touch_class)
+
+
+# -- screenshots ------------------------------------------------------------------------------
+
+
+class Screenshots:
+    """Numbered PNGs of what the window shows: 001-home.png, 002-read_id-prompt.png ..."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.count = 0
+        self.paths: list[Path] = []
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def take(self, label: str) -> Path | None:
+        if self.directory is None:
+            return None
+        from kivy.core.window import Window
+
+        self.count += 1
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+        target = self.directory / f"{self.count:03d}-{safe}.png"
+        tmp = Window.screenshot(name=str(self.directory / ".shot.png"))
+        if tmp:
+            Path(tmp).replace(target)
+            self.paths.append(target)
+        return target
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+Decide = Callable[[ViewBase], Any]  # view -> answer value (or the ACT_* markers below)
+
+
+class Autopilot:
+    """Runs one flow from the home screen to its final view; returns the exit code.
+
+    0 = the flow completed, 3 = it ended aborted (as `kiosk run-flow`), 2 = the
+    autopilot could not go on (no answer, a button missing, time out).
+    """
+
+    def __init__(self, app, flow_name: str, decide: Decide, *, screenshots: Path | None = None,
+                 frames: Callable[[int], None] | None = None, timeout_s: float = 300.0, touch_class=None):
+        self.app = app
+        self.flow_name = flow_name
+        self.decide = decide
+        self.shots = Screenshots(screenshots)
+        self.frames = frames or _pump
+        self.timeout_s = timeout_s
+        self.events: list[tuple[str, ViewBase | None]] = []
+        self.performer = Performer(app, self.frames, on_page=self._page_shot, touch_class=touch_class)
+        app.view_listeners.append(self._on_screen)
+
+    def _on_screen(self, name: str, view: ViewBase | None) -> None:
+        if not name.endswith(":update"):
+            self.events.append((name, view))
+
+    def _page_shot(self, label: str) -> None:
+        self.frames(2)
+        self.shots.take(label)
+
+    def _label(self, name: str, view: ViewBase | None) -> str:
+        if view is None:
+            return name
+        return f"{view.step or 'end'}-{name}" if not view.final else f"final-{name}"
+
+    def run(self) -> int:
+        app = self.app
+        deadline = time.monotonic() + self.timeout_s
+        self.frames(2)
+        self.shots.take("home")
+        self.events.clear()
+        self.performer.tap(f"home.service.{self.flow_name}")
+        answered: set[int] = set()
+        while time.monotonic() < deadline:
+            self.frames(1)
+            if not self.events:
+                time.sleep(0.002)
+                continue
+            name, view = self.events.pop(0)
+            if self.events and not (view is not None and view.awaits_answer):
+                # a newer screen is already waiting; still keep a picture of this one
+                pass
+            self.frames(2)
+            if app.sm.current != name and not self.events:
+                continue
+            self.shots.take(self._label(name, view))
+            if name == "home":
+                return self._exit_code()
+            if view is None:
+                continue
+            if view.final:
+                self.frames(2)
+                code = self._wait_end(deadline)
+                self.performer.tap("result.done")
+                self.frames(3)
+                return code
+            if view.awaits_answer and view.view_id not in answered and not self.events:
+                value = self.decide(view)
+                answered.add(view.view_id)
+                try:
+                    self.performer.answer(view, value)
+                except TapFailed as e:
+                    log.error("autopilot: %s", e)
+                    return 2
+        log.error("autopilot: the flow did not finish within %.0f s", self.timeout_s)
+        return 2
+
+    def _wait_end(self, deadline: float) -> int:
+        while self.app.session.last_status is None and time.monotonic() < deadline:
+            self.frames(1)
+            time.sleep(0.002)
+        return self._exit_code()
+
+    def _exit_code(self) -> int:
+        status = self.app.session.last_status
+        return 0 if status == "completed" else 3 if status else 2
+
+
+def _pump(n: int = 1) -> None:
+    from kivy.base import EventLoop
+
+    for _ in range(n):
+        EventLoop.idle()

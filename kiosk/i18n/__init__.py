@@ -1,0 +1,82 @@
+"""Message catalogs: every citizen-facing string lives in a JSON catalog, none in screen code.
+
+Why JSON and not gettext: flows name their texts with stable keys (`Msg(key, params)`),
+not with English source sentences, so a flat key → template map per language is the
+natural fit; it needs no compile step (.po → .mo) and a test can check key coverage
+directly. Templates use `str.format` fields (`{code}`); a string parameter whose value
+has a `value.<v>` entry is translated too (e.g. eye="left" → 左眼).
+
+Languages: `zh` (zh_CN, the default and the reference catalog) and `en`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import string
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+from flows.views import Msg
+
+log = logging.getLogger(__name__)
+
+CATALOG_DIR = Path(__file__).parent
+LANGUAGES: dict[str, str] = {"zh": "zh_CN", "en": "en"}  # short code -> catalog file stem
+DEFAULT_LANGUAGE = "zh"
+MISSING_KEY = "ui.missing_text"  # shown (in the current language) when a key has no entry
+
+
+@lru_cache(maxsize=None)
+def load_catalog(lang: str) -> dict[str, str]:
+    stem = LANGUAGES[lang]
+    data = json.loads((CATALOG_DIR / f"{stem}.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+class _Lenient(string.Formatter):
+    """Leave a placeholder empty instead of raising when a parameter is missing."""
+
+    def get_value(self, key, args, kwargs):  # type: ignore[override]
+        if isinstance(key, str):
+            return kwargs.get(key, "")
+        return super().get_value(key, args, kwargs)
+
+
+_formatter = _Lenient()
+
+
+class Translator:
+    """Turns keys and `Msg`s into text in one language."""
+
+    def __init__(self, lang: str = DEFAULT_LANGUAGE):
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; choose one of {sorted(LANGUAGES)}")
+        self.lang = lang
+        self.catalog = load_catalog(lang)
+
+    def has(self, key: str) -> bool:
+        return key in self.catalog
+
+    def __call__(self, key: str, **params: object) -> str:
+        template = self.catalog.get(key)
+        if template is None:
+            log.warning("i18n: no %s text for key %s", self.lang, key)  # keys never carry personal data
+            template = self.catalog.get(MISSING_KEY, "…")
+        return _formatter.format(template, **self._params(params))
+
+    def msg(self, m: Msg | None) -> str:
+        return "" if m is None else self(m.key, **m.params)
+
+    def template(self, key: str) -> str:
+        """The bare template (for speech: parameters are never spoken, see kiosk.tts)."""
+        return self.catalog.get(key, "")
+
+    def _params(self, params: Mapping[str, object]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for k, v in params.items():
+            if isinstance(v, str) and f"value.{v}" in self.catalog:
+                v = self.catalog[f"value.{v}"]
+            out[k] = v
+        return out

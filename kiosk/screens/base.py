@@ -1,0 +1,236 @@
+"""The frame every flow screen shares: header (service, language, voice, large text), step
+progress, the view's own body, its main actions, and the footer (Cancel, Back, Help).
+
+Screens never hold strings: every text comes from the app's translator by key. Screens
+hold no state a citizen could leave behind: `wipe()` blanks every text and image and
+drops the widgets (kiosk.session calls it at the end of every session).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.image import Image
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
+
+from flows.views import Action, ViewBase
+from kiosk import theme
+from kiosk.widgets.base import Column, Fill, Panel, Text
+from kiosk.widgets.buttons import BigButton
+from kiosk.widgets.progress import StepProgress
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
+
+
+def wipe_widget_tree(root) -> None:
+    """Blank every text and image under `root` (labels, buttons, text inputs, images)."""
+    stack = [root]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, Label) or (hasattr(w, "text") and isinstance(getattr(w, "text"), str)):
+            w.text = ""  # labels, buttons, text inputs
+        if isinstance(w, Image):
+            w.texture = None
+        wipe = getattr(w, "wipe", None)
+        if callable(wipe) and w is not root and not isinstance(w, KioskScreen):
+            try:
+                wipe()
+            except Exception:
+                pass
+        stack.extend(w.children)
+
+
+class KioskScreen(Screen):
+    """Base of every screen: a background, the app, a render/wipe cycle."""
+
+    kind = ""
+
+    def __init__(self, app: "KioskApp", **kw):
+        super().__init__(name=self.kind, **kw)
+        self.app = app
+        self.view: ViewBase | None = None
+        self.add_widget(Fill(bg=list(theme.BACKGROUND)))
+        self.root_box = BoxLayout(orientation="vertical")
+        self.add_widget(self.root_box)
+        self.overlay: FloatLayout | None = None
+
+    @property
+    def tr(self):
+        return self.app.tr
+
+    @property
+    def s(self):
+        return self.app.sizes
+
+    def render(self, view: ViewBase | None) -> None:
+        self.view = view
+        self.close_overlay()
+        self.root_box.clear_widgets()
+        self.build()
+
+    def build(self) -> None:  # subclasses fill root_box
+        pass
+
+    def speech_key(self) -> str | None:
+        """The catalog key whose (parameter-free) template is spoken for this screen."""
+        return None
+
+    def wipe(self) -> None:
+        wipe_widget_tree(self)
+        self.close_overlay()
+        self.root_box.clear_widgets()
+        self.view = None
+
+    def on_leave(self, *args):
+        self.stop_timers()
+
+    def stop_timers(self) -> None:
+        pass
+
+    # -- shared pieces --------------------------------------------------------------------
+    def header(self, title: str) -> BoxLayout:
+        s = self.s
+        bar = Panel(bg=list(theme.HEADER), radius=0, size_hint_y=None, height=s.px(150),
+                    padding=(s.px(36), s.px(20)), spacing=s.px(16))
+        bar.add_widget(Label(text=title, font_size=s.px(46), color=theme.TEXT_ON_DARK, bold=True,
+                             halign="left", valign="middle", shorten=True, shorten_from="right",
+                             text_size=(None, None), size_hint_x=1))
+        bar.children[0].bind(size=lambda w, sz: setattr(w, "text_size", sz))
+        tr = self.tr
+        for kid, text, handler in (
+            ("chrome.voice", tr("ui.voice_on") if self.app.voice_on else tr("ui.voice_off"), self.app.toggle_voice),
+            ("chrome.elderly", tr("ui.elderly_on") if self.app.elderly else tr("ui.elderly_off"), self.app.toggle_elderly),
+            ("chrome.language", tr("ui.language"), self.app.toggle_language),
+        ):
+            b = BigButton(text=text, kiosk_id=kid, style="header", font_size=s.px(34), size_hint_x=None,
+                          width=s.px(200 if kid != "chrome.language" else 190))
+            b.bind(on_release=lambda _b, h=handler: h())
+            bar.add_widget(b)
+        return bar
+
+    def footer(self, buttons: Iterable[tuple[str, str, str, object]]) -> BoxLayout:
+        """(kiosk_id, text, style, handler) buttons in a row at the bottom."""
+        s = self.s
+        bar = Panel(bg=list(theme.SURFACE), radius=0, size_hint_y=None, height=s.px(180),
+                    padding=(s.px(36), s.px(24)), spacing=s.px(24))
+        for kid, text, style, handler in buttons:
+            b = BigButton(text=text, kiosk_id=kid, style=style, font_size=s.button_text)
+            b.bind(on_release=lambda _b, h=handler: h())
+            bar.add_widget(b)
+        return bar
+
+    def body_area(self) -> tuple[BoxLayout, Column]:
+        """A padded area with a scrollable column (only scrolls if a view is unusually long)."""
+        s = self.s
+        outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(36), s.margin, s.px(24)), spacing=s.gap)
+        scroll = ScrollView(do_scroll_x=False, bar_width=12, scroll_type=["bars", "content"])
+        column = Column(spacing=s.gap)
+        scroll.add_widget(column)
+        outer.add_widget(scroll)
+        return outer, column
+
+    def heading(self, text: str) -> Text:
+        return Text(text=text, font_size=self.s.heading, bold=True, color=theme.TEXT, kiosk_role="heading",
+                    line_height=1.2)
+
+    def body_text(self, text: str, muted: bool = False) -> Text:
+        return Text(text=text, font_size=self.s.body, color=theme.TEXT_MUTED if muted else theme.TEXT,
+                    line_height=1.3)
+
+    def primary_button(self, kid: str, text: str, handler, style: str = "primary") -> BigButton:
+        b = BigButton(text=text, kiosk_id=kid, style=style, font_size=self.s.button_text, size_hint_y=None,
+                      height=self.s.primary_target, primary=True)
+        b.bind(on_release=lambda _b: handler())
+        return b
+
+    def show_overlay(self, message: str, buttons: list[tuple[str, str, str, object]]) -> None:
+        """A modal question over the screen (e.g. "really cancel?")."""
+        self.close_overlay()
+        s = self.s
+        layer = FloatLayout()
+        layer.add_widget(Fill(bg=[0.05, 0.08, 0.12, 0.6]))
+        card = Panel(orientation="vertical", bg=list(theme.SURFACE), size_hint=(0.86, None),
+                     pos_hint={"center_x": 0.5, "center_y": 0.5}, padding=s.px(48), spacing=s.gap)
+        text = self.body_text(message)
+        text.font_size = s.px(50)
+        card.add_widget(text)
+        for kid, label, style, handler in buttons:
+            card.add_widget(self.primary_button(kid, label, handler, style=style))
+
+        def fit(*_):
+            card.height = sum(c.height for c in card.children) + s.gap * (len(card.children) - 1) + 2 * s.px(48)
+
+        for c in card.children:
+            c.bind(height=fit)
+        fit()
+        layer.add_widget(card)
+        self.overlay = layer
+        self.add_widget(layer)
+
+    def close_overlay(self) -> None:
+        if self.overlay is not None:
+            self.remove_widget(self.overlay)
+            self.overlay = None
+
+
+class FlowScreen(KioskScreen):
+    """A screen that renders one flow view with the full chrome."""
+
+    def build(self) -> None:
+        view = self.view
+        assert view is not None
+        tr, s = self.tr, self.s
+        title = tr.msg(view.title) if view.title else self.app.service_title()
+        self.root_box.add_widget(self.header(title))
+        outer, column = self.body_area()
+        if view.progress is not None:
+            progress = StepProgress(tr("ui.step", index=view.progress.index, total=view.progress.total),
+                                    view.progress.index, view.progress.total, font_size=s.small)
+            outer.add_widget(progress, index=len(outer.children))
+        self.build_body(column)
+        actions = Column(spacing=s.gap)
+        for b in self.actions():
+            actions.add_widget(b)
+        if actions.children:
+            outer.add_widget(actions)
+        self.root_box.add_widget(outer)
+        self.root_box.add_widget(self.footer(self.footer_buttons()))
+
+    def build_body(self, column: Column) -> None:
+        pass
+
+    def actions(self) -> list[BigButton]:
+        return []
+
+    def footer_buttons(self) -> list[tuple[str, str, str, object]]:
+        tr = self.tr
+        view = self.view
+        buttons: list[tuple[str, str, str, object]] = [("nav.cancel", tr("ui.cancel"), "danger", self.ask_cancel)]
+        if view is not None and view.can_back:
+            buttons.append(("nav.back", tr("ui.back"), "secondary", self.go_back))
+        buttons.append(("nav.help", tr("ui.help"), "secondary", lambda: self.send(Action.help())))
+        return buttons
+
+    # -- actions --------------------------------------------------------------------------
+    def send(self, action: Action) -> None:
+        if self.view is not None and action.view_id is None:
+            action = action.model_copy(update={"view_id": self.view.view_id})
+        self.app.act(action)
+
+    def answer(self, value=None) -> None:
+        self.send(Action.answer(value))
+
+    def go_back(self) -> None:
+        self.send(Action.back())
+
+    def ask_cancel(self) -> None:
+        tr = self.tr
+        self.show_overlay(tr("ui.cancel_confirm"), [
+            ("cancel.no", tr("ui.cancel_no"), "primary", self.close_overlay),
+            ("cancel.yes", tr("ui.cancel_yes"), "danger", lambda: (self.close_overlay(), self.send(Action.cancel()))),
+        ])

@@ -1,0 +1,104 @@
+"""One citizen session at a time: start a flow, show its views, end it, forget the citizen.
+
+The flow engine owns the idle timeout of asked views (WCAG 2.2.1: an `IdleWarning` with
+a countdown, "I need more time" granting ≥ 20 s, ≥ 10 times; silence ends the flow).
+This module owns what happens around it:
+
+- the final view (result or error) stays for `final_linger_s` (× 2 in elderly mode),
+  then — or when the citizen taps "Done" — the session ends;
+- ending a session stops the flow, overwrites the personal fields of the flow state in
+  memory, blanks every text and image in every flow screen (labels, buttons, entry
+  boxes, keypads, pictures), drops the screens' references to views, collects garbage
+  and shows the home screen. After that no widget text contains anything the citizen
+  entered or a device read (tests/ui/test_session.py checks it).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kivy.clock import Clock
+
+from flows.engine import FlowOutcome
+from flows.views import ViewBase
+from kiosk.flowhost import FlowSession, SessionSpec
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp, ServiceEntry
+
+log = logging.getLogger(__name__)
+
+
+class SessionLifecycle:
+    def __init__(self, app: "KioskApp"):
+        self.app = app
+        self.current: FlowSession | None = None
+        self.service: "ServiceEntry | None" = None
+        self.last_status: str | None = None  # "completed" / "aborted" of the last session (no personal data)
+        self.last_reason: str | None = None
+        self.sessions_ended = 0
+        self._linger = None
+
+    @property
+    def active(self) -> bool:
+        return self.current is not None
+
+    def start(self, service: "ServiceEntry") -> None:
+        if self.current is not None:
+            return
+        opts = self.app.options
+        spec = SessionSpec(flow=service.make_flow(), deps_factory=service.deps_factory, journal=self.app.journal,
+                           settings=opts.engine, clock=self.app.flow_clock, resume=opts.resume,
+                           elderly=self.app.elderly)
+        self.service = service
+        self.last_status = self.last_reason = None
+        log.info("session: %s started", service.name)
+        self.current = self.app.host.start(spec, self._on_view, self._on_end)
+
+    def _on_view(self, view: ViewBase) -> None:
+        self.app.show_view(view)
+        if view.final:
+            self._schedule_linger()
+
+    def _on_end(self, outcome: FlowOutcome | None) -> None:
+        if outcome is None:
+            self.last_status, self.last_reason = "failed", "internal_error"
+        else:
+            self.last_status = outcome.status.value
+            self.last_reason = outcome.reason.value if outcome.reason else None
+        log.info("session: %s ended %s %s", self.service.name if self.service else "?", self.last_status,
+                 self.last_reason or "")
+        if self.current is not None and self.app.current_view is None:
+            self._schedule_linger()  # no final view arrived (a broken deps factory): still go home
+
+    def _schedule_linger(self) -> None:
+        self._cancel_linger()
+        linger = self.app.options.final_linger_s * (2 if self.app.elderly else 1)
+        self._linger = Clock.schedule_once(lambda _dt: self.end(), linger)
+
+    def _cancel_linger(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+
+    def act(self, action: Any) -> None:
+        if self.current is not None:
+            self.current.act(action)
+
+    def set_elderly(self, on: bool) -> None:
+        if self.current is not None:
+            self.current.set_elderly(on)
+
+    def end(self) -> None:
+        """Stop the flow (if running), wipe everything personal, go home."""
+        self._cancel_linger()
+        session, self.current = self.current, None
+        if session is not None:
+            session.close()
+        self.service = None
+        self.app.wipe_screens()
+        gc.collect()
+        self.sessions_ended += 1
+        self.app.show_home()
