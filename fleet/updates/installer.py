@@ -114,6 +114,9 @@ class UpdaterConfig(BaseModel):
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)  # empty: any time
     keep_releases: int = Field(default=2, ge=2)  # current + previous at least
     python: str | None = None  # interpreter for new releases' venvs; default: the agent's
+    # Give each release venv its own pip (ensurepip, offline) so that the agent running
+    # from the next release can install the one after. Tests turn it off for speed.
+    venv_with_pip: bool = True
     pip_timeout_s: float = 900.0
     download: DownloadOptions = Field(default_factory=DownloadOptions)
 
@@ -288,12 +291,15 @@ class Updater:
         staging = self._staging(manifest.version)
         python = self.config.python or sys.executable
         venv = release / "venv"
-        self._run([python, "-m", "venv", "--without-pip", str(venv)], "create the venv")
+        venv_python = str(venv / "bin" / "python")
+        with_pip = [] if self.config.venv_with_pip else ["--without-pip"]
+        self._run([python, "-m", "venv", *with_pip, str(venv)], "create the venv")
         _checkpoint("venv_created")
+        # The new venv's own pip when it has one, else ours pointed at it (pip >= 22.3).
+        pip = [venv_python, "-m", "pip"] if self.config.venv_with_pip else [sys.executable, "-m", "pip", "--python", venv_python]
         self._run(
             [
-                sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                "install", "--no-index", "--find-links", str(staging / WHEELS_DIR),
+                *pip, "install", "--no-index", "--find-links", str(staging / WHEELS_DIR),
                 "--no-cache-dir", "--disable-pip-version-check", "--no-input", "--quiet",
                 manifest.requirement,
             ],
@@ -323,7 +329,7 @@ class Updater:
         self.store.save(record)
         _checkpoint("switching")
         self._report("switching", request)
-        self._point_current(version)
+        self._point_current(version, previous=record.previous_version)
         _checkpoint("switched")
         record.phase = Phase.RESTARTING
         self.store.save(record)
@@ -373,6 +379,8 @@ class Updater:
             return self._outcome("failed", request, reason=reason, detail=detail + "; no previous release to roll back to")
         self._point_current(previous)
         _checkpoint("rollback_switched")
+        (self.root / "previous").unlink(missing_ok=True)  # it named the release removed below
+        fsync_dir(self.root)
         try:
             self._restart(self.release_dir(previous), previous)
         except UpdateError as exc:
@@ -416,12 +424,21 @@ class Updater:
 
     # ------------------------------------------------------------ helpers
 
-    def _point_current(self, version: str) -> None:
-        """Atomic switch: a new symlink beside `current`, renamed over it."""
-        tmp = self.root / "current.tmp"
+    def _point_current(self, version: str, previous: str | None = None) -> None:
+        """Atomic switch: a new symlink beside `current`, renamed over it.
+
+        `previous` (the link scripts/install-kiosk.sh keeps too) is set first, so that it
+        never names a release older than the one `current` just left.
+        """
+        if previous is not None and previous != version:
+            self._link("previous", previous)
+        self._link("current", version)
+
+    def _link(self, name: str, version: str) -> None:
+        tmp = self.root / f"{name}.tmp"
         tmp.unlink(missing_ok=True)
         os.symlink(os.path.join("releases", version), tmp)
-        os.replace(tmp, self.current_link)
+        os.replace(tmp, self.root / name)
         fsync_dir(self.root)
 
     def _remove_release(self, version: str) -> None:
@@ -440,7 +457,11 @@ class Updater:
 
     def _tidy(self, record: UpdateRecord) -> None:
         """Idempotent clean-up of what a settled state no longer needs."""
-        (self.root / "current.tmp").unlink(missing_ok=True)
+        for leftover in ("current.tmp", "previous.tmp"):
+            (self.root / leftover).unlink(missing_ok=True)
+        previous = self.root / "previous"
+        if previous.is_symlink() and not previous.exists():
+            previous.unlink()
         if record.phase != Phase.COMMITTED:
             return
         shutil.rmtree(self.root / "staging", ignore_errors=True)

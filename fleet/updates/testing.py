@@ -305,6 +305,7 @@ class UpdateLab:
             "health_deadline_s": 10.0,
             "health_interval_s": 0.05,
             "download": {"backoff_s": 0.01, "timeout_s": 5.0},
+            "venv_with_pip": False,  # ensurepip costs seconds per venv; one test keeps it
         }
         values.update(overrides)
         return values

@@ -32,7 +32,8 @@ def template(lab, tmp_path_factory):
     """A kiosk root with 1.0.0 installed and committed (copied for each test: venvs are slow)."""
     base = tmp_path_factory.mktemp("template")
     root, run = base / "root", base / "run"
-    outcome = lab.updater(root, run).apply(lab.request("1.0.0"))
+    # Production default: the release venv gets its own pip (the next agent installs with it).
+    outcome = lab.updater(root, run, config={"venv_with_pip": True}).apply(lab.request("1.0.0"))
     stop_fake_app(run)
     assert outcome.status == "committed", outcome
     return root
@@ -71,6 +72,8 @@ def test_first_install_runs_the_app_from_its_own_venv(lab, template, tmp_path):
     assert venv_python.exists() and (template / "releases" / "1.0.0" / "INSTALLED").is_file()
     site = list((template / "releases" / "1.0.0" / "venv" / "lib").glob("python*/site-packages/fakedep"))
     assert site, "the dependency came from the bundle's wheels"
+    assert (template / "releases" / "1.0.0" / "venv" / "bin" / "pip").exists()
+    assert not (template / "previous").exists()  # nothing ran before
 
 
 def test_upgrade_commits_when_the_new_release_is_healthy(lab, kiosk):
@@ -89,6 +92,7 @@ def test_upgrade_commits_when_the_new_release_is_healthy(lab, kiosk):
     assert max(p.percent or 0 for p in progress) == 100.0
     assert all(p.rollout_id == "r1" for p in progress)
     assert releases(root) == {"1.0.0", "2.0.0"}  # previous kept for a manual rollback
+    assert (root / "previous").readlink() == Path("releases/1.0.0")  # as scripts/install-kiosk.sh keeps it
     assert not listing(root / "staging") and not listing(root / "downloads")
     assert updater.status().phase is Phase.COMMITTED
     assert updater.apply(lab.request("2.0.0")).status == "noop"
@@ -102,7 +106,7 @@ def test_unhealthy_release_is_rolled_back_with_the_reason(lab, kiosk):
     assert outcome.status == "rolled_back" and outcome.reason is ReasonCode.UNHEALTHY
     assert "devices not supervised" in outcome.detail
     assert updater.current_version() == "1.0.0" and outcome.current_version == "1.0.0"
-    assert releases(root) == {"1.0.0"}
+    assert releases(root) == {"1.0.0"} and not (root / "previous").is_symlink()
     assert status(run)["version"] == "1.0.0"  # the old app was restarted
     assert [p.phase for p in progress][-2:] == ["rolling_back", "rolled_back"]
     assert progress[-1].reason is ReasonCode.UNHEALTHY
