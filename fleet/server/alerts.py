@@ -51,40 +51,50 @@ def health_conditions(health: Health) -> list[Condition]:
     return found
 
 
-def _open_alerts(session: Session, kiosk_id: str, kinds: frozenset[str] | set[str]) -> list[Alert]:
-    return list(session.scalars(
-        select(Alert).where(Alert.kiosk_id == kiosk_id, Alert.kind.in_(kinds), Alert.cleared_at.is_(None))
-    ))
+def open_alerts(session: Session, kiosk_id: str, kinds: frozenset[str] | set[str] | None = None) -> list[Alert]:
+    query = select(Alert).where(Alert.kiosk_id == kiosk_id, Alert.cleared_at.is_(None))
+    if kinds is not None:
+        query = query.where(Alert.kind.in_(kinds))
+    return list(session.scalars(query))
 
 
-def sync_health_alerts(session: Session, kiosk_id: str, conditions: list[Condition], now: dt.datetime) -> None:
-    """Open the alerts `conditions` call for, clear the health alerts they no longer do."""
+def sync_health_alerts(session: Session, current: list[Alert], kiosk_id: str, conditions: list[Condition],
+                       now: dt.datetime) -> None:
+    """Open the alerts `conditions` call for, clear the health alerts they no longer do.
+    `current`: the kiosk's open alerts (kept up to date with what is opened here)."""
     wanted = {(c.kind, c.device): c for c in conditions}
-    for alert in _open_alerts(session, kiosk_id, HEALTH_KINDS):
+    for alert in current:
+        if alert.kind not in HEALTH_KINDS or alert.cleared_at is not None:
+            continue
         condition = wanted.pop((alert.kind, alert.device), None)
         if condition is None:
             alert.cleared_at = now
         elif condition.message != alert.message:
             alert.message = condition.message
     for c in wanted.values():
-        session.add(Alert(kiosk_id=kiosk_id, kind=c.kind, device=c.device, severity=c.severity,
-                          message=c.message, opened_at=now))
+        alert = Alert(kiosk_id=kiosk_id, kind=c.kind, device=c.device, severity=c.severity, message=c.message,
+                      opened_at=now)
+        session.add(alert)
+        current.append(alert)
 
 
-def open_offline(session: Session, kiosk_id: str, message: str, now: dt.datetime, *, explains: bool = False) -> None:
-    """Open the kiosk's offline alert; `explains`: a better reason for an open one (a
-    will that arrives after the heartbeats were already missed)."""
-    current = _open_alerts(session, kiosk_id, {"offline"})
-    if not current:
-        session.add(Alert(kiosk_id=kiosk_id, kind="offline", device="", severity="critical",
-                          message=message, opened_at=now))
+def open_offline(session: Session, current: list[Alert], kiosk_id: str, message: str, now: dt.datetime, *,
+                 explains: bool = False) -> None:
+    """Open the kiosk's offline alert unless one is open; `explains`: a better reason for
+    an open one (a will that arrives after the heartbeats were already missed)."""
+    offline = [a for a in current if a.kind == "offline" and a.cleared_at is None]
+    if not offline:
+        alert = Alert(kiosk_id=kiosk_id, kind="offline", device="", severity="critical", message=message, opened_at=now)
+        session.add(alert)
+        current.append(alert)
     elif explains:
-        current[0].message = message
+        offline[0].message = message
 
 
-def clear_offline(session: Session, kiosk_id: str, now: dt.datetime) -> None:
-    for alert in _open_alerts(session, kiosk_id, {"offline"}):
-        alert.cleared_at = now
+def clear_offline(current: list[Alert], now: dt.datetime) -> None:
+    for alert in current:
+        if alert.kind == "offline" and alert.cleared_at is None:
+            alert.cleared_at = now
 
 
 def heartbeat_interval(kiosk: Kiosk, default_s: float) -> float:
@@ -104,6 +114,7 @@ def sweep_offline(session: Session, now: dt.datetime, default_heartbeat_s: float
     for kiosk in session.scalars(select(Kiosk).where(Kiosk.online.is_(True))):
         if silent_too_long(kiosk, now, default_heartbeat_s, missed):
             interval = heartbeat_interval(kiosk, default_heartbeat_s)
-            open_offline(session, kiosk.kiosk_id, f"no heartbeat for {missed} intervals of {interval:g} s", now)
+            open_offline(session, open_alerts(session, kiosk.kiosk_id, {"offline"}), kiosk.kiosk_id,
+                         f"no heartbeat for {missed} intervals of {interval:g} s", now)
             silent.append(kiosk.kiosk_id)
     return silent

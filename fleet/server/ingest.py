@@ -28,9 +28,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from fleet.protocol import (
@@ -47,7 +48,7 @@ from fleet.protocol import (
 )
 from fleet.server import alerts
 from fleet.server.db import Database
-from fleet.server.models import Command, Event, HealthSample, Kiosk
+from fleet.server.models import Alert, Command, Event, HealthSample, Kiosk
 from fleet.server.mqtt import Inbound
 from fleet.server.views import health_figures
 
@@ -125,18 +126,18 @@ class Ingest:
                 return
 
     def _write(self, batch: list[Inbound]) -> None:
+        decoded = [d for d in (self._decode(m) for m in batch) if d is not None]
         try:
             with self.db.session() as session:
-                for message in batch:
-                    self.apply(session, message)
+                self.apply(session, decoded)
         except Exception:
             log.exception("ingest batch of %d failed; storing one by one", len(batch))
-            for message in batch:
+            for item in decoded:
                 try:
                     with self.db.session() as session:
-                        self.apply(session, message)
+                        self.apply(session, [item])
                 except Exception:
-                    log.exception("dropping a message on %s that cannot be stored", message.topic)
+                    log.exception("dropping a message on %s that cannot be stored", item.message.topic)
                     self.rejected += 1
         for message in batch:
             self._ack(message)
@@ -160,32 +161,40 @@ class Ingest:
             log.exception("sweep failed")
 
     # ------------------------------------------------------------------ applying
-    def apply(self, session: Session, message: Inbound) -> None:
-        """Apply one message inside `session`'s transaction."""
+    def _decode(self, message: Inbound) -> Decoded | None:
         if not message.payload:
-            return  # a cleared retained topic
+            return None  # a cleared retained topic
         try:
             kiosk_id, channel, msg = decode_kiosk_publish(message.topic, message.payload)
         except (ValueError, ValidationError) as exc:
             self.rejected += 1
             log.warning("rejected a message on %s: %s", message.topic, str(exc).splitlines()[0])
-            return
-        kiosk = session.get(Kiosk, kiosk_id)
-        if kiosk is None:
-            kiosk = Kiosk(kiosk_id=kiosk_id, first_seen=message.received_at, online=False, session=-1,
-                          config_desired_version=0)
-            session.add(kiosk)
-        handler = self._handlers[channel]
-        handler(self, session, kiosk, msg, message)
+            return None
+        return Decoded(message, kiosk_id, channel, msg)
 
-    def _seen(self, session: Session, kiosk: Kiosk, at: dt.datetime) -> None:
+    def apply(self, session: Session, items: list[Decoded]) -> None:
+        """Apply decoded messages, in order, inside `session`'s transaction.
+
+        Rows the batch touches are loaded with one query per table, changes are made in
+        memory (no autoflush), health samples go in as one multi-row insert, and alerts
+        are reconciled once per kiosk against its latest health."""
+        if not items:
+            return
+        with session.no_autoflush:
+            batch = Batch(session, {item.kiosk_id for item in items})
+            for item in items:
+                kiosk = batch.kiosk(item.kiosk_id, item.message.received_at)
+                self._handlers[item.channel](self, batch, kiosk, item.msg, item.message)
+            batch.finish()
+
+    def _seen(self, batch: Batch, kiosk: Kiosk, at: dt.datetime) -> None:
         """Any message but a goodbye is a sign of life."""
         if kiosk.last_seen is None or at > kiosk.last_seen:
             kiosk.last_seen = at
         if kiosk.online:
-            alerts.clear_offline(session, kiosk.kiosk_id, at)
+            alerts.clear_offline(batch.open_alerts(kiosk.kiosk_id), at)
 
-    def _presence(self, session: Session, kiosk: Kiosk, msg: Presence, message: Inbound) -> None:
+    def _presence(self, batch: Batch, kiosk: Kiosk, msg: Presence, message: Inbound) -> None:
         at = message.received_at
         if msg.session < kiosk.session:
             log.info("%s: ignored presence of old session %d (latest %d)", kiosk.kiosk_id, msg.session, kiosk.session)
@@ -197,16 +206,16 @@ class Ingest:
             kiosk.online = True
             kiosk.presence_changed = at
             kiosk.app_version = msg.app_version or kiosk.app_version
-            self._seen(session, kiosk, at)
+            self._seen(batch, kiosk, at)
         else:
             kiosk.session = msg.session
             if kiosk.online or kiosk.presence_changed is None:
                 kiosk.presence_changed = at
             kiosk.online = False
             why = "it disconnected unexpectedly (last will)" if msg.reason == "will" else f"it went offline ({msg.reason or 'no reason'})"
-            alerts.open_offline(session, kiosk.kiosk_id, why, at, explains=True)
+            alerts.open_offline(batch.session, batch.open_alerts(kiosk.kiosk_id), kiosk.kiosk_id, why, at, explains=True)
 
-    def _health(self, session: Session, kiosk: Kiosk, msg: Health, message: Inbound) -> None:
+    def _health(self, batch: Batch, kiosk: Kiosk, msg: Health, message: Inbound) -> None:
         at = message.received_at
         payload = msg.model_dump(mode="json")
         if kiosk.last_health_at is None or at >= kiosk.last_health_at:
@@ -215,46 +224,45 @@ class Ingest:
             kiosk.app_version = msg.app_version or kiosk.app_version
             if msg.heartbeat_s:
                 kiosk.heartbeat_s = msg.heartbeat_s
-            alerts.sync_health_alerts(session, kiosk.kiosk_id, alerts.health_conditions(msg), at)
-        session.add(HealthSample(kiosk_id=kiosk.kiosk_id, received_at=at, payload=payload, **health_figures(payload)))
-        self._seen(session, kiosk, at)
+            batch.latest_health[kiosk.kiosk_id] = (msg, at)
+        batch.samples.append(dict(kiosk_id=kiosk.kiosk_id, received_at=at, payload=payload, **health_figures(payload)))
+        self._seen(batch, kiosk, at)
 
-    def _event(self, session: Session, kiosk: Kiosk, msg: EventMessage, message: Inbound) -> None:
+    def _event(self, batch: Batch, kiosk: Kiosk, msg: EventMessage, message: Inbound) -> None:
         event_id = str(msg.id)
-        if session.scalar(select(Event.id).where(Event.event_id == event_id)) is None:
-            session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=event_id, received_at=message.received_at,
-                              kind=msg.kind.value, severity=_event_severity(msg), payload=msg.model_dump(mode="json")))
-            session.flush()  # so a repeat later in the same batch finds it
-        self._seen(session, kiosk, message.received_at)
+        if batch.new_event(event_id):
+            batch.session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=event_id, received_at=message.received_at,
+                                    kind=msg.kind.value, severity=_event_severity(msg), payload=msg.model_dump(mode="json")))
+        self._seen(batch, kiosk, message.received_at)
 
-    def _command_result(self, session: Session, kiosk: Kiosk, msg: CommandResult, message: Inbound) -> None:
+    def _command_result(self, batch: Batch, kiosk: Kiosk, msg: CommandResult, message: Inbound) -> None:
         command_id = correlation_id(message.properties) or msg.id
         if command_id != msg.id:
             log.warning("%s: result correlation data does not match its id; using the id", kiosk.kiosk_id)
             command_id = msg.id
-        command = session.get(Command, str(command_id))
+        command = batch.session.get(Command, str(command_id))
         if command is None or command.kiosk_id != kiosk.kiosk_id:
             log.warning("%s: result for a command it was not sent", kiosk.kiosk_id)
         elif not (command.status in FINAL_STATUSES and msg.status.value == "accepted"):
             command.status = msg.status.value
             command.result_at = message.received_at
             command.result = msg.model_dump(mode="json", exclude={"kiosk_id", "v"})
-        self._seen(session, kiosk, message.received_at)
+        self._seen(batch, kiosk, message.received_at)
 
-    def _config_reported(self, session: Session, kiosk: Kiosk, msg: ConfigReported, message: Inbound) -> None:
+    def _config_reported(self, batch: Batch, kiosk: Kiosk, msg: ConfigReported, message: Inbound) -> None:
         if kiosk.config_reported_version is None or msg.version >= kiosk.config_reported_version:
             kiosk.config_reported_version = msg.version
             kiosk.config_reported = msg.model_dump(mode="json", exclude={"kiosk_id", "v"})
             kiosk.config_reported_at = message.received_at
         if not message.retain:
-            self._seen(session, kiosk, message.received_at)
+            self._seen(batch, kiosk, message.received_at)
 
-    def _update_reported(self, session: Session, kiosk: Kiosk, msg: UpdateReported, message: Inbound) -> None:
-        session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=None, received_at=message.received_at,
-                          kind="update_reported", severity="info", payload=msg.model_dump(mode="json")))
-        self._seen(session, kiosk, message.received_at)
+    def _update_reported(self, batch: Batch, kiosk: Kiosk, msg: UpdateReported, message: Inbound) -> None:
+        batch.session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=None, received_at=message.received_at,
+                                kind="update_reported", severity="info", payload=msg.model_dump(mode="json")))
+        self._seen(batch, kiosk, message.received_at)
 
-    def _ignore(self, session: Session, kiosk: Kiosk, msg: KioskMessage, message: Inbound) -> None:
+    def _ignore(self, batch: Batch, kiosk: Kiosk, msg: KioskMessage, message: Inbound) -> None:
         """Server-to-kiosk channels we do not subscribe to; nothing to do."""
 
     _handlers: dict[Channel, Callable] = {
@@ -268,6 +276,59 @@ class Ingest:
         Channel.CONFIG_DESIRED: _ignore,
         Channel.UPDATE_DESIRED: _ignore,
     }
+
+
+@dataclass
+class Decoded:
+    message: Inbound
+    kiosk_id: str
+    channel: Channel
+    msg: KioskMessage
+
+
+class Batch:
+    """What one transaction of ingest works on: the kiosks and open alerts it touches
+    (loaded with one query each), health samples to insert, latest health per kiosk."""
+
+    def __init__(self, session: Session, kiosk_ids: set[str]) -> None:
+        self.session = session
+        ids = sorted(kiosk_ids)
+        self.kiosks = {k.kiosk_id: k for k in session.scalars(select(Kiosk).where(Kiosk.kiosk_id.in_(ids)))}
+        self._open_alerts: dict[str, list[Alert]] = {kiosk_id: [] for kiosk_id in ids}
+        for alert in session.scalars(select(Alert).where(Alert.kiosk_id.in_(ids), Alert.cleared_at.is_(None))):
+            self._open_alerts[alert.kiosk_id].append(alert)
+        self.samples: list[dict] = []
+        self.latest_health: dict[str, tuple[Health, dt.datetime]] = {}
+        self._event_ids: set[str] | None = None
+
+    def kiosk(self, kiosk_id: str, at: dt.datetime) -> Kiosk:
+        kiosk = self.kiosks.get(kiosk_id)
+        if kiosk is None:
+            kiosk = Kiosk(kiosk_id=kiosk_id, first_seen=at, online=False, session=-1, config_desired_version=0)
+            self.session.add(kiosk)
+            self.kiosks[kiosk_id] = kiosk
+        return kiosk
+
+    def open_alerts(self, kiosk_id: str) -> list[Alert]:
+        return self._open_alerts[kiosk_id]
+
+    def new_event(self, event_id: str) -> bool:
+        """False for an event id already stored or already seen in this batch."""
+        if event_id in (self._event_ids or ()):
+            return False
+        if self.session.scalar(select(Event.id).where(Event.event_id == event_id)) is not None:
+            return False
+        if self._event_ids is None:
+            self._event_ids = set()
+        self._event_ids.add(event_id)
+        return True
+
+    def finish(self) -> None:
+        for kiosk_id, (health, at) in self.latest_health.items():
+            alerts.sync_health_alerts(self.session, self.open_alerts(kiosk_id), kiosk_id, alerts.health_conditions(health), at)
+        self.session.flush()  # kiosks first: samples refer to them
+        if self.samples:
+            self.session.execute(insert(HealthSample), self.samples)
 
 
 def _event_severity(msg: EventMessage) -> str:
