@@ -12,6 +12,14 @@ A = "kiosk-a"
 EVENTS = kiosk_topic(A, Channel.EVENTS)
 
 
+def outbox_size(path) -> int:
+    store = AgentStore(path)
+    try:
+        return store.outbox_size()
+    finally:
+        store.close()
+
+
 def wait_until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -34,26 +42,33 @@ def test_outage_with_agent_restart_delivers_every_message_exactly_once_in_order(
     before_restart, after_restart = 30, 20
     for i in range(before_restart):
         buffer.record(EventKind.TEST, count=i)
-    wait_until(lambda: buffer.acked >= before_restart, 10, "the agent to take the first events into its outbox")
+    wait_until(lambda: buffer.acked >= before_restart, 20, "the agent to take the first events into its outbox")
 
     agent.stop()  # restarted while the broker is still away: paho's memory is gone
-    assert AgentStore(agent.db_path).outbox_size() >= before_restart
+    assert outbox_size(agent.db_path) >= before_restart
     agent.start()
     for i in range(before_restart, before_restart + after_restart):
         buffer.record(EventKind.TEST, count=i)
     total = before_restart + after_restart
-    wait_until(lambda: buffer.acked >= total, 10, "the restarted agent to take the rest")
+    wait_until(lambda: buffer.acked >= total, 20, "the restarted agent to take the rest")
 
     mosquitto.start()
     server.wait_connected()
     test_events = lambda m: decode(Event, m.payload).kind is EventKind.TEST  # noqa: E731
-    server.wait_for(EVENTS, test_events, count=total, timeout=15)
+    def diagnosis() -> str:
+        counts = [decode(Event, m.payload).count for m in server.received(EVENTS, test_events)]
+        return f"received counts {counts}\n--- agent log ---\n{agent.log()[-3000:]}\n--- broker ---\n{mosquitto.log()[-2000:]}"
+
+    try:
+        server.wait_for(EVENTS, test_events, count=total, timeout=20)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{diagnosis()}") from None
     time.sleep(0.5)  # duplicates, if any, would arrive now
     events = [decode(Event, m.payload) for m in server.received(EVENTS, test_events)]
-    assert len(events) == total
-    assert len({e.id for e in events}) == total
-    assert [e.count for e in events] == list(range(total))  # in order
-    wait_until(lambda: AgentStore(agent.db_path).outbox_size() == 0, 5, "the outbox to empty after PUBACKs")
+    assert len(events) == total, diagnosis()
+    assert len({e.id for e in events}) == total, diagnosis()
+    assert [e.count for e in events] == list(range(total)), diagnosis()  # in order
+    wait_until(lambda: outbox_size(agent.db_path) == 0, 10, "the outbox to empty after PUBACKs")
 
 
 def test_outbox_rows_survive_reopening_and_leave_only_when_deleted(tmp_path):
