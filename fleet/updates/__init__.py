@@ -6,7 +6,15 @@ See docs/updates.md. The agent uses `Updater` (apply / resume), the operator CLI
 
 from fleet.updates.bundle import VerifiedBundle, build_bundle, inspect_bundle, sign_bundle, verify_bundle
 from fleet.updates.gating import MaintenanceWindow
-from fleet.updates.health import CallableProbe, CommandProbe, HealthProbe, HealthReport, StatusFileProbe
+from fleet.updates.health import (
+    CallableProbe,
+    CommandProbe,
+    ControlStatusProbe,
+    HealthProbe,
+    HealthReport,
+    StatusFileProbe,
+    control_session_active,
+)
 from fleet.updates.installer import Updater, UpdaterConfig
 from fleet.updates.manifest import Manifest
 from fleet.updates.models import (
@@ -21,6 +29,7 @@ from fleet.updates.models import (
 __all__ = [
     "CallableProbe",
     "CommandProbe",
+    "ControlStatusProbe",
     "HealthProbe",
     "HealthReport",
     "MaintenanceWindow",
@@ -35,6 +44,7 @@ __all__ = [
     "UpdaterConfig",
     "VerifiedBundle",
     "build_bundle",
+    "control_session_active",
     "inspect_bundle",
     "reported_fields",
     "sign_bundle",

@@ -78,6 +78,43 @@ class StatusFileProbe:
         return HealthReport(healthy=bool(status.get("healthy")), version=version, detail=str(status.get("detail", ""))[:200])
 
 
+class ControlStatusProbe:
+    """Asks the kiosk control socket (``client.status()`` → `fleet.protocol.control.AppStatus`).
+
+    Healthy = the socket answers, ``app_version`` is the expected version, the device
+    supervisor reports devices (UI up, devices supervised), and none of
+    `required_devices` (kind names) is absent. A device in fault (paper out) does not
+    fail an update: that is the device, not the release. `client` is e.g.
+    `fleet.agent.control_client.ControlClient`; any exception counts as no answer.
+    """
+
+    def __init__(self, client, required_devices: set[str] | frozenset[str] = frozenset()) -> None:
+        self.client = client
+        self.required_devices = set(required_devices)
+
+    def check(self, expected_version: str) -> HealthReport:
+        try:
+            status = self.client.status()
+        except Exception as exc:
+            return HealthReport(healthy=False, answered=False, detail=f"control socket: {type(exc).__name__}")
+        version = str(getattr(status, "app_version", "") or "")
+        if version != expected_version:
+            return HealthReport(healthy=False, answered=False, version=version, detail=f"control socket answers as {version or 'unknown'}")
+        devices = {str(getattr(d.kind, "value", d.kind)): str(getattr(d.state, "value", d.state)) for d in status.devices}
+        if not devices:
+            return HealthReport(healthy=False, version=version, detail="no devices supervised yet")
+        absent = sorted(k for k in self.required_devices if devices.get(k, "absent") == "absent")
+        if absent:
+            return HealthReport(healthy=False, version=version, detail=f"required device(s) absent: {', '.join(absent)}")
+        summary = ", ".join(f"{k}={v}" for k, v in sorted(devices.items()))
+        return HealthReport(healthy=True, version=version, detail=summary)
+
+
+def control_session_active(client) -> Callable[[], bool]:
+    """Session gate from the control socket; an unreachable app raises (= assume a session)."""
+    return lambda: bool(client.status().session_active)
+
+
 def wait_healthy(
     probe: HealthProbe,
     expected_version: str,
