@@ -42,7 +42,9 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -52,7 +54,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -323,6 +325,59 @@ def parse_sim_overrides(items: list[str]) -> dict[str, dict[str, str]]:
             raise ValueError(f"--sim expects KIND.OPTION=VALUE, not {item!r}")
         out.setdefault(kind, {})[option] = value
     return out
+
+
+# --- in-process (tests, tools): the same answers through flows.driver ----------------------
+
+
+@dataclasses.dataclass
+class InProcessRun:
+    result: Any  # flows.driver.DriveResult
+    deps: FlowDeps  # closed; its `sims` (printed receipts, fault queues ...) stay readable
+
+    @property
+    def outcome(self) -> Any:
+        return self.result.outcome
+
+
+def book_script(book: AnswerBook, intercept: Callable[[ViewBase], Any] | None = None) -> Iterator[Any]:
+    """An endless `flows.driver` script answering from `book`; `intercept(view)` may answer first."""
+    from flows.driver import IDLE as DRIVER_IDLE
+
+    def respond(view: ViewBase) -> Any:
+        action = intercept(view) if intercept is not None else None
+        if action is None:
+            action = book.action_for(view)
+        return DRIVER_IDLE if isinstance(action, _Idle) else action
+
+    return itertools.repeat(respond)
+
+
+async def run_in_process(
+    flow_name: str,
+    spec: AnswersFile | dict[str, Any],
+    backoffice_url: str,
+    state_dir: str | os.PathLike[str],
+    *,
+    clock: Any = None,
+    client_options: dict[str, Any] | None = None,
+    face_score: float | None = 0.93,
+    intercept: Callable[[ViewBase, FlowDeps], Any] | None = None,
+) -> InProcessRun:
+    """Run a flow on fresh simulators with `flows.driver` (a ManualClock by default: "@idle" is instant)."""
+    from flows.clock import ManualClock
+    from flows.driver import drive_async
+
+    spec = spec if isinstance(spec, AnswersFile) else AnswersFile.model_validate(spec)
+    async with sim_deps(backoffice_url, sim_options=spec.sim, settings=FlowSettings(**spec.settings),
+                        client_options=client_options, face_score=face_score) as deps:
+        with Journal(state_dir) as journal:
+            runner = FlowRunner(registry.create(flow_name), journal, deps, settings=EngineSettings(**spec.engine),
+                                clock=clock or ManualClock(), resume=ResumePolicy.ALWAYS)
+            book = AnswerBook(spec.answers, audio=deps.audio)
+            hook = (lambda view: intercept(view, deps)) if intercept is not None else None
+            result = await drive_async(runner, book_script(book, hook))
+    return InProcessRun(result=result, deps=deps)
 
 
 # --- the run -------------------------------------------------------------------------------
