@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -45,8 +46,32 @@ def render_config(*, port: int, certs: Path, acl_file: Path, persistence_dir: Pa
     )
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    """A free port *below* the ephemeral range.
+
+    A broker that is stopped and started again on the same port (outage tests) must
+    find it free: a port from the ephemeral range can meanwhile be taken as the source
+    port of a client's reconnect attempt — even by a TCP self-connect to that very port.
+    """
+    low, _ = _ephemeral_range()
+    candidates = list(range(10000, max(10001, low - 1)))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # everything below the range is taken: fall back
         s.bind((host, 0))
         return s.getsockname()[1]
 
