@@ -162,12 +162,17 @@ def test_call_staff_instead_of_the_face_check(backoffice, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_id_reader_fault_ends_with_a_device_error(backoffice, tmp_path):
-    # garbage instead of every card-read reply: the driver's retries run out
-    r = run(spec(sim={"idcard": {"faults": "garbage:3", "faults_on": "read"}}), backoffice.url, tmp_path / "state")
+def test_eye_tester_fault_ends_with_a_device_error(backoffice, tmp_path):
+    def jam_occluder(view, deps):
+        if view.step == "vision" and view.kind is ViewKind.CHOICE:
+            deps.sims["eye"].faults.inject("device_error", count=5, arg="occluder_jammed")
+        return None
+
+    r = run(spec(), backoffice.url, tmp_path / "state", intercept=jam_occluder)
     err = final(r)
-    assert r.outcome.reason is AbortReason.DEVICE_FAULT and err.code == "protocol_error"
+    assert r.outcome.reason is AbortReason.DEVICE_FAULT and err.code == "eye_occluder_jammed"
     assert err.what.key == "error.device.what" and err.next.key == "error.device.next"
+    assert submissions(backoffice.url) == []
     assert_wiped(tmp_path / "state")
 
 
