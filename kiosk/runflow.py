@@ -276,6 +276,7 @@ class ManagedBackOffice:
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
                     if httpx.get(self.url + "/v1/health", timeout=0.5).status_code == 200:
+                        log.info("reference back office started at %s (pid %d)", self.url, self.proc.pid)
                         return self
                 except httpx.HTTPError:
                     pass
