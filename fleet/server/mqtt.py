@@ -33,6 +33,7 @@ from fleet.protocol import (
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps our subscriptions and queue
+RECEIVE_MAXIMUM = 2000  # unacknowledged QoS 1 messages the broker may send us (≥ one ingest batch)
 
 
 @dataclass
@@ -94,6 +95,10 @@ class MqttLink:
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
+        # We acknowledge only after the database commit, so let the broker have many
+        # messages in flight to us (MQTT 5 Receive Maximum; the broker's default is 20):
+        # otherwise every commit stalls the stream and its queue overflows under load.
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive,
                                   clean_start=False, properties=props)
         self.client.loop_start()
