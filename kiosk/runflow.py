@@ -34,6 +34,9 @@ Without an entry, prompts, help and results are continued, the idle warning gets
 Crash testing: KIOSK_CRASH_AT=<step>:<n> makes the runner SIGKILL itself right after the
 n-th journal write that records <step> as the step to run next (n from 1, counted in
 this process). The initial write of a fresh session records the first step.
+KIOSK_CRASH_AT=call.<method>:<n> kills it right after the n-th back-office call of that
+name returned (e.g. call.renew_licence:1): the back office has accepted, the journal does
+not know yet — the case idempotency keys exist for.
 """
 
 from __future__ import annotations
@@ -234,6 +237,30 @@ class CrashingJournal(Journal):
                       flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
         return seq
+
+
+class CrashAfterCall:
+    """Back-office proxy that SIGKILLs the process after the n-th call of `method` returned."""
+
+    def __init__(self, inner: Any, method: str, n: int):
+        self._inner, self._method, self._n, self._calls = inner, method, n, 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name != self._method:
+            return attr
+
+        async def call(*args: Any, **kw: Any) -> Any:
+            result = await attr(*args, **kw)
+            self._calls += 1
+            if self._calls == self._n:
+                sys.stdout.flush()
+                print(f"{CRASH_ENV}=call.{name}:{self._n}: killing the runner after the call returned", file=sys.stderr,
+                      flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+
+        return call
 
 
 # --- the reference back office as a child process ------------------------------------------
@@ -441,6 +468,10 @@ async def run(args: argparse.Namespace) -> int:
         else:
             deps_cm = config_deps(url, settings)
         async with deps_cm as deps:
+            if crash_at is not None and crash_at[0].startswith("call."):
+                proxy = CrashAfterCall(deps.traffic, crash_at[0].removeprefix("call."), crash_at[1])
+                deps.traffic = deps.tax = deps.post = deps.payment = proxy
+                crash_at = None
             journal = CrashingJournal(state_dir, max_age_s=args.max_age, crash_at=crash_at)
             try:
                 clock = SkippableClock()
