@@ -72,3 +72,30 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def new_revision(url: str, message: str) -> None:
+    """Autogenerate a migration from the difference between `models.py` and the database
+    at `url` (which must be at the current head). Review the file it writes: migrations
+    must not import fleet.server.models (write sa.DateTime(timezone=True) for UtcDateTime)."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = make_engine(url)
+    migrate(engine)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)
+
+
+if __name__ == "__main__":  # python -m fleet.server.db upgrade|revision URL [MESSAGE]
+    import sys
+
+    if len(sys.argv) >= 3 and sys.argv[1] == "upgrade":
+        migrate(make_engine(sys.argv[2]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "revision":
+        new_revision(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit("usage: python -m fleet.server.db upgrade URL | revision URL MESSAGE")

@@ -76,14 +76,19 @@ def open_alerts(client, kiosk_id: str) -> set[tuple[str, str]]:
 
 def test_schema_comes_from_the_migrations_and_downgrades_cleanly(db_url):
     from alembic import command
+    from alembic.autogenerate import compare_metadata
     from alembic.config import Config
+    from alembic.migration import MigrationContext
 
     from fleet.server.db import MIGRATIONS
+    from fleet.server.models import Base
 
     db = Database(db_url)
     tables = set(inspect(db.engine).get_table_names())
     assert {"kiosks", "health_samples", "events", "commands", "alerts", "operators", "login_sessions",
             "audit_log", "alembic_version"} <= tables
+    with db.engine.connect() as connection:  # the migrations build exactly what models.py describes
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with db.engine.begin() as connection:
