@@ -7,6 +7,9 @@ Threads:
   deletes them on PUBACK. paho calls ``on_publish`` holding its own message lock, so the
   outbox state is owned by one thread fed through a queue, never shared under a lock;
 - the work thread: commands, desired config and desired update, one at a time;
+- the update thread (`fleet.agent.updates.UpdateWorker`): `Updater.resume()` at start,
+  then installs desired updates (minutes of download, pip, restart, health wait) without
+  holding up the work thread;
 - the caller's thread (`run`): polls the app's control socket for status and events,
   publishes health on change and on an interval.
 
@@ -37,6 +40,7 @@ from fleet.agent.mqtt import make_client
 from fleet.agent.settings import AGENT_VERSION, AgentSettings
 from fleet.agent.store import AgentStore
 from fleet.agent.system import system_health
+from fleet.agent.updates import ANSWERED_KEY, UpdateWorker
 from fleet.protocol.codec import correlation_id, decode, encode, outgoing, result_outgoing, will_for
 from fleet.protocol.control import AppStatus
 from fleet.protocol.messages import (
@@ -53,7 +57,6 @@ from fleet.protocol.messages import (
     Presence,
     UpdateDesired,
     UpdateReported,
-    UpdateState,
     utcnow,
 )
 from fleet.protocol.topics import KIOSK_SUBSCRIBES, Channel, kiosk_topic, parse_kiosk_topic
@@ -104,6 +107,12 @@ class Agent:
         self._app_reachable: bool | None = None
         self._fingerprint: str = ""
         self._last_health = 0.0
+        self.updates = UpdateWorker(
+            settings,
+            answered=self.store.get(ANSWERED_KEY),
+            emit=self._report_update,
+            app_version=lambda: self._app.app_version if self._app else self.settings.app_version_fallback,
+        )
 
     # ================================================================ lifecycle
     def run(self) -> None:
@@ -131,6 +140,7 @@ class Agent:
         ]
         for thread in self._threads:
             thread.start()
+        self.updates.start()  # resume() first; desired updates wait for it
         self.client.loop_start()
         self._emit(Event(kiosk_id=self.kiosk_id, kind=EventKind.AGENT_STARTED, detail=AGENT_VERSION))
         try:
@@ -155,10 +165,12 @@ class Agent:
                 pass
         self.client.disconnect()
         self.client.loop_stop()
-        self._outbox_q.put(("stop",))
         self._work_q.put(None)
-        for thread in self._threads:
+        self.updates.stop()
+        for thread in self._threads[1:]:
             thread.join(5)
+        self._outbox_q.put(("stop",))
+        self._threads[0].join(5)
         self.store.close()
 
     # ================================================================ presence
@@ -355,22 +367,25 @@ class Agent:
         self._report_config(self.config.apply(desired.version, desired.settings))
         self._health_now.set()
 
+    def _report_update(self, report: UpdateReported, kv: dict[str, str] | None) -> None:
+        self._emit(report, kv=kv)
+
     def _handle_update_desired(self, message: mqtt.MQTTMessage) -> None:
+        """Hand the desired update to the update thread; never wait for an install here."""
         if not message.payload:
+            self.updates.desired(None)  # retained desired update cleared: withdraw a waiting one
             return
         try:
             desired = decode(UpdateDesired, message.payload)
-        except ValueError:
-            log.warning("undecodable desired update ignored")
+        except ValueError as exc:
+            log.warning("undecodable desired update: %s", type(exc).__name__)
+            version, rollout_id = _raw_str(message.payload, "version"), _raw_str(message.payload, "rollout_id")
+            if version is not None:
+                self.updates.malformed(version[:64], (rollout_id or "")[:64])
             return
-        if desired.version == self.store.get("update_reported_version"):
+        if desired.kiosk_id != self.kiosk_id:
             return
-        report = UpdateReported(
-            kiosk_id=self.kiosk_id, version=desired.version, state=UpdateState.REFUSED,
-            current_version=self._app.app_version if self._app else "", rollout_id=desired.rollout_id,
-            detail="this agent build has no updater",
-        )
-        self._emit(report, kv={"update_reported_version": desired.version})
+        self.updates.desired(desired)
 
     # ================================================================ app polling (caller's thread)
     def _poll_app(self) -> None:
@@ -435,6 +450,14 @@ class Agent:
             system=system_health(self.settings.state_dir),
             flows=app.flows if app else {},
         )
+
+
+def _raw_str(payload: bytes, key: str) -> str | None:
+    try:
+        value = json.loads(payload).get(key)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _raw_int(payload: bytes, key: str) -> int | None:

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from fleet.protocol.topics import check_kiosk_id
+from fleet.updates.gating import MaintenanceWindow
 
 DEFAULT_CONFIG = Path("/etc/kiosk-agent/agent.toml")
 AGENT_VERSION = "0.1.0"
@@ -45,6 +46,26 @@ class AgentSettings(BaseSettings):
     remember_commands_s: float = 7 * 86400  # idempotency horizon for command ids
 
     app_version_fallback: str = ""  # reported when the app cannot be asked
+
+    # -- signed updates (fleet.agent.updates; docs/updates.md "Agent integration") ----------
+    # No trusted key = updates disabled: every desired update is refused (not_configured).
+    update_trusted_keys: list[str] = []  # "ed25519:<base64>", bare base64, PEM or a key file path
+    update_root: Path = Path("/opt/kiosk")  # current -> releases/<version>, downloads/, update-state.json
+    update_restart_command: list[str] | None = None  # {release} {version}; None: restart_app_command
+    update_restart_timeout_s: float = Field(default=120.0, gt=0)
+    update_health_deadline_s: float = Field(default=180.0, gt=0)  # new release must be healthy by then
+    update_health_interval_s: float = Field(default=2.0, gt=0)
+    update_required_devices: list[str] = []  # device kinds that must not be absent after an update
+    update_maintenance_windows: list[MaintenanceWindow] = []  # ["02:00-05:00"], local time; none: any time
+    update_retry_s: float = Field(default=60.0, gt=0)  # re-check a deferred or failed download this often
+    update_download_attempts: int = Field(default=5, ge=1)  # apply() calls per request before `failed`
+    update_progress_interval_s: float = Field(default=5.0, ge=0)  # download percent at most this often
+    update_ca_file: Path | None = None  # CA for the artifact server's HTTPS; None: system store
+    update_python: str | None = None  # interpreter for release venvs; None: the agent's
+    update_venv_with_pip: bool = True  # each release venv gets its own pip (the next agent needs it)
+    # Tests only: read local wall-clock time (ISO 8601) from this file for the maintenance
+    # window, so a test can move a real agent process into and out of the window.
+    update_clock_file: Path | None = None
 
     @field_validator("kiosk_id")
     @classmethod

@@ -436,35 +436,70 @@ class ConfigReported(KioskMessage):
 
 
 class UpdateDesired(KioskMessage):
-    """Retained on ``kiosk/{id}/update/desired``: the release the kiosk should run."""
+    """Retained on ``kiosk/{id}/update/desired``: the release the kiosk should run.
+
+    The agent answers each (rollout_id, version, sha256) once with a final state; the
+    same retained message delivered again at every connect is not reinstalled. Publish a
+    new ``rollout_id`` to retry a bundle that failed; clear the retained message (empty
+    payload) to withdraw an update a kiosk has not started installing yet.
+    """
 
     SCHEMA: ClassVar[str] = "update_desired"
     version: str
-    url: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
+    url: str  # http(s) URL of the signed bundle; the agent resumes with Range
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the whole bundle file
+    size: int = Field(ge=0)  # of the whole bundle file
     rollout_id: str = ""
     allow_downgrade: bool = False
 
 
 class UpdateState(StrEnum):
+    """Where a kiosk stands with the desired update.
+
+    Final for one (rollout_id, version): committed, rolled_back, failed, refused.
+    deferred is retried by the kiosk (outside the maintenance window, citizen session);
+    idle with reason ``interrupted`` means an install was cut off before the switch and
+    will be retried from the kept download.
+    """
+
     IDLE = "idle"
-    DOWNLOADING = "downloading"
-    INSTALLING = "installing"
-    PENDING_COMMIT = "pending_commit"
+    DOWNLOADING = "downloading"  # `progress` = percent of the bundle on disk
+    VERIFYING = "verifying"  # signature, version policy, every file hash
+    INSTALLING = "installing"  # new release directory + venv, then the atomic switch
+    RESTARTING = "restarting"  # the kiosk service is being restarted into the new release
+    PENDING_COMMIT = "pending_commit"  # waiting for the new release to report healthy
+    ROLLING_BACK = "rolling_back"
+    DEFERRED = "deferred"  # not now (`reason`: outside_maintenance_window, session_active); retried
     COMMITTED = "committed"
     ROLLED_BACK = "rolled_back"
     FAILED = "failed"
     REFUSED = "refused"
 
+    @property
+    def final(self) -> bool:
+        return self in _FINAL_UPDATE_STATES
+
+
+_FINAL_UPDATE_STATES = frozenset({UpdateState.COMMITTED, UpdateState.ROLLED_BACK, UpdateState.FAILED, UpdateState.REFUSED})
+
 
 class UpdateReported(KioskMessage):
+    """``kiosk/{id}/update/reported`` (QoS 1, through the outbox): progress and outcome.
+
+    ``reason`` is a machine-readable code (`fleet.updates.models.ReasonCode` values, e.g.
+    ``hash_mismatch``, ``untrusted_key``, ``downgrade``, ``unhealthy``,
+    ``outside_maintenance_window``) for refused / rolled_back / failed / deferred, so a
+    server can count failures by cause; ``detail`` is for people.
+    """
+
     SCHEMA: ClassVar[str] = "update_reported"
     version: str = ""  # the desired version this reports on
     state: UpdateState
-    current_version: str = ""
+    current_version: str = ""  # the release `current` points at now
     rollout_id: str = ""
     detail: str = ""
+    progress: float | None = Field(default=None, ge=0.0, le=100.0)  # percent, while downloading
+    reason: str = Field(default="", max_length=64)
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
