@@ -61,21 +61,18 @@ class Ingest:
     """The writer thread and what it does with each message."""
 
     def __init__(self, db: Database, ack: Callable[[Inbound], None], *, default_heartbeat_s: float = 30.0,
-                 missed_heartbeats: int = 3, sweep_every_s: float = 1.0, batch_size: int = 500,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 missed_heartbeats: int = 3, sweep_every_s: float = 1.0, batch_size: int = 500) -> None:
         self.db = db
         self._ack = ack
         self.default_heartbeat_s = default_heartbeat_s
         self.missed_heartbeats = missed_heartbeats
         self.sweep_every_s = sweep_every_s
         self.batch_size = batch_size
-        self._on_batch = on_batch
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.stored = 0  # messages committed so far (bench, tests)
+        self.stored = 0  # messages handled so far, committed or rejected (bench, tests)
         self.rejected = 0
-        self._changed = threading.Condition()
 
     # ------------------------------------------------------------------ threading
     def submit(self, message: Inbound) -> None:
@@ -90,11 +87,6 @@ class Ingest:
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-    def wait_stored(self, count: int, timeout: float) -> bool:
-        """Block until `count` messages were committed (tests and bench)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self.stored >= count, timeout)
 
     def _run(self) -> None:
         next_sweep = time.monotonic()
@@ -141,11 +133,7 @@ class Ingest:
                     self.rejected += 1
         for message in batch:
             self._ack(message)
-        with self._changed:
-            self.stored += len(batch)
-            self._changed.notify_all()
-        if self._on_batch:
-            self._on_batch(len(batch))
+        self.stored += len(batch)
 
     def _sweep(self) -> None:
         now = dt.datetime.now(dt.timezone.utc)

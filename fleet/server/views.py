@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.server import alerts as alert_rules
@@ -267,6 +267,3 @@ def audit_list(session: Session, limit: int = 200, operator: str | None = None) 
         query = query.where(AuditEntry.operator == operator)
     return [AuditView.model_validate(a, from_attributes=True) for a in session.scalars(query)]
 
-
-def kiosk_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Kiosk)) or 0

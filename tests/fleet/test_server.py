@@ -151,12 +151,13 @@ def test_offline_alert_after_missed_heartbeats_clears_on_return(fleet):
     assert ("offline", "") not in open_alerts(api, "k-silent")  # beating: no alert
 
     kiosk.stop_heartbeat()  # connection stays up, the broker sees nothing wrong
-    stopped = time.monotonic()
     wait_until(lambda: ("offline", "") in open_alerts(api, "k-silent"), timeout=5)
-    assert time.monotonic() - stopped >= 0.3 - 0.05  # not before 3 intervals of 0.1 s
     view = kiosk_view(api, "k-silent")
     assert view["status"] == "silent"
-    assert "no heartbeat for 3 intervals of 0.1 s" in view["alerts"][0]["message"]
+    alert = view["alerts"][0]
+    assert "no heartbeat for 3 intervals of 0.1 s" in alert["message"]
+    silence = dt.datetime.fromisoformat(alert["opened_at"]) - dt.datetime.fromisoformat(view["last_seen"])
+    assert 0.3 <= silence.total_seconds() < 2.0  # not before 3 intervals of 0.1 s, and soon after
 
     kiosk.start_heartbeat()
     wait_until(lambda: ("offline", "") not in open_alerts(api, "k-silent"))
