@@ -61,6 +61,7 @@ class AgentSettings(BaseSettings):
     update_download_attempts: int = Field(default=5, ge=1)  # apply() calls per request before `failed`
     update_progress_interval_s: float = Field(default=5.0, ge=0)  # download percent at most this often
     update_ca_file: Path | None = None  # CA for the artifact server's HTTPS; None: system store
+    update_base_url: str | None = None  # resolves a relative UpdateDesired.url, e.g. "https://fleet.example/"
     update_python: str | None = None  # interpreter for release venvs; None: the agent's
     update_venv_with_pip: bool = True  # each release venv gets its own pip (the next agent needs it)
     # Tests only: read local wall-clock time (ISO 8601) from this file for the maintenance

@@ -30,6 +30,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urljoin
 
 from fleet.agent.control_client import ControlClient, ControlUnavailable
 from fleet.agent.settings import AgentSettings
@@ -152,17 +153,22 @@ class UpdateWorker:
         self._app_version = app_version
         self._answered: dict[str, str] = _load_answers(answered)
         self.updater: Updater | None = None
+        self._not_configured = "this agent has no trusted update keys (update_trusted_keys)"
+        control = ControlClient(settings.control_socket, timeout=5.0)
+        self._clock = make_clock(settings.update_clock_file)
+        self._session_active = app_session_gate(control)
         if settings.update_trusted_keys:
-            control = ControlClient(settings.control_socket, timeout=5.0)
-            self._clock = make_clock(settings.update_clock_file)
-            self._session_active = app_session_gate(control)
-            self.updater = Updater(
-                updater_config(settings),
-                probe=ControlStatusProbe(control, required_devices=set(settings.update_required_devices)),
-                session_active=self._session_active,
-                clock=self._clock,
-                progress=self._on_progress,
-            )
+            try:
+                self.updater = Updater(
+                    updater_config(settings),
+                    probe=ControlStatusProbe(control, required_devices=set(settings.update_required_devices)),
+                    session_active=self._session_active,
+                    clock=self._clock,
+                    progress=self._on_progress,
+                )
+            except ValueError as exc:  # a bad key must not stop presence, health and commands
+                log.error("updates disabled: %s", exc)
+                self._not_configured = f"update settings unusable: {type(exc).__name__}: {exc}"[:300]
         self._cond = threading.Condition()
         self._pending: UpdateDesired | None = None
         self._fresh = False  # a desired message arrived since the worker last looked
@@ -203,10 +209,6 @@ class UpdateWorker:
         if key not in self._answered:
             self._send(UpdateState.REFUSED, version, rollout_id, reason=MALFORMED_DESIRED,
                        detail="undecodable update/desired message", final_key=key)
-
-    @property
-    def busy(self) -> bool:
-        return self._thread.is_alive()
 
     # ------------------------------------------------------------ the worker thread
     def _run(self) -> None:
@@ -252,7 +254,7 @@ class UpdateWorker:
             return
         if self.updater is None:
             self._send(UpdateState.REFUSED, desired.version, desired.rollout_id, reason=NOT_CONFIGURED,
-                       detail="this agent has no trusted update keys (update_trusted_keys)", final_key=key)
+                       detail=self._not_configured, final_key=key)
             return
         if key != self._waiting_key:
             self._waiting_key, self._waiting_reason = None, ""
@@ -266,6 +268,8 @@ class UpdateWorker:
                 self._retry_later(key, reason)
                 return
         request = UpdateRequest.from_desired(desired)
+        if self.settings.update_base_url and not request.url.startswith(("http://", "https://")):
+            request.url = urljoin(self.settings.update_base_url, request.url)
         self._last_sent = None
         try:
             outcome = self.updater.apply(request)

@@ -285,12 +285,13 @@ def test_unhealthy_release_is_rolled_back_with_the_reason(kiosk, lab, mqtt_probe
 
 def test_tampered_wrong_key_and_downgrade_bundles_are_refused(kiosk, lab, mqtt_probe, agent_process):
     server = fleet_server(mqtt_probe)
-    agent_process(A, **kiosk.settings())
+    agent_process(A, **kiosk.settings(update_base_url=lab.server.url + "/"))
     wait_online(server)
     pid = app_pid(kiosk.run)
+    relative = lab.desired("5.0.0", rollout_id="r4").model_copy(update={"url": lab.bundle_name("5.0.0")})
     cases = [
         (lab.desired("2.0.0", rollout_id="r3", bundle="tampered-2.0.0.bundle"), "hash_mismatch"),
-        (lab.desired("5.0.0", rollout_id="r4"), "untrusted_key"),
+        (relative, "untrusted_key"),  # a relative url, resolved against update_base_url
         (lab.desired("0.9.0", rollout_id="r5"), "downgrade"),
     ]
     for desired, reason in cases:
@@ -375,9 +376,10 @@ def test_deferred_outside_the_window_and_during_a_session_then_installed(kiosk, 
     assert len(lab.server.requests) == requests  # the bundle fetched ahead of the window was used
 
 
-def test_agent_without_trusted_keys_refuses_and_says_why(kiosk, lab, mqtt_probe, agent_process):
+@pytest.mark.parametrize("keys", ["[]", '["ed25519:not-a-key"]'], ids=["no-keys", "bad-key"])
+def test_agent_without_usable_keys_stays_up_and_refuses(kiosk, lab, mqtt_probe, agent_process, keys):
     server = fleet_server(mqtt_probe)
-    agent_process(A, **kiosk.settings(update_trusted_keys="[]"))
+    agent_process(A, **kiosk.settings(update_trusted_keys=keys))
     wait_online(server)
     server.publish(kiosk_topic(A, Channel.UPDATE_DESIRED), b'{"v":1,"kiosk_id":"kiosk-a","version":"2.0.0"}',
                    retain=True)
