@@ -16,6 +16,8 @@ APT_PACKAGES=(
   mosquitto                             # local MQTT broker for the fleet
   socat                                 # handy for poking serial ports by hand
   systemd udev                          # systemd-analyze verify / security on the shipped units
+  postgresql                            # the fleet server's scale-out database (tests start their own)
+  chromium                              # the fleet console's browser test (driven by Playwright)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
