@@ -247,7 +247,6 @@ def test_idle_timeout_warns_then_ends(backoffice, tmp_path):
 def test_cancel_while_the_qr_code_is_shown_cancels_the_order(tmp_path):
     with BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=None)) as server:
         async def main():
-            from flows.driver import drive_async  # noqa: F401  (the runner is driven by hand here)
             from flows.deps import FlowSettings, sim_deps
             from flows.engine import FlowRunner, ResumePolicy
             from flows.registry import create
