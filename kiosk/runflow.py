@@ -140,6 +140,8 @@ class AnswerBook:
                         raise NoAnswer(f"all {len(value)} answers for {key!r} are used up")
                     self._cursor[key] = i + 1
                     return value[i]
+                if view.errors:  # the view refused this very answer; sending it again would loop
+                    raise NoAnswer(f"the answer for {key!r} was refused: {view.errors}")
                 return value
         if view.kind in _DEFAULTS:
             return _DEFAULTS[view.kind]

@@ -166,3 +166,12 @@ def test_back_office_child_dies_when_the_runner_is_killed(tmp_path):
             return
         time.sleep(0.1)
     pytest.fail("the back office outlived the killed runner")
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_answer_stops_the_run_instead_of_looping(backoffice, tmp_path):
+    answers = write_answers(tmp_path / "a.json", "licence-renewal", height={"height_cm": 20})  # below the minimum
+    rc, lines, err = run_cli("run-flow", "licence-renewal", "--answers", str(answers), "--devices", "sim",
+                             "--state-dir", str(tmp_path / "state"), "--backoffice", backoffice.url)
+    assert rc == 2 and "height" in err and "error.form.too_small" in err
+    assert json.loads(lines[-1])["errors"] == {"height_cm": "error.form.too_small"}
