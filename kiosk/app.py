@@ -12,6 +12,7 @@ options matter (kiosk.run does).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -77,6 +78,9 @@ class KioskOptions(BaseModel):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     resume: ResumePolicy = ResumePolicy.ASK
     final_linger_s: float = Field(default=45.0, gt=0)
+    # Frames each flow view stays before the next is applied (0 = at once). The autopilot sets 3
+    # so every view is drawn — and photographed — even when the flow moves on within a frame.
+    view_pacing_frames: int = Field(default=0, ge=0)
     state_dir: Path | None = None  # the journal's directory; None = no journal (tests, demos)
 
 
@@ -91,9 +95,7 @@ class KioskApp(App):
         self.options = options or KioskOptions()
         self.services = list(services or [])
         self.speaker: Speaker = speaker or NullSpeaker()
-        self.journal = journal
-        if self.journal is None and self.options.state_dir is not None:
-            self.journal = Journal(self.options.state_dir)
+        self._journal = journal
         self.flow_clock = flow_clock
         self.lang = self.options.lang
         self.tr = Translator(self.lang)
@@ -106,8 +108,16 @@ class KioskApp(App):
         self.view_listeners: list[Callable[[str, ViewBase | None], None]] = []  # autopilot, tests
         self._spoken: tuple[str, str] | None = None
         self.host: FlowHost | None = None
+        self.host_ready_hooks: list[Callable[[FlowHost], None]] = []  # e.g. open the devices on the flow loop
+        self.stop_hooks: list[Callable[[FlowHost], None]] = []  # e.g. close them, before the loop stops
         self.session = SessionLifecycle(self)
         self._update_sizes()
+
+    def journal(self) -> Journal | None:
+        """The journal, opened on the flow loop's thread (SQLite connections stay on one thread)."""
+        if self._journal is None and self.options.state_dir is not None:
+            self._journal = Journal(self.options.state_dir)
+        return self._journal
 
     # -- Kivy lifecycle ---------------------------------------------------------------
     def build(self):
@@ -116,7 +126,12 @@ class KioskApp(App):
         register_cjk_font()
         Window.clearcolor = theme.BACKGROUND
         Window.bind(on_request_close=self._veto_close)
-        self.host = FlowHost(post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0))
+        self.host = FlowHost(post=self._post)
+        self._posted: deque = deque()
+        self._frames_since_view = 0
+        self._drain = Clock.schedule_interval(self._run_posted, 0)
+        for hook in self.host_ready_hooks:
+            hook(self.host)
         self.sm = ScreenManager(transition=NoTransition())
         self.screens = {}
         for cls in (HomeScreen, OutOfServiceScreen, *FLOW_SCREENS):
@@ -126,14 +141,37 @@ class KioskApp(App):
         self.show_home()
         return self.sm
 
+    def _post(self, fn: Callable[[], None]) -> None:
+        """Called from the flow thread: run `fn` on the UI thread (Clock callbacks are thread-safe)."""
+        self._posted.append(fn)  # deque.append is atomic
+
+    def _run_posted(self, _dt) -> None:
+        self._frames_since_view += 1
+        pacing = self.options.view_pacing_frames
+        while self._posted and self._frames_since_view > pacing:
+            fn = self._posted.popleft()
+            try:
+                fn()
+            except Exception:
+                log.exception("UI update from the flow failed")
+            if pacing:
+                self._frames_since_view = 0
+
     def _veto_close(self, *args, **kw) -> bool:
         return True  # a citizen cannot close the kiosk (staff stop the service)
 
     def on_stop(self):
+        if getattr(self, "_drain", None) is not None:
+            self._drain.cancel()
         self.session.end() if self.session.active else None
         for s in getattr(self, "screens", {}).values():
             s.stop_timers()
         if self.host is not None:
+            for hook in self.stop_hooks:
+                try:
+                    hook(self.host)
+                except Exception:
+                    log.exception("stop hook failed")
             self.host.stop()
         self.speaker.close()
         from kivy.core.window import Window

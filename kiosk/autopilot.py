@@ -150,7 +150,7 @@ class Performer:
             if screen.page != i:
                 raise TapFailed(f"form is on page {screen.page}, expected {i}")
             if page[0].name in REGION_FIELDS:
-                self.pick_region({f.name: str(value.get(f.name, "")) for f in page})
+                self.pick_region({f.name: str(value.get(f.name, "")) for f in page}, view.step)
             else:
                 field = page[0]
                 self.type_field(field, value.get(field.name))
@@ -173,16 +173,34 @@ class Performer:
             text = text[:-2]
         if current == text:
             return
-        if field.kind is FieldKind.TEXT:
+        if field.kind is FieldKind.TEXT and field.name == "plate":
+            self.tap("plate.clear")
+            for i, ch in enumerate(text):
+                self.tap(f"plate.province.{ch}" if i == 0 else f"plate.key.{ch.upper()}")
+        elif field.kind is FieldKind.TEXT:
             self.tap("pinyin.clear")
-            for ch in text:
-                self.type_character(ch)
+            self.type_text(text)
         else:
             self.tap("keypad.clear") if find_widget(self.screen, "keypad.clear") else None
             while self.screen.values.get(field.name, ""):
                 self.tap("keypad.delete")
             for ch in text:
                 self.tap(f"keypad.{ch}")
+
+    def type_text(self, text: str) -> None:
+        """Word keys where a word fits (单元), else one character at a time."""
+        from kiosk.widgets.pinyin_keyboard import WORDS
+
+        words = sorted(WORDS, key=len, reverse=True)
+        i = 0
+        while i < len(text):
+            word = next((w for w in words if text.startswith(w, i)), None)
+            if word is not None:
+                self.tap(f"pinyin.word.{word}")
+                i += len(word)
+            else:
+                self.type_character(text[i])
+                i += 1
 
     def type_character(self, ch: str) -> None:
         from kiosk.widgets.pinyin_keyboard import WORDS
@@ -210,7 +228,7 @@ class Performer:
             tap(more, self.frames, self.touch_class)
         raise TapFailed(f"no candidate {ch!r} for {syllable!r}")
 
-    def pick_region(self, wanted: dict[str, str]) -> None:
+    def pick_region(self, wanted: dict[str, str], step: str = "") -> None:
         picker = self.screen.input
         if all(picker.value.get(k) == v for k, v in wanted.items() if v):
             return
@@ -220,6 +238,7 @@ class Performer:
             name = wanted.get(level)
             if not name or picker.level != level:
                 continue
+            self.on_page(f"{step}-pick_{level}")
             for _ in range(10):
                 w = find_widget(picker, f"region.{level}.{name}")
                 if w is not None:
@@ -262,7 +281,7 @@ class Screenshots:
 # -- the driver -------------------------------------------------------------------------------
 
 
-Decide = Callable[[ViewBase], Any]  # view -> answer value (or the ACT_* markers below)
+Decide = Callable[[ViewBase], Any]  # view -> Action, IDLE (do nothing) or a bare answer value
 
 
 class Autopilot:
@@ -311,11 +330,10 @@ class Autopilot:
                 time.sleep(0.002)
                 continue
             name, view = self.events.pop(0)
-            if self.events and not (view is not None and view.awaits_answer):
-                # a newer screen is already waiting; still keep a picture of this one
-                pass
+            if self.events:
+                continue  # superseded (e.g. measuring progress) before it was drawn: the newest counts
             self.frames(2)
-            if app.sm.current != name and not self.events:
+            if self.events:
                 continue
             self.shots.take(self._label(name, view))
             if name == "home":
@@ -329,15 +347,40 @@ class Autopilot:
                 self.frames(3)
                 return code
             if view.awaits_answer and view.view_id not in answered and not self.events:
-                value = self.decide(view)
                 answered.add(view.view_id)
                 try:
-                    self.performer.answer(view, value)
-                except TapFailed as e:
+                    self.perform(view, self.decide(view))
+                except (TapFailed, LookupError) as e:
                     log.error("autopilot: %s", e)
                     return 2
         log.error("autopilot: the flow did not finish within %.0f s", self.timeout_s)
         return 2
+
+    def perform(self, view: ViewBase, decision: Any) -> None:
+        """Carry out an answers-file decision with taps (Cancel goes through its confirmation)."""
+        from flows.views import Action, ActionKind
+
+        if not isinstance(decision, Action):
+            if type(decision).__name__ in ("_Idle", "Idle"):
+                idle = getattr(self, "on_idle", None)
+                if idle is not None:
+                    idle(view)
+                return
+            decision = Action.answer(decision)
+        kind = decision.kind
+        if kind is ActionKind.ANSWER:
+            self.performer.answer(view, decision.value)
+        elif kind is ActionKind.CANCEL:
+            self.performer.tap("nav.cancel")
+            if find_widget(self.app.sm.current_screen, "cancel.yes") is not None:
+                self.shots.take(self._label("cancel-confirm", view))
+                self.performer.tap("cancel.yes")
+        elif kind is ActionKind.HELP:
+            self.performer.tap("nav.help")
+        elif kind is ActionKind.BACK:
+            self.performer.tap("nav.back")
+        elif kind is ActionKind.MORE_TIME:
+            self.performer.tap("idle.more_time")
 
     def _wait_end(self, deadline: float) -> int:
         while self.app.session.last_status is None and time.monotonic() < deadline:

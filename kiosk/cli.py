@@ -18,6 +18,7 @@ import sys
 
 SUBCOMMANDS: tuple[str, ...] = (
     "kiosk.runflow",  # run-flow
+    "kiosk.run",  # run (the Kivy UI; imports Kivy only when run)
     "kiosk.cli",  # flows (below)
 )
 

@@ -53,8 +53,20 @@ class FlowHost:
         return session
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Cancel whatever still runs on the loop (a flow keeps its journal for resume), then stop it."""
         if self.loop.is_closed():
             return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.submit(cancel_all()).result(timeout)
+        except Exception:
+            log.warning("flow loop: tasks did not stop in time")
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():
@@ -70,7 +82,7 @@ class SessionSpec:
 
     flow: Flow
     deps_factory: Callable[[], Any] | None = None  # may be async; called on the flow loop
-    journal: Journal | None = None
+    journal: Journal | Callable[[], Journal | None] | None = None  # a factory is called on the flow loop
     settings: EngineSettings | None = None
     clock: Any = None
     resume: ResumePolicy = ResumePolicy.ASK
@@ -96,7 +108,8 @@ class FlowSession:
             deps = self.spec.deps_factory() if self.spec.deps_factory else None
             if inspect.isawaitable(deps):
                 deps = await deps
-            self.runner = FlowRunner(self.spec.flow, self.spec.journal, deps, settings=self.spec.settings,
+            journal = self.spec.journal() if callable(self.spec.journal) else self.spec.journal
+            self.runner = FlowRunner(self.spec.flow, journal, deps, settings=self.spec.settings,
                                      clock=self.spec.clock, resume=self.spec.resume, elderly=self.spec.elderly)
             async for view in self.runner.views():
                 if self._closed:

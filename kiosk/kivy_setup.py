@@ -12,6 +12,7 @@ Call `configure(options)` before importing anything that creates the Kivy window
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
@@ -46,6 +47,8 @@ def configure(display: DisplayOptions) -> None:
     if display.headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
     from kivy.config import Config
+
+    logging.getLogger("kivy").setLevel(logging.WARNING)
 
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "log_level", "warning")

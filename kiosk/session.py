@@ -49,7 +49,8 @@ class SessionLifecycle:
         if self.current is not None:
             return
         opts = self.app.options
-        spec = SessionSpec(flow=service.make_flow(), deps_factory=service.deps_factory, journal=self.app.journal,
+        spec = SessionSpec(flow=service.make_flow(), deps_factory=service.deps_factory, journal=self.app.journal,  # a factory: opened on the flow loop
+
                            settings=opts.engine, clock=self.app.flow_clock, resume=opts.resume,
                            elderly=self.app.elderly)
         self.service = service

@@ -36,12 +36,25 @@ def load_catalog(lang: str) -> dict[str, str]:
 
 
 class _Lenient(string.Formatter):
-    """Leave a placeholder empty instead of raising when a parameter is missing."""
+    """Leave a placeholder empty instead of raising when a parameter is missing; `{x:yuan}`
+    formats an amount in fen as ¥12.50."""
 
     def get_value(self, key, args, kwargs):  # type: ignore[override]
         if isinstance(key, str):
             return kwargs.get(key, "")
         return super().get_value(key, args, kwargs)
+
+    def format_field(self, value, format_spec):  # type: ignore[override]
+        if format_spec == "yuan":
+            try:
+                fen = int(value)
+            except (TypeError, ValueError):
+                return str(value)
+            return f"¥{fen // 100}.{fen % 100:02d}"
+        try:
+            return super().format_field(value, format_spec)
+        except (TypeError, ValueError):
+            return str(value)
 
 
 _formatter = _Lenient()
@@ -62,9 +75,18 @@ class Translator:
     def __call__(self, key: str, **params: object) -> str:
         template = self.catalog.get(key)
         if template is None:
-            log.warning("i18n: no %s text for key %s", self.lang, key)  # keys never carry personal data
-            template = self.catalog.get(MISSING_KEY, "…")
+            template = self._fallback(key)
         return _formatter.format(template, **self._params(params))
+
+    def _fallback(self, key: str) -> str:
+        """`a.b.c` missing: the nearest `a.b._default` / `a._default`, else the missing-text notice."""
+        parts = key.split(".")
+        for n in range(len(parts) - 1, 0, -1):
+            default = ".".join(parts[:n]) + "._default"
+            if default in self.catalog:
+                return self.catalog[default]
+        log.warning("i18n: no %s text for key %s", self.lang, key)  # keys never carry personal data
+        return self.catalog.get(MISSING_KEY, "…")
 
     def msg(self, m: Msg | None) -> str:
         return "" if m is None else self(m.key, **m.params)
@@ -74,9 +96,14 @@ class Translator:
         return self.catalog.get(key, "")
 
     def _params(self, params: Mapping[str, object]) -> dict[str, object]:
+        """Translate parameter values that name something (eye="left", corrected=True, criteria="a,b")."""
         out: dict[str, object] = {}
         for k, v in params.items():
-            if isinstance(v, str) and f"value.{v}" in self.catalog:
+            if isinstance(v, bool):
+                v = self.catalog.get(f"value.{str(v).lower()}", v)
+            elif isinstance(v, str) and f"value.{v}" in self.catalog:
                 v = self.catalog[f"value.{v}"]
+            elif isinstance(v, str) and "," in v and all(f"value.{p}" in self.catalog for p in v.split(",")):
+                v = self.catalog.get("value._list_separator", ", ").join(self.catalog[f"value.{p}"] for p in v.split(","))
             out[k] = v
         return out

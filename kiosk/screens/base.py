@@ -138,6 +138,21 @@ class KioskScreen(Screen):
         return Text(text=text, font_size=self.s.heading, bold=True, color=theme.TEXT, kiosk_role="heading",
                     line_height=1.2)
 
+    def message_block(self, text: str) -> list:
+        """A message: its first line as the heading; further lines (a summary to check) in a card."""
+        first, _, rest = text.partition("\n")
+        if not any(c in rest for c in "：:"):  # not a "label: value" summary: one heading
+            return [self.heading(text)]
+        s = self.s
+        card = Panel(orientation="vertical", bg=list(theme.SURFACE), border=list(theme.DIVIDER),
+                     size_hint_y=None, padding=s.px(32))
+        body = self.body_text(rest.strip())
+        body.line_height = 1.45
+        card.add_widget(body)
+        body.bind(height=lambda w, h: setattr(card, "height", h + 2 * s.px(32)))
+        card.height = body.height + 2 * s.px(32)
+        return [self.heading(first), card]
+
     def body_text(self, text: str, muted: bool = False) -> Text:
         return Text(text=text, font_size=self.s.body, color=theme.TEXT_MUTED if muted else theme.TEXT,
                     line_height=1.3)
@@ -193,6 +208,9 @@ class FlowScreen(KioskScreen):
                                     view.progress.index, view.progress.total, font_size=s.small)
             outer.add_widget(progress, index=len(outer.children))
         self.build_body(column)
+        dock = self.dock()
+        if dock is not None:
+            outer.add_widget(dock)
         actions = Column(spacing=s.gap)
         for b in self.actions():
             actions.add_widget(b)
@@ -206,6 +224,10 @@ class FlowScreen(KioskScreen):
 
     def actions(self) -> list[BigButton]:
         return []
+
+    def dock(self):
+        """A widget fixed above the actions, outside the scrolling body (on-screen keyboards)."""
+        return None
 
     def footer_buttons(self) -> list[tuple[str, str, str, object]]:
         tr = self.tr
@@ -227,6 +249,10 @@ class FlowScreen(KioskScreen):
 
     def go_back(self) -> None:
         self.send(Action.back())
+
+    def static_help(self) -> None:
+        """Help once the flow has ended (there is no flow step left to explain)."""
+        self.show_overlay(self.tr("ui.help_staff"), [("help.close", self.tr("ui.close"), "primary", self.close_overlay)])
 
     def ask_cancel(self) -> None:
         tr = self.tr

@@ -18,7 +18,8 @@ class ChoiceScreen(FlowScreen):
         tr, s = self.tr, self.s
         if view.image:
             column.add_widget(self.app.images.widget(view.image, s.px(520)) or picture(view.image, s.px(360)))
-        column.add_widget(self.heading(tr.msg(view.message)))
+        for w in self.message_block(tr.msg(view.message)):
+            column.add_widget(w)
         for field, key in view.errors.items():
             t = self.body_text(tr(key))
             t.color = theme.DANGER

@@ -10,11 +10,14 @@ Values live only in this screen and are wiped at the end of the session.
 from __future__ import annotations
 
 from flows.views import FieldKind, Form, FormField, ViewKind
+from kivy.uix.boxlayout import BoxLayout
+
 from kiosk import theme
 from kiosk.screens.base import FlowScreen
 from kiosk.widgets.base import Column, Text
 from kiosk.widgets.keypad import EntryBox, NumericKeypad, format_date, format_phone
 from kiosk.widgets.pinyin_keyboard import PinyinKeyboard
+from kiosk.widgets.plate_keyboard import PlateKeyboard
 from kiosk.widgets.region_picker import LEVELS, RegionPicker
 
 REGION_FIELDS = set(LEVELS)
@@ -64,7 +67,7 @@ class FormScreen(FlowScreen):
         page = self.pages[self.page]
         heading = self.heading(tr.msg(view.message))
         column.add_widget(heading)
-        if len(self.pages) > 1:
+        if len(self.pages) > 1 and page[0].name in REGION_FIELDS:
             column.add_widget(self.body_text(tr("ui.form.question", index=self.page + 1, total=len(self.pages)),
                                              muted=True))
         errors = [view.errors[f.name] for f in page if f.name in view.errors]
@@ -72,6 +75,7 @@ class FormScreen(FlowScreen):
             errors = [self.page_error]
         elif "" in view.errors and self.page == len(self.pages) - 1:
             errors.append(view.errors[""])
+        self._dock = None
         if page[0].name in REGION_FIELDS:
             self._error_label(column, errors)
             picker = RegionPicker(
@@ -86,22 +90,37 @@ class FormScreen(FlowScreen):
             self.input = picker
             return
         field = page[0]
-        label = Text(text=tr.msg(field.label), font_size=s.px(48), bold=True, color=theme.TEXT)
-        if len(self.pages) > 1 or tr.msg(field.label) != tr.msg(view.message):
-            column.add_widget(label)
+        label_text = tr.msg(field.label)
+        if len(self.pages) > 1 or label_text != tr.msg(view.message):
+            row = BoxLayout(size_hint_y=None, spacing=s.gap)
+            lab = Text(text=label_text, font_size=s.px(48), bold=True, color=theme.TEXT, size_hint_y=1)
+            row.add_widget(lab)
+            if len(self.pages) > 1:
+                count = Text(text=tr("ui.form.question", index=self.page + 1, total=len(self.pages)),
+                             font_size=s.small, color=theme.TEXT_MUTED, halign="right", size_hint_y=1,
+                             size_hint_x=0.5)
+                row.add_widget(count)
+            lab.bind(texture_size=lambda w, ts: setattr(row, "height", max(ts[1] + 8, s.px(64))))
+            row.height = s.px(64)
+            column.add_widget(row)
         self._error_label(column, errors)
         hint_kind = field.kind.value if field.kind is not FieldKind.TEXT else "text"
         self.entry = EntryBox(hint=tr(f"ui.form.hint.{hint_kind}"), font_size=s.body)
         column.add_widget(self.entry)
         current = self.values.get(field.name, "")
-        if field.kind is FieldKind.TEXT:
+        base = self.app.base_sizes  # keyboards keep their key size in large-text mode, so they always fit
+        self._dock = None
+        if field.kind is FieldKind.TEXT and field.name == "plate":
+            self.input = self._dock = PlateKeyboard(
+                labels={"delete": tr("ui.keypad.delete"), "clear": tr("ui.keypad.clear")},
+                on_change=lambda v, n=field.name: self._typed(n, v), value=current,
+                max_length=field.max_length or 8, key_height=base.px(100), font_size=base.px(44))
+        elif field.kind is FieldKind.TEXT:
             column.add_widget(self.body_text(tr("ui.pinyin.hint"), muted=True))
-            # the keyboard keeps its key size in large-text mode, so it always fits the screen
-            base = self.app.base_sizes
-            self.input = PinyinKeyboard(
+            self.input = self._dock = PinyinKeyboard(
                 labels={"delete": tr("ui.keypad.delete"), "clear": tr("ui.keypad.clear"), "more": tr("ui.pinyin.more")},
                 on_change=lambda v, n=field.name: self._typed(n, v), value=current,
-                max_length=field.max_length or 60, key_height=base.px(100), font_size=base.px(42))
+                max_length=field.max_length or 60, key_height=base.px(96), font_size=base.px(42))
         else:
             digits = current.replace("-", "") if field.kind is FieldKind.DATE else current
             max_len = {FieldKind.PHONE: 11, FieldKind.DATE: 8}.get(field.kind, field.max_length or 18)
@@ -110,8 +129,11 @@ class FormScreen(FlowScreen):
                 on_change=lambda v, n=field.name: self._typed(n, v), max_length=max_len,
                 decimal=field.kind is FieldKind.NUMBER, key_height=s.px(128), font_size=s.px(60),
                 value=digits, size_hint_x=1)
-        column.add_widget(self.input)
+            column.add_widget(self.input)
         self._typed(field.name, getattr(self.input, "value", current))
+
+    def dock(self):
+        return getattr(self, "_dock", None)
 
     def _error_label(self, column: Column, errors: list[str]) -> None:
         for key in errors:

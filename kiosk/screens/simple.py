@@ -20,16 +20,54 @@ def picture(key: str | None, size: float) -> BoxLayout:
     return box
 
 
-class PromptScreen(FlowScreen):
+# A picture for a message whose view names none, by the message key's topic.
+TOPIC_PICTURES = (("resume.place_id_card", "idcard"), ("idcard.", "idcard"), ("hearing.", "hearing"),
+                  ("bp.", "bp"), ("vision.", "eye"), ("photo.", "camera"), ("face.", "camera"),
+                  ("payment.", "qr"), ("print.", "printer"), ("mail.", "printer"))
+
+
+def topic_picture(key: str) -> str | None:
+    return next((pic for prefix, pic in TOPIC_PICTURES if key.startswith(prefix)), None)
+
+
+class Sweep:
+    """An indeterminate progress bar that moves: the kiosk is working, it has not frozen."""
+
+    _event = None
+
+    def start_sweep(self, bar) -> None:
+        self.stop_sweep()
+        self._bar = bar
+        self._event = Clock.schedule_interval(self._tick, 0.25)
+
+    def _tick(self, _dt):
+        self._bar.value = (self._bar.value + 0.08) % 1.0
+
+    def stop_sweep(self) -> None:
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+
+
+class PromptScreen(FlowScreen, Sweep):
     kind = ViewKind.PROMPT.value
 
     def build_body(self, column: Column) -> None:
         view: Prompt = self.view  # type: ignore[assignment]
-        if view.illustration:
-            column.add_widget(picture(view.illustration, self.s.px(420)))
-        column.add_widget(self.heading(self.tr.msg(view.message)))
+        pic = view.illustration or topic_picture(view.message.key)
+        if pic:
+            column.add_widget(picture(pic, self.s.px(420 if view.illustration else 300)))
+        for w in self.message_block(self.tr.msg(view.message)):
+            column.add_widget(w)
+        self.stop_sweep()
         if not view.awaits_answer:
             column.add_widget(self.body_text(self.tr("ui.waiting_device"), muted=True))
+            bar = MeterBar(size_hint_y=None, height=self.s.px(28))
+            column.add_widget(bar)
+            self.start_sweep(bar)
+
+    def stop_timers(self) -> None:
+        self.stop_sweep()
 
     def actions(self):
         if self.view is not None and self.view.awaits_answer:
@@ -40,30 +78,23 @@ class PromptScreen(FlowScreen):
         return self.view.message.key  # type: ignore[union-attr]
 
 
-class BusyScreen(FlowScreen):
+class BusyScreen(FlowScreen, Sweep):
     kind = ViewKind.BUSY.value
-    _dots = 0
-    _event = None
 
     def build_body(self, column: Column) -> None:
         view: Busy = self.view  # type: ignore[assignment]
-        column.add_widget(picture("printer" if "print" in view.message.key else None, self.s.px(40)))
+        pic = topic_picture(view.message.key)
+        if pic:
+            column.add_widget(picture(pic, self.s.px(300)))
         self.message = self.heading(self.tr.msg(view.message))
         column.add_widget(self.message)
         column.add_widget(self.body_text(self.tr("ui.busy.hint"), muted=True))
         self.bar = MeterBar(size_hint_y=None, height=self.s.px(28))
         column.add_widget(self.bar)
-        self.stop_timers()
-        self._event = Clock.schedule_interval(self._tick, 0.25)
-
-    def _tick(self, _dt):
-        # an indeterminate bar sweeping: shows the kiosk has not frozen
-        self.bar.value = (self.bar.value + 0.08) % 1.0
+        self.start_sweep(self.bar)
 
     def stop_timers(self) -> None:
-        if self._event is not None:
-            self._event.cancel()
-            self._event = None
+        self.stop_sweep()
 
     def footer_buttons(self):
         return [b for b in super().footer_buttons() if b[0] != "nav.back"]
@@ -72,32 +103,57 @@ class BusyScreen(FlowScreen):
         return self.view.message.key  # type: ignore[union-attr]
 
 
-class MeasuringScreen(FlowScreen):
-    """A device at work: the instruction, how to sit/hold, live progress."""
+class MeasuringScreen(FlowScreen, Sweep):
+    """A device at work: the instruction, how to sit/hold, live progress; the QR code for payment."""
 
     kind = ViewKind.MEASURING.value
 
     def build_body(self, column: Column) -> None:
         view: Measuring = self.view  # type: ignore[assignment]
         s, tr = self.s, self.tr
-        if view.device:
-            column.add_widget(picture(view.device, s.px(360)))
-        column.add_widget(self.heading(tr.msg(view.instruction)))
+        self.stop_sweep()
+        qr = view.instruction.params.get("qr") if view.device == "payment" else None
+        if qr:
+            from kiosk.images import image_from_png, qr_png
+
+            column.add_widget(image_from_png(qr_png(str(qr)), s.px(560)))
+        elif view.device:
+            column.add_widget(picture(view.device, s.px(340)))
+        heading = self.heading(tr.msg(view.instruction))
+        if qr:
+            heading.halign = "center"
+        column.add_widget(heading)
         hint_key = f"measure.hint.{view.device}" if view.device else ""
         if hint_key and tr.has(hint_key):
             card = Panel(orientation="vertical", bg=list(theme.SURFACE), border=list(theme.DIVIDER),
                          size_hint_y=None, padding=s.px(32))
             hint = self.body_text(tr(hint_key))
+            hint.line_height = 1.45
             card.add_widget(hint)
             hint.bind(height=lambda w, h: setattr(card, "height", h + 2 * s.px(32)))
             card.height = hint.height + 2 * s.px(32)
             column.add_widget(card)
         self.bar = MeterBar(value=view.progress_fraction, size_hint_y=None, height=s.px(40))
         column.add_widget(self.bar)
-        self.percent = self.body_text(tr("ui.measuring.percent", percent=round(view.progress_fraction * 100)))
+        self.percent = self.body_text("")
         self.percent.halign = "center"
         column.add_widget(self.percent)
-        column.add_widget(self.body_text(tr("ui.measuring.keep_still"), muted=True))
+        if qr:
+            self.percent.text = tr("ui.payment.waiting")
+            self.start_sweep(self.bar)
+        else:
+            column.add_widget(self.body_text(tr("ui.measuring.keep_still"), muted=True))
+            self._show_progress(view)
+
+    def _show_progress(self, view: Measuring) -> None:
+        if view.progress_fraction > 0:
+            self.stop_sweep()
+            self.bar.value = view.progress_fraction
+            self.percent.text = self.tr("ui.measuring.percent", percent=round(view.progress_fraction * 100))
+        else:  # no progress reported (yet): the bar sweeps instead of sitting at 0 %
+            self.percent.text = self.tr("ui.waiting_device")
+            if self._event is None:
+                self.start_sweep(self.bar)
 
     def update(self, view: Measuring) -> bool:
         """Progress of the same measurement: update in place (no rebuild, no flicker, no re-speech)."""
@@ -105,9 +161,11 @@ class MeasuringScreen(FlowScreen):
         if not isinstance(old, Measuring) or old.instruction != view.instruction or old.device != view.device:
             return False
         self.view = view
-        self.bar.value = view.progress_fraction
-        self.percent.text = self.tr("ui.measuring.percent", percent=round(view.progress_fraction * 100))
+        self._show_progress(view)
         return True
+
+    def stop_timers(self) -> None:
+        self.stop_sweep()
 
     def footer_buttons(self):
         return [b for b in super().footer_buttons() if b[0] != "nav.back"]
@@ -163,7 +221,7 @@ class ResultScreen(FlowScreen):
 
     def footer_buttons(self):
         if self.view is not None and self.view.final:
-            return [("nav.home", self.tr("ui.home"), "secondary", self.app.end_session)]
+            return [("nav.help", self.tr("ui.help"), "secondary", self.static_help)]
         return super().footer_buttons()
 
     def speech_key(self):
@@ -200,7 +258,7 @@ class ErrorScreen(FlowScreen):
 
     def footer_buttons(self):
         if self.view is not None and self.view.final:
-            return [("nav.home", self.tr("ui.home"), "secondary", self.app.end_session)]
+            return [("nav.help", self.tr("ui.help"), "secondary", self.static_help)]
         return super().footer_buttons()
 
     def speech_key(self):

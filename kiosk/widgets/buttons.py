@@ -17,6 +17,7 @@ STYLES = {
     "header": (theme.HEADER, theme.PRIMARY_DOWN, theme.TEXT_ON_DARK, theme.TEXT_ON_DARK),
     "key": (theme.SURFACE, theme.SELECTED, theme.TEXT, theme.DIVIDER),
     "selected": (theme.SELECTED, theme.SELECTED, theme.TEXT, theme.PRIMARY),
+    "disabled": (theme.hex_colour("#E4E8ED"), theme.hex_colour("#E4E8ED"), theme.TEXT_MUTED, theme.hex_colour("#E4E8ED")),
 }
 
 
@@ -42,7 +43,8 @@ class BigButton(Button):
             self._shape = RoundedRectangle(pos=self.pos, size=self.size, radius=[self.radius])
             self._edge_colour = Color(0, 0, 0, 0)
             self._edge = Line(rounded_rectangle=(*self.pos, *self.size, self.radius), width=2)
-        self.bind(pos=self._redraw, size=self._redraw, state=self._restyle, style=self._restyle)
+        self.bind(pos=self._redraw, size=self._redraw, state=self._restyle, style=self._restyle,
+                  disabled=self._restyle)
         self._restyle()
 
     def _redraw(self, *_):
@@ -51,9 +53,10 @@ class BigButton(Button):
         self.text_size = (max(1, self.width - 24), None)
 
     def _restyle(self, *_):
-        bg, down, fg, edge = STYLES[self.style]
+        bg, down, fg, edge = STYLES["disabled" if self.disabled else self.style]
         self._fill_colour.rgba = down if self.state == "down" else bg
         self._edge_colour.rgba = edge
         self.color = fg
+        self.disabled_color = fg
         self.fill = list(bg)
         self.edge = list(edge)

@@ -2,7 +2,7 @@
 
 Typing letters builds a composition ("jiefang"); the candidate row offers 解放, 街 ...;
 tapping one appends it to the value and removes the letters it used. Digits and the
-address words (号 路 街 栋 单元 楼 室 村 镇) go straight in. Engine: kiosk.pinyin.
+address words (号 路 街 栋 单元 楼 室 -) go straight in. Engine: kiosk.pinyin.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from kiosk.widgets.base import Column, Text
 from kiosk.widgets.buttons import BigButton
 
 ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-WORDS = ("号", "路", "街", "巷", "栋", "单元", "楼", "室", "村", "镇", "组", "附")
+WORDS = ("号", "路", "街", "栋", "单元", "楼", "室", "-")
 CANDIDATES_SHOWN = 7
 
 
@@ -37,17 +37,19 @@ class PinyinKeyboard(Column):
         self._on_change = on_change
         self._kh = key_height
         self._fs = font_size
-        self.composition = Text(text="", font_size=font_size, color=theme.TEXT, size_hint_y=None, height=key_height * 0.6)
-        self.add_widget(self.composition)
-        self.candidate_row = BoxLayout(size_hint_y=None, height=key_height, spacing=8)
-        self.add_widget(self.candidate_row)
+        top = BoxLayout(size_hint_y=None, height=key_height, spacing=8)
+        self.composition = Text(text="", font_size=font_size, color=theme.TEXT, size_hint=(None, 1), width=font_size * 4.2)
+        top.add_widget(self.composition)
+        self.candidate_row = BoxLayout(spacing=8)
+        top.add_widget(self.candidate_row)
+        self.add_widget(top)
         for row in ROWS:
             self.add_widget(self._row([(c, c, f"pinyin.key.{c}") for c in row]))
         digits = GridLayout(cols=10, spacing=8, size_hint_y=None, height=key_height)
         for d in "1234567890":
             digits.add_widget(self._key(d, d, f"pinyin.digit.{d}"))
         self.add_widget(digits)
-        words = GridLayout(cols=6, spacing=8, size_hint_y=None, height=key_height * 2 + 8)
+        words = GridLayout(cols=len(WORDS), spacing=8, size_hint_y=None, height=key_height)
         for w in WORDS:
             words.add_widget(self._key(w, w, f"pinyin.word.{w}"))
         self.add_widget(words)

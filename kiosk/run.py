@@ -1,0 +1,223 @@
+"""`kiosk run`: the citizen touch UI (Kivy).
+
+    kiosk run --virtual                       simulators + reference back office + UI in a window
+    kiosk run --virtual --headless --screenshots DIR --autopilot FLOW [--lang zh|en]
+                                              drive the real UI through FLOW with the shipped answers
+                                              file (examples/answers/FLOW.yaml) by synthetic touches,
+                                              save every screen as DIR/NNN-*.png, exit 0 when the flow
+                                              completes (3 aborted, 2 autopilot stuck, 1 start failure)
+    kiosk run --backoffice URL                the kiosk's configured devices (kiosk.toml) and a back office
+
+Options: --lang zh|en, --elderly (large text, longer time limits), --mute (no voice),
+--size WxH (default 1080x1920 portrait), --windowed (not fullscreen), --answers FILE
+(another answers file for --autopilot), --state-dir DIR (journal; a temporary directory
+by default with --virtual).
+
+Kivy is imported only when the command runs, so `kiosk --help` and `kiosk run-flow` stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "answers"
+EXIT_OK, EXIT_FAILED, EXIT_STUCK, EXIT_ABORTED = 0, 1, 2, 3
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="the citizen touch UI (Kivy); --virtual runs it on simulators",
+                              description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--virtual", action="store_true", help="device simulators and the reference back office")
+    p.add_argument("--headless", action="store_true", help="no display: SDL offscreen rendering")
+    p.add_argument("--screenshots", metavar="DIR", type=Path, help="save every screen shown as a numbered PNG")
+    p.add_argument("--autopilot", metavar="FLOW", help="drive the UI through FLOW by synthetic touches, then exit")
+    p.add_argument("--answers", metavar="FILE", type=Path, help="answers file for --autopilot "
+                                                                 "(default examples/answers/FLOW.yaml)")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--elderly", action="store_true", help="large text and longer time limits")
+    p.add_argument("--mute", action="store_true", help="no voice prompts")
+    p.add_argument("--size", default="1080x1920", metavar="WxH", help="window size (default 1080x1920)")
+    p.add_argument("--windowed", action="store_true", help="a normal window instead of fullscreen")
+    p.add_argument("--state-dir", type=Path, metavar="DIR", help="journal directory")
+    p.add_argument("--backoffice", metavar="URL", help="back office base URL (with --virtual: instead of starting one)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="--autopilot gives up after S seconds")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"kiosk run: --size must look like 1080x1920, not {args.size!r}", file=sys.stderr)
+        return EXIT_STUCK
+    if args.autopilot and not args.virtual:
+        print("kiosk run: --autopilot needs --virtual (the simulated citizen lives in the simulators)", file=sys.stderr)
+        return EXIT_STUCK
+    if not args.virtual and not args.backoffice:
+        print("kiosk run: give --virtual, or --backoffice URL for the configured devices", file=sys.stderr)
+        return EXIT_STUCK
+
+    from kiosk.fonts import FontMissing, font_path
+
+    try:
+        font_path()
+    except FontMissing as e:
+        print(f"kiosk run: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+    from kiosk.kivy_setup import DisplayOptions, configure
+
+    configure(DisplayOptions(width=width, height=height, headless=args.headless,
+                             fullscreen=not (args.windowed or args.headless), maxfps=0 if args.autopilot else 30))
+    if args.virtual:
+        return _run_virtual(args)
+    return _run_configured(args)
+
+
+def _speaker(args: argparse.Namespace):
+    from kiosk.tts import EspeakSpeaker, NullSpeaker
+
+    return NullSpeaker() if (args.headless or args.mute) else EspeakSpeaker()
+
+
+def _run_virtual(args: argparse.Namespace) -> int:
+    from flows import registry
+    from flows.deps import FlowSettings
+    from flows.engine import EngineSettings, ResumePolicy
+    from kiosk.app import KioskOptions, create_app
+    from kiosk.kivy_setup import DisplayOptions
+    from kiosk.runflow import AnswerBook, SkippableClock
+    from kiosk.virtual import VirtualKiosk
+
+    spec = None
+    if args.autopilot:
+        if args.autopilot not in registry.FLOWS:
+            print(f"kiosk run: no flow {args.autopilot!r}; known: {', '.join(registry.FLOWS)}", file=sys.stderr)
+            return EXIT_STUCK
+        path = args.answers or EXAMPLES / f"{args.autopilot}.yaml"
+        try:
+            spec = AnswerBook.load(path)
+        except (OSError, ValueError) as e:
+            print(f"kiosk run: answers file {path}: {e}", file=sys.stderr)
+            return EXIT_STUCK
+    temp = tempfile.TemporaryDirectory(prefix="kiosk-virtual-") if args.state_dir is None else None
+    state_dir = Path(temp.name) if temp else args.state_dir
+    virtual = VirtualKiosk(state_dir, sim_options=spec.sim if spec else None,
+                           flow_settings=FlowSettings(**spec.settings) if spec else None,
+                           backoffice_url=args.backoffice)
+    try:
+        try:
+            virtual.start()
+        except RuntimeError as e:
+            print(f"kiosk run: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        clock = SkippableClock() if spec else None
+        options = KioskOptions(
+            lang=args.lang, elderly=args.elderly, voice=not args.mute,
+            display=DisplayOptions(width=width, height=height, headless=args.headless,
+                                   fullscreen=not (args.windowed or args.headless)),
+            engine=EngineSettings(**spec.engine) if spec else EngineSettings(),
+            resume=ResumePolicy.NEVER if spec else ResumePolicy.ASK, state_dir=state_dir,
+            final_linger_s=3600 if spec else 45, view_pacing_frames=3 if spec else 0,
+        )
+        app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock)
+        app.host_ready_hooks.append(lambda host: host.submit(virtual.warm_up()))
+        app.stop_hooks.append(lambda host: host.submit(virtual.close_devices()).result(15))
+        if spec is None:
+            if args.screenshots:
+                _screenshot_every_screen(app, args.screenshots)
+            app.run()
+            return EXIT_OK
+        return _autopilot(app, virtual, spec, clock, args)
+    finally:
+        virtual.stop()
+        if temp is not None:
+            temp.cleanup()
+
+
+def _autopilot(app, virtual, spec, clock, args: argparse.Namespace) -> int:
+    from kivy.base import runTouchApp
+
+    from kiosk.autopilot import Autopilot
+    from kiosk.runflow import AnswerBook
+
+    app._run_prepare()  # build, on_start; then frames are pumped by the autopilot
+    runTouchApp(embedded=True)
+    try:
+        warm = app.host.submit(virtual.warm_up())
+        warm.result(60)
+        book = AnswerBook(spec.answers, audio=virtual.audio)
+        pilot = Autopilot(app, args.autopilot, book.action_for, screenshots=args.screenshots, timeout_s=args.timeout)
+        pilot.on_idle = lambda view: app.host.call_soon(clock.advance, view.timeout_s or 0.0)
+        code = pilot.run()
+        shots = f", {pilot.shots.count} screenshots in {args.screenshots}" if args.screenshots else ""
+        print(f"kiosk run: autopilot {args.autopilot}: "
+              f"{ {0: 'completed', 3: 'aborted'}.get(code, 'stuck') } ({app.session.last_reason or 'ok'}){shots}",
+              file=sys.stderr)
+        return code
+    finally:
+        app.stop()
+        from kivy.base import EventLoop
+
+        EventLoop.close()
+
+
+def _screenshot_every_screen(app, directory: Path) -> None:
+    """Interactive run with --screenshots: a PNG of every screen shown (for reviews and docs)."""
+    from kivy.clock import Clock
+
+    from kiosk.autopilot import Screenshots
+
+    shots = Screenshots(directory)
+
+    def on_screen(name: str, view) -> None:
+        if not name.endswith(":update"):
+            label = name if view is None else f"{view.step or 'end'}-{name}"
+            Clock.schedule_once(lambda _dt: shots.take(label), 0.2)
+
+    app.view_listeners.append(on_screen)
+
+
+def _run_configured(args: argparse.Namespace) -> int:
+    """The kiosk's own devices (kiosk.toml / KIOSK_CONFIG) and a back office at --backoffice."""
+    from flows import registry
+    from flows.deps import DeviceAccess, FlowDeps, FlowSettings, NoAudio
+    from flows.services import HttpBackOffice
+    from kiosk.app import KioskOptions, ServiceEntry, create_app
+    from kiosk.kivy_setup import DisplayOptions
+    from kiosk.virtual import ICONS
+    from peripherals.config import DeviceSettings
+    from peripherals.supervisor import Supervisor
+
+    supervisor = Supervisor(DeviceSettings().devices)
+    supervisor.start(wait=20)
+    holder: dict[str, Any] = {}
+
+    async def deps() -> FlowDeps:
+        if "deps" not in holder:
+            holder["deps"] = FlowDeps.from_backoffice(DeviceAccess(supervisor), HttpBackOffice(args.backoffice),
+                                                      settings=FlowSettings(), audio=NoAudio())
+        return holder["deps"]
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    state_dir = args.state_dir or Path("/var/lib/kiosk/state")
+    options = KioskOptions(lang=args.lang, elderly=args.elderly, voice=not args.mute, state_dir=state_dir,
+                           display=DisplayOptions(width=width, height=height, headless=args.headless,
+                                                  fullscreen=not (args.windowed or args.headless)))
+    services = [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), deps_factory=deps,
+                             icon=ICONS.get(n, "")) for n in registry.FLOWS]
+    app = create_app(options, services, speaker=_speaker(args))
+    try:
+        app.run()
+    finally:
+        supervisor.stop()
+    return EXIT_OK
