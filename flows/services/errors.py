@@ -9,9 +9,15 @@ safe to show and to log: they never contain the request's personal data.
 
 from __future__ import annotations
 
+from flows import errors as flow_errors
 
-class ServiceError(Exception):
-    """Base of every back-office failure. `code` is stable (i18n, telemetry)."""
+
+class ServiceError(flow_errors.ServiceError):
+    """Base of every back-office failure. `code` is stable (i18n, telemetry).
+
+    A subclass of the engine's `ServiceError`, so a step that lets one escape ends as
+    `service_failed` with this code, not as an internal error.
+    """
 
     code = "service_error"
     plain = "the back office could not complete the request"
@@ -26,10 +32,11 @@ class ServiceError(Exception):
         return str(self)
 
 
-class ServiceUnavailable(ServiceError):
+class ServiceUnavailable(ServiceError, flow_errors.ServiceUnavailable):
     """Network down, connection refused or dropped, or 5xx answers after every retry."""
 
     code = "service_unavailable"
+    retryable = True
     plain = "the back office cannot be reached at the moment"
 
 
