@@ -12,14 +12,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from fleet.protocol import CommandName, KioskSettings
 from fleet.server import audit, views
+from fleet.server.artifacts import ArtifactConflict, ArtifactRefused, ArtifactView, artifact_view
 from fleet.server.auth import Role
 from fleet.server.commands import UnknownKiosk
-from fleet.server.models import Alert, utcnow
+from fleet.server.models import Alert, KioskLabel, utcnow
+from fleet.server.rollout_engine import (
+    RolloutConflict,
+    RolloutCreate,
+    RolloutDetail,
+    RolloutNotFound,
+    RolloutSummary,
+    rollout_detail,
+    rollout_list,
+)
 from fleet.server.service import SERVER_VERSION, FleetServer
 
 COOKIE = "fleet_session"
@@ -57,6 +68,15 @@ class OperatorRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8)
     role: Role
+
+
+class LabelsRequest(BaseModel):
+    group: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    tags: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]] = []
+
+
+class LabelsView(LabelsRequest):
+    kiosk_id: str
 
 
 class OperatorView(BaseModel):
@@ -307,6 +327,167 @@ def post_operator(request: Request, body: OperatorRequest, who: Admin) -> Operat
         audit.record(session, who.username, "create_operator", body.username, source=source_of(request),
                      detail={"role": body.role.value})
     return OperatorView(username=body.username, role=body.role, disabled=False)
+
+
+# ------------------------------------------------------------------ kiosk labels
+
+
+def set_labels(request: Request, who: Principal, kiosk_id: str, body: LabelsRequest) -> LabelsView:
+    """Group and tags of a kiosk (it need not have connected yet); audited."""
+    tags = sorted(set(body.tags))
+    with server_of(request).db.session() as session:
+        label = session.get(KioskLabel, kiosk_id) or KioskLabel(kiosk_id=kiosk_id)
+        label.group, label.tags, label.updated_at, label.updated_by = body.group, tags, utcnow(), who.username
+        session.add(label)
+        audit.record(session, who.username, "labels", kiosk_id, source=source_of(request),
+                     detail={"group": body.group, "tags": tags})
+    return LabelsView(kiosk_id=kiosk_id, group=body.group, tags=tags)
+
+
+@api.put("/kiosks/{kiosk_id}/labels", response_model=LabelsView, tags=["kiosks"])
+def put_labels(request: Request, kiosk_id: KioskId, body: LabelsRequest, who: Operator) -> LabelsView:
+    return set_labels(request, who, kiosk_id, body)
+
+
+@api.get("/labels", response_model=list[LabelsView], tags=["kiosks"])
+def get_labels(request: Request, who: Viewer) -> list[LabelsView]:
+    from sqlalchemy import select
+
+    with server_of(request).db.session() as session:
+        return [LabelsView(kiosk_id=label.kiosk_id, group=label.group, tags=label.tags or [])
+                for label in session.scalars(select(KioskLabel).order_by(KioskLabel.kiosk_id))]
+
+
+# ------------------------------------------------------------------ artifacts
+
+
+@api.post("/artifacts", response_model=ArtifactView, status_code=201, tags=["artifacts"],
+          openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+              "schema": {"type": "string", "format": "binary"}}}}})
+async def post_artifact(request: Request, who: Operator) -> ArtifactView:
+    """Upload a signed bundle as the raw request body. It is verified like a kiosk would
+    (signature by a trusted key, manifest, every file hash) before it is stored; 422 with
+    the reason code (hash_mismatch, untrusted_key, unsigned, ...) otherwise."""
+    store = server_of(request).artifacts
+    try:
+        tmp = await store.receive_stream(request.stream())
+        row = await run_in_threadpool(store.accept, tmp, operator=who.username, source=source_of(request))
+    except ArtifactRefused as exc:
+        raise HTTPException(422 if exc.reason != "too_large" else 413,
+                            {"reason": exc.reason, "detail": exc.detail}) from None
+    except ArtifactConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return artifact_view(row)
+
+
+@api.get("/artifacts", response_model=list[ArtifactView], tags=["artifacts"])
+def get_artifacts(request: Request, who: Viewer, include_deleted: bool = False) -> list[ArtifactView]:
+    return [artifact_view(row) for row in server_of(request).artifacts.list(include_deleted)]
+
+
+@api.get("/artifacts/{artifact_id}", response_model=ArtifactView, tags=["artifacts"])
+def get_artifact(request: Request, artifact_id: str, who: Viewer) -> ArtifactView:
+    row = server_of(request).artifacts.get(artifact_id)
+    if row is None:
+        raise HTTPException(404, f"no artifact {artifact_id}")
+    return artifact_view(row)
+
+
+@api.delete("/artifacts/{artifact_id}", status_code=204, tags=["artifacts"])
+def delete_artifact(request: Request, artifact_id: str, who: Operator) -> None:
+    try:
+        server_of(request).artifacts.delete(artifact_id, operator=who.username, source=source_of(request))
+    except LookupError:
+        raise HTTPException(404, f"no artifact {artifact_id}") from None
+    except ArtifactConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@api.get("/artifacts/{artifact_id}/download", tags=["artifacts"], response_class=FileResponse)
+@api.head("/artifacts/{artifact_id}/download", tags=["artifacts"], response_class=FileResponse)
+def download_artifact(request: Request, artifact_id: str) -> FileResponse:
+    """The bundle for kiosks: no login (it is signed, and kiosks have no operator
+    account); ``Range: bytes=N-`` is answered 206 so an interrupted download resumes."""
+    store = server_of(request).artifacts
+    row = store.get(artifact_id)
+    if row is None or row.deleted_at is not None or not store.path(row).is_file():
+        raise HTTPException(404, f"no artifact {artifact_id}")
+    return FileResponse(store.path(row), media_type="application/octet-stream", filename=row.filename)
+
+
+# ------------------------------------------------------------------ rollouts
+
+
+def rollout_action(request: Request, who: Principal, rollout_id: str, action: str, **kwargs: Any) -> RolloutDetail:
+    """pause, resume, cancel, approve: 404 unknown, 409 not in a state that allows it."""
+    server = server_of(request)
+    try:
+        getattr(server.rollouts, action)(rollout_id, operator=who.username, source=source_of(request), **kwargs)
+        with server.db.session() as session:
+            return rollout_detail(session, rollout_id)
+    except RolloutNotFound:
+        raise HTTPException(404, f"no rollout {rollout_id}") from None
+    except RolloutConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+def create_rollout(request: Request, who: Principal, body: RolloutCreate) -> RolloutDetail:
+    server = server_of(request)
+    try:
+        rollout_id = server.rollouts.create(body, operator=who.username, source=source_of(request))
+    except RolloutConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except LookupError as exc:
+        raise HTTPException(404, str(exc).strip("'")) from None
+    except (ValidationError, ValueError) as exc:
+        raise HTTPException(422, f"bad rollout: {_first_error(exc)}") from None
+    with server.db.session() as session:
+        return rollout_detail(session, rollout_id)
+
+
+@api.post("/rollouts", response_model=RolloutDetail, status_code=201, tags=["rollouts"])
+def post_rollout(request: Request, body: RolloutCreate, who: Operator) -> RolloutDetail:
+    """Start a staged rollout of an artifact (the first stage is published at once,
+    unless it needs approval)."""
+    return create_rollout(request, who, body)
+
+
+@api.get("/rollouts", response_model=list[RolloutSummary], tags=["rollouts"])
+def get_rollouts(request: Request, who: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RolloutSummary]:
+    with server_of(request).db.session() as session:
+        return rollout_list(session, limit)
+
+
+@api.get("/rollouts/{rollout_id}", response_model=RolloutDetail, tags=["rollouts"])
+def get_rollout(request: Request, rollout_id: str, who: Viewer) -> RolloutDetail:
+    try:
+        with server_of(request).db.session() as session:
+            return rollout_detail(session, rollout_id)
+    except RolloutNotFound:
+        raise HTTPException(404, f"no rollout {rollout_id}") from None
+
+
+@api.post("/rollouts/{rollout_id}/pause", response_model=RolloutDetail, tags=["rollouts"])
+def post_pause(request: Request, rollout_id: str, who: Operator) -> RolloutDetail:
+    return rollout_action(request, who, rollout_id, "pause")
+
+
+@api.post("/rollouts/{rollout_id}/resume", response_model=RolloutDetail, tags=["rollouts"])
+def post_resume(request: Request, rollout_id: str, who: Operator) -> RolloutDetail:
+    return rollout_action(request, who, rollout_id, "resume")
+
+
+@api.post("/rollouts/{rollout_id}/cancel", response_model=RolloutDetail, tags=["rollouts"])
+def post_cancel(request: Request, rollout_id: str, who: Operator) -> RolloutDetail:
+    """Stop for good: no further kiosk is asked; desired updates not yet started are withdrawn."""
+    return rollout_action(request, who, rollout_id, "cancel")
+
+
+@api.post("/rollouts/{rollout_id}/approve", response_model=RolloutDetail, tags=["rollouts"])
+def post_approve(request: Request, rollout_id: str, who: Operator,
+                 stage: Annotated[int | None, Query(ge=1, description="stage number (1 = first); default: the next waiting")] = None
+                 ) -> RolloutDetail:
+    return rollout_action(request, who, rollout_id, "approve", stage=None if stage is None else stage - 1)
 
 
 @api.get("/healthz", tags=["server"])

@@ -40,6 +40,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--heartbeat-s", type=float, default=30.0,
                    help="heartbeat interval assumed for kiosks whose health does not say")
     p.add_argument("--missed-heartbeats", type=int, default=3, help="silent kiosks raise an offline alert after this many")
+    p.add_argument("--artifact-dir", type=Path, default=Path(os.environ.get("FLEET_ARTIFACT_DIR", "fleet-artifacts")),
+                   help="where uploaded update bundles are kept")
+    p.add_argument("--trusted-key", action="append", default=[], metavar="KEY",
+                   help="ed25519 public key (ed25519:<base64>, PEM or key file) uploads must be signed by; repeatable")
+    p.add_argument("--public-url", default=os.environ.get("FLEET_PUBLIC_URL"),
+                   help="this server's URL as kiosks reach it (bundle URLs); else kiosks resolve a relative URL "
+                        "against their update_base_url")
+    p.add_argument("--rollout-tick-s", type=float, default=1.0, help="how often rollouts look at reports and deadlines")
     p.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (HTTPS in front)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--version", action="version", version=SERVER_VERSION)
@@ -58,6 +66,11 @@ def mqtt_settings(args: argparse.Namespace) -> MqttSettings:
     return MqttSettings.parse_address(args.mqtt, ca=str(ca), cert=str(cert), key=str(key))
 
 
+def _env_keys() -> list[str]:
+    """$FLEET_TRUSTED_KEYS: trusted update keys, separated by whitespace or commas."""
+    return [k for k in os.environ.get("FLEET_TRUSTED_KEYS", "").replace(",", " ").split() if k]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     from fleet.server.api import create_app
 
     settings = ServerSettings(db_url=args.db, mqtt=mqtt_settings(args), default_heartbeat_s=args.heartbeat_s,
-                              missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies)
+                              missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies,
+                              artifact_dir=args.artifact_dir, artifact_base_url=args.public_url,
+                              trusted_keys=args.trusted_key + _env_keys(), rollout_tick_s=args.rollout_tick_s)
     try:
         server = FleetServer(settings)
     except (OSError, ValueError) as exc:  # unreadable certificates, bad database URL ...

@@ -186,3 +186,110 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | denied | failed
     detail: Mapped[dict[str, Any]]
     source: Mapped[str] = mapped_column(String(64), default="")  # client address
+
+
+# ---------------------------------------------------------------- updates: artifacts and rollouts
+
+
+class KioskLabel(Base):
+    """Where a kiosk belongs, for targeting rollouts: one group (e.g. a city) and free tags.
+
+    Kept beside `kiosks` rather than in it, so operators may label a kiosk id before the
+    kiosk has ever connected (labels are an operator's statement, not telemetry)."""
+
+    __tablename__ = "kiosk_labels"
+
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group: Mapped[str | None] = mapped_column("group_name", String(64), index=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)  # list of strings
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Artifact(Base):
+    """A signed update bundle the server accepted (signature and every file hash checked)."""
+
+    __tablename__ = "artifacts"
+
+    artifact_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # first 16 hex of sha256
+    package: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(200))  # as stored under the artifact directory
+    key_id: Mapped[str] = mapped_column(String(32))  # the trusted key whose signature checked out
+    min_from_version: Mapped[str | None] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]]
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None]  # file removed; the row stays for the rollouts that used it
+    deleted_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Rollout(Base):
+    """One staged rollout of an artifact to a fixed set of kiosks (resolved at creation)."""
+
+    __tablename__ = "rollouts"
+
+    rollout_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.artifact_id"))
+    version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24), index=True)  # running|waiting_approval|paused|completed|aborted|cancelled
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    allow_downgrade: Mapped[bool] = mapped_column(Boolean, default=False)
+    target: Mapped[dict[str, Any]]  # {"kiosks": [...], "groups": [...], "tags": [...]} as asked
+    policy: Mapped[dict[str, Any]]  # success_percent, max_failures, max_failure_percent, min_finished, deadline
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+
+class RolloutStage(Base):
+    """A wave of a rollout: how many kiosks, its success threshold, approval and deadline."""
+
+    __tablename__ = "rollout_stages"
+
+    rollout_id: Mapped[str] = mapped_column(ForeignKey("rollouts.rollout_id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column("stage_index", Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)  # kiosks this stage adds
+    spec: Mapped[str] = mapped_column(String(16))  # as asked: "1", "10%"
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    success_percent: Mapped[float] = mapped_column(Float)
+    deadline_s: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(24), default="pending")  # pending|waiting_approval|running|succeeded|failed|skipped
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class RolloutKiosk(Base):
+    """One kiosk of a rollout: its stage and what it last reported about this rollout."""
+
+    __tablename__ = "rollout_kiosks"
+    __table_args__ = (Index("ix_rollout_kiosks_kiosk", "kiosk_id"),)
+
+    rollout_id: Mapped[str] = mapped_column(ForeignKey("rollouts.rollout_id", ondelete="CASCADE"), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)  # order within the rollout (canary first)
+    state: Mapped[str] = mapped_column(String(24), default="waiting")
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[float | None] = mapped_column(Float)
+    current_version: Mapped[str | None] = mapped_column(String(64))
+    from_version: Mapped[str | None] = mapped_column(String(64))  # what it ran when targeted (as last known)
+    targeted_at: Mapped[dt.datetime | None]  # desired published
+    reported_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class ServerState(Base):
+    """Small named values the server keeps between runs (e.g. the rollout engine's cursor)."""
+
+    __tablename__ = "server_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]

@@ -1,4 +1,5 @@
-"""The fleet server as one object: database, MQTT link, ingest, dispatcher, auth.
+"""The fleet server as one object: database, MQTT link, ingest, dispatcher, auth,
+artifacts and the rollout engine.
 
 `FleetServer(settings)` opens (and migrates) the database; `start()` connects to the
 broker and starts the ingest thread; `stop()` says goodbye on MQTT and stops. The web
@@ -9,12 +10,15 @@ entry point build it the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from fleet.server.artifacts import ArtifactStore
 from fleet.server.auth import Auth
 from fleet.server.commands import Dispatcher
 from fleet.server.db import DEFAULT_URL, Database
 from fleet.server.ingest import Ingest
 from fleet.server.mqtt import MqttLink, MqttSettings
+from fleet.server.rollout_engine import RolloutEngine
 
 SERVER_VERSION = "0.1.0"
 
@@ -27,6 +31,11 @@ class ServerSettings:
     missed_heartbeats: int = 3  # a kiosk is silent (offline alert) after this many
     sweep_every_s: float = 1.0
     secure_cookies: bool = False  # set when the console is served over HTTPS
+    artifact_dir: Path = Path("fleet-artifacts")  # uploaded bundles
+    trusted_keys: list[str] = field(default_factory=list)  # ed25519 keys an upload must be signed by
+    artifact_base_url: str | None = None  # public URL of this server, for the bundle URL kiosks get
+    max_artifact_bytes: int = 2 << 30
+    rollout_tick_s: float = 1.0  # how often rollouts look at new reports and deadlines
 
 
 class FleetServer:
@@ -38,6 +47,10 @@ class FleetServer:
         self.ingest = Ingest(self.db, self.link.ack, default_heartbeat_s=settings.default_heartbeat_s,
                              missed_heartbeats=settings.missed_heartbeats, sweep_every_s=settings.sweep_every_s)
         self.dispatcher = Dispatcher(self.db, self.link.publish)
+        self.artifacts = ArtifactStore(self.db, settings.artifact_dir, settings.trusted_keys,
+                                       max_bytes=settings.max_artifact_bytes)
+        self.rollouts = RolloutEngine(self.db, self.link.publish, self.artifacts,
+                                      base_url=lambda: self.settings.artifact_base_url, tick_s=settings.rollout_tick_s)
         self._started = False
 
     def _received(self, message) -> None:
@@ -52,11 +65,13 @@ class FleetServer:
         self.link.start()
         if wait and not self.link.wait_ready(wait):
             raise TimeoutError(f"no connection to the broker at {self.settings.mqtt.host}:{self.settings.mqtt.port}")
+        self.rollouts.start()  # paho keeps what it publishes before the connection is up
 
     def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        self.rollouts.stop()
         self.link.stop()
         self.ingest.stop()
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.server import alerts as alert_rules
-from fleet.server.models import Alert, AuditEntry, Command, Event, HealthSample, Kiosk
+from fleet.server.models import Alert, AuditEntry, Command, Event, HealthSample, Kiosk, KioskLabel
 
 
 class DeviceView(BaseModel):
@@ -41,6 +41,8 @@ class KioskSummary(BaseModel):
     disk_percent: float | None = None
     temperature_c: float | None = None
     config_state: str = "none"  # none | pending | applied | rejected
+    group: str | None = None  # operator labels, for targeting rollouts
+    tags: list[str] = []
 
 
 class AlertView(BaseModel):
@@ -155,7 +157,8 @@ def kiosk_status(kiosk: Kiosk, now: dt.datetime, default_heartbeat_s: float, mis
     return "silent" if alert_rules.silent_too_long(kiosk, now, default_heartbeat_s, missed) else "online"
 
 
-def _summary_fields(kiosk: Kiosk, open_alerts: list[Alert], now: dt.datetime, heartbeat_s: float, missed: int) -> dict:
+def _summary_fields(kiosk: Kiosk, open_alerts: list[Alert], now: dt.datetime, heartbeat_s: float, missed: int,
+                    label: KioskLabel | None = None) -> dict:
     health = kiosk.health or {}
     system = health.get("system") or {}
     figures = health_figures(health) if health else {}
@@ -176,6 +179,8 @@ def _summary_fields(kiosk: Kiosk, open_alerts: list[Alert], now: dt.datetime, he
         disk_percent=figures.get("disk_percent"),
         temperature_c=system.get("temperature_c"),
         config_state=config_state(kiosk),
+        group=label.group if label else None,
+        tags=list(label.tags or []) if label else [],
     )
 
 
@@ -192,7 +197,9 @@ def _open_alerts_by_kiosk(session: Session, kiosk_id: str | None = None) -> dict
 def kiosk_list(session: Session, heartbeat_s: float, missed: int) -> list[KioskSummary]:
     now = dt.datetime.now(dt.timezone.utc)
     open_alerts = _open_alerts_by_kiosk(session)
-    return [KioskSummary(**_summary_fields(k, open_alerts.get(k.kiosk_id, []), now, heartbeat_s, missed))
+    labels = {label.kiosk_id: label for label in session.scalars(select(KioskLabel))}
+    return [KioskSummary(**_summary_fields(k, open_alerts.get(k.kiosk_id, []), now, heartbeat_s, missed,
+                                           labels.get(k.kiosk_id)))
             for k in session.scalars(select(Kiosk).order_by(Kiosk.kiosk_id))]
 
 
@@ -208,7 +215,7 @@ def kiosk_detail(session: Session, kiosk_id: str, heartbeat_s: float, missed: in
     events = list(session.scalars(
         select(Event).where(Event.kiosk_id == kiosk_id).order_by(Event.received_at.desc(), Event.id.desc()).limit(recent)))
     return KioskDetail(
-        **_summary_fields(kiosk, open_alerts, now, heartbeat_s, missed),
+        **_summary_fields(kiosk, open_alerts, now, heartbeat_s, missed, session.get(KioskLabel, kiosk_id)),
         session=kiosk.session, first_seen=kiosk.first_seen, presence_changed=kiosk.presence_changed,
         heartbeat_s=kiosk.heartbeat_s, health=kiosk.health,
         alerts=[AlertView.model_validate(a, from_attributes=True) for a in recent_alerts],
