@@ -64,12 +64,30 @@ def tap(widget, frames: Callable[[int], None], touch_class=None) -> None:
         if _TOUCH is None:
             _TOUCH = _touch_class()
         touch_class = _TOUCH
+    _scroll_into_view(widget, frames)
     x, y = widget.to_window(*widget.center)
     t = touch_class(x, y)
     t.touch_down()
     frames(1)
     t.touch_up()
     frames(1)
+
+
+def _scroll_into_view(widget, frames: Callable[[int], None]) -> None:
+    """As a citizen would: scroll a long page until the button is fully visible."""
+    from kivy.uix.scrollview import ScrollView
+
+    p = widget.parent
+    while p is not None and p is not p.parent and not isinstance(p, ScrollView):
+        p = p.parent
+    if not isinstance(p, ScrollView):
+        return
+    wx, wy = widget.to_window(widget.x, widget.y)
+    sx, sy = p.to_window(p.x, p.y)
+    if wy >= sy and wy + widget.height <= sy + p.height:
+        return
+    p.scroll_to(widget, padding=20, animate=False)
+    frames(2)
 
 
 def walk(root) -> Iterator[Any]:
@@ -266,16 +284,23 @@ class Screenshots:
     def take(self, label: str) -> Path | None:
         if self.directory is None:
             return None
-        from kivy.core.window import Window
-
         self.count += 1
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
         target = self.directory / f"{self.count:03d}-{safe}.png"
-        tmp = Window.screenshot(name=str(self.directory / ".shot.png"))
-        if tmp:
-            Path(tmp).replace(target)
-            self.paths.append(target)
+        grab_window().save(target, compress_level=1)  # fast: zlib level 1 (Window.screenshot uses 6+)
+        self.paths.append(target)
         return target
+
+
+def grab_window():
+    """What the window shows now, as a PIL RGB image (top row first): the pixels a citizen sees."""
+    from kivy.core.window import Window
+    from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
+    from PIL import Image
+
+    width, height = Window.size
+    data = glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE)
+    return Image.frombytes("RGB", (width, height), data).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
 
 
 # -- the driver -------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ class VirtualKiosk:
             stack, self._stack = self._stack, None
             await stack.aclose()
             self.deps = None
+        self._lock = None  # the next app has its own flow loop
 
     @property
     def audio(self) -> SimAudio | None:

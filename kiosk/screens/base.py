@@ -94,7 +94,7 @@ class KioskScreen(Screen):
 
     # -- shared pieces --------------------------------------------------------------------
     def header(self, title: str) -> BoxLayout:
-        s = self.s
+        s = self.app.base_sizes  # the header keeps its size in large-text mode: the title must fit
         bar = Panel(bg=list(theme.HEADER), radius=0, size_hint_y=None, height=s.px(150),
                     padding=(s.px(36), s.px(20)), spacing=s.px(16))
         bar.add_widget(Label(text=title, font_size=s.px(46), color=theme.TEXT_ON_DARK, bold=True,
@@ -129,7 +129,7 @@ class KioskScreen(Screen):
         s = self.s
         outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(36), s.margin, s.px(24)), spacing=s.gap)
         scroll = ScrollView(do_scroll_x=False, bar_width=12, scroll_type=["bars", "content"])
-        column = Column(spacing=s.gap)
+        column = Column(spacing=s.gap, padding=(0, 0, 20, 0))  # room for the scroll bar
         scroll.add_widget(column)
         outer.add_widget(scroll)
         return outer, column

@@ -127,7 +127,7 @@ class FormScreen(FlowScreen):
             self.input = NumericKeypad(
                 labels={"clear": tr("ui.keypad.clear"), "delete": tr("ui.keypad.delete")},
                 on_change=lambda v, n=field.name: self._typed(n, v), max_length=max_len,
-                decimal=field.kind is FieldKind.NUMBER, key_height=s.px(128), font_size=s.px(60),
+                decimal=field.kind is FieldKind.NUMBER, key_height=base.px(124), font_size=s.px(60),
                 value=digits, size_hint_x=1)
             column.add_widget(self.input)
         self._typed(field.name, getattr(self.input, "value", current))
