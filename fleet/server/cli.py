@@ -7,6 +7,13 @@
     kiosk-fleet config ID FILE                          (JSON or YAML settings; waits for reported)
     kiosk-fleet alerts [--all]
     kiosk-fleet audit [--limit N]
+    kiosk-fleet label ID [--group G] [--tags a,b]          (groups and tags, for targeting rollouts)
+    kiosk-fleet artifact upload BUNDLE | list [--all] | delete ARTIFACT_ID
+    kiosk-fleet rollout create --artifact ID (--kiosks a,b | --group G | --tag T ...) [--stages 1,10%,50%,100%]
+                               [--approve 2,3] [--success-percent 95] [--deadline-s S]
+                               [--max-failures N] [--max-failure-percent P] [--min-finished N] [--allow-downgrade]
+    kiosk-fleet rollout list | show ID [--wait] | pause ID | resume ID | cancel ID | approve ID [--stage N]
+    kiosk-fleet keys generate ... | bundle build|sign|verify|inspect ...   (offline; fleet.updates.cli)
     kiosk-fleet logout
 
 `login` keeps the URL and token in $KIOSK_FLEET_TOKEN_FILE (default
@@ -227,6 +234,121 @@ def cmd_audit(api: Api, args, out) -> int:
     return 0
 
 
+def cmd_label(api: Api, args, out) -> int:
+    current = {label["kiosk_id"]: label for label in api.call("GET", "/api/labels")}.get(args.kiosk_id, {})
+    body = {"group": args.group if args.group is not None else current.get("group"),
+            "tags": _words(args.tags) if args.tags is not None else current.get("tags", [])}
+    if body["group"] == "":
+        body["group"] = None
+    label = api.call("PUT", f"/api/kiosks/{args.kiosk_id}/labels", json=body)
+    if args.json:
+        return _dump(label, out)
+    print(f"{label['kiosk_id']}: group {label['group'] or '-'}, tags {', '.join(label['tags']) or '-'}", file=out)
+    return 0
+
+
+def _words(text: str | None) -> list[str]:
+    return [w.strip() for w in (text or "").replace(" ", ",").split(",") if w.strip()]
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def cmd_artifact_upload(api: Api, args, out) -> int:
+    with open(args.bundle, "rb") as fh:
+        art = api.call("POST", "/api/artifacts", content=fh, headers={"Content-Type": "application/octet-stream"})
+    if args.json:
+        return _dump(art, out)
+    print(f"artifact {art['artifact_id']}: {art['package']} {art['version']}, {_size(art['size'])}, "
+          f"sha256 {art['sha256']}, signed by {art['key_id']}", file=out)
+    return 0
+
+
+def cmd_artifact_list(api: Api, args, out) -> int:
+    arts = api.call("GET", "/api/artifacts", params={"include_deleted": args.all})
+    if args.json:
+        return _dump(arts, out)
+    rows = [[a["artifact_id"], a["package"], a["version"], _size(a["size"]), a["sha256"][:16], a["uploaded_by"],
+             a["uploaded_at"], "deleted" if a["deleted_at"] else ""] for a in arts]
+    print(_table(rows, ["ARTIFACT", "PACKAGE", "VERSION", "SIZE", "SHA256", "BY", "UPLOADED", ""]), file=out)
+    return 0
+
+
+def cmd_artifact_delete(api: Api, args, out) -> int:
+    api.call("DELETE", f"/api/artifacts/{args.artifact_id}")
+    print(f"artifact {args.artifact_id} deleted", file=out)
+    return 0
+
+
+def cmd_rollout_create(api: Api, args, out) -> int:
+    approve = {int(n) for n in _words(args.approve)}
+    stages = [{"size": int(s) if s.isdigit() else s, "approval": i + 1 in approve}
+              for i, s in enumerate(_words(args.stages))]
+    abort: dict[str, Any] = {"min_finished": args.min_finished}  # the rest: the server's defaults
+    if args.max_failures is not None:
+        abort["max_failures"] = args.max_failures
+    if args.no_percent:
+        abort["max_failure_percent"] = None
+    elif args.max_failure_percent is not None:
+        abort["max_failure_percent"] = args.max_failure_percent
+    body = {"artifact_id": args.artifact, "name": args.name or "", "stages": stages,
+            "target": {"kiosks": _words(args.kiosks), "groups": args.group or [], "tags": args.tag or []},
+            "success_percent": args.success_percent, "deadline_s": args.deadline_s, "abort": abort,
+            "allow_downgrade": args.allow_downgrade}
+    rollout = api.call("POST", "/api/rollouts", json=body)
+    return _show_rollout(rollout, args, out)
+
+
+def cmd_rollout_list(api: Api, args, out) -> int:
+    rollouts = api.call("GET", "/api/rollouts", params={"limit": args.limit})
+    if args.json:
+        return _dump(rollouts, out)
+    rows = [[r["rollout_id"], r["name"] or "-", r["version"], r["status"],
+             "-" if r["current_stage"] is None else f"{r['current_stage'] + 1}/{r['stage_count']}",
+             f"{r['committed']}/{r['total']}", str(r["failed"]), r["created_by"], r["created_at"]] for r in rollouts]
+    print(_table(rows, ["ROLLOUT", "NAME", "VERSION", "STATUS", "STAGE", "COMMITTED", "FAILED", "BY", "CREATED"]), file=out)
+    return 0
+
+
+def cmd_rollout_show(api: Api, args, out) -> int:
+    rollout = api.call("GET", f"/api/rollouts/{args.rollout_id}")
+    if args.wait:
+        deadline = time.monotonic() + args.timeout
+        while rollout["status"] in ("running", "paused", "waiting_approval") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            rollout = api.call("GET", f"/api/rollouts/{args.rollout_id}")
+    code = _show_rollout(rollout, args, out)
+    if args.wait:
+        return {"completed": 0, "aborted": 1, "cancelled": 1}.get(rollout["status"], 3)
+    return code
+
+
+def _rollout_action(action: str):
+    def run(api: Api, args, out) -> int:
+        params = {"stage": args.stage} if getattr(args, "stage", None) else None
+        return _show_rollout(api.call("POST", f"/api/rollouts/{args.rollout_id}/{action}", params=params), args, out)
+    return run
+
+
+def _show_rollout(r: dict[str, Any], args, out) -> int:
+    if args.json:
+        return _dump(r, out)
+    print(f"rollout {r['rollout_id']} {r['name'] or ''}: {r['version']} (artifact {r['artifact_id']}) — {r['status']}"
+          + (f": {r['status_reason']}" if r["status_reason"] else ""), file=out)
+    print(f"  {r['committed']} of {r['total']} committed, {r['failed']} failed, {r['in_progress']} in progress, "
+          f"{r['not_asked']} not asked{' (downgrade allowed)' if r['allow_downgrade'] else ''}", file=out)
+    for s in r["stages"]:
+        gate = " approval" + (f" by {s['approved_by']}" if s["approved_by"] else " needed") if s["requires_approval"] else ""
+        print(f"  stage {s['index'] + 1} ({s['spec']}, {s['size']} kiosks, needs {s['needed']}{gate}): {s['status']}"
+              f" — {s['committed']} committed, {s['failed']} failed", file=out)
+    rows = [[k["kiosk_id"], str(k["stage"] + 1), k["state"] + (f" {k['progress']:.0f}%" if k["progress"] is not None
+                                                                 and k["state"] == "downloading" else ""),
+             k["reason"] or "-", k["current_version"] or "-", (k["detail"] or "")[:60]] for k in r["kiosks"]]
+    print(_table(rows, ["KIOSK", "STAGE", "STATE", "REASON", "RUNS", "DETAIL"]), file=out)
+    return 0
+
+
 def _dump(data: Any, out) -> int:
     print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
     return 0
@@ -265,12 +387,72 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("audit", help="the audit log (operators and admins)")
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(run=cmd_audit)
+    s = sub.add_parser("label", help="set a kiosk's group and tags (for targeting rollouts)")
+    s.add_argument("kiosk_id")
+    s.add_argument("--group", help="the kiosk's group ('' for none)")
+    s.add_argument("--tags", help="comma-separated tags, replacing the old ones ('' for none)")
+    s.set_defaults(run=cmd_label)
+
+    artifact = sub.add_parser("artifact", help="signed update bundles on the server").add_subparsers(
+        dest="artifact_command", required=True)
+    s = artifact.add_parser("upload", help="upload a signed bundle (the server verifies it first)")
+    s.add_argument("bundle")
+    s.set_defaults(run=cmd_artifact_upload)
+    s = artifact.add_parser("list", help="artifacts on the server")
+    s.add_argument("--all", action="store_true", help="include deleted ones")
+    s.set_defaults(run=cmd_artifact_list)
+    s = artifact.add_parser("delete", help="delete an artifact no active rollout uses")
+    s.add_argument("artifact_id")
+    s.set_defaults(run=cmd_artifact_delete)
+
+    rollout = sub.add_parser("rollout", help="staged rollouts of an artifact").add_subparsers(
+        dest="rollout_command", required=True)
+    s = rollout.add_parser("create", help="start a staged rollout")
+    s.add_argument("--artifact", required=True, help="artifact id (kiosk-fleet artifact list)")
+    s.add_argument("--name")
+    s.add_argument("--kiosks", help="comma-separated kiosk ids, canary first")
+    s.add_argument("--group", action="append", help="every kiosk of this group (repeatable)")
+    s.add_argument("--tag", action="append", help="every kiosk with this tag (repeatable)")
+    s.add_argument("--stages", default="1,10%,50%,100%", help="cumulative sizes: counts or percentages")
+    s.add_argument("--approve", default="", help="stage numbers that wait for an operator's approval, e.g. 2,3")
+    s.add_argument("--success-percent", type=float, default=95.0, help="committed share of a stage to go on")
+    s.add_argument("--deadline-s", type=float, help="a kiosk without a final report this long after its stage "
+                                                     "started counts as failed")
+    s.add_argument("--max-failures", type=int, help="abort at this many failed kiosks")
+    s.add_argument("--max-failure-percent", type=float, help="abort at this %% of finished kiosks failed (default 10)")
+    s.add_argument("--no-percent", action="store_true", help="no percentage rule (needs --max-failures)")
+    s.add_argument("--min-finished", type=int, default=1, help="the percentage applies after this many finished")
+    s.add_argument("--allow-downgrade", action="store_true")
+    s.set_defaults(run=cmd_rollout_create)
+    s = rollout.add_parser("list", help="rollouts, newest first")
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(run=cmd_rollout_list)
+    s = rollout.add_parser("show", help="a rollout: stages and every kiosk's state")
+    s.add_argument("rollout_id")
+    s.add_argument("--wait", action="store_true", help="until it completes (0), aborts/is cancelled (1) or --timeout (3)")
+    s.add_argument("--timeout", type=float, default=3600.0)
+    s.set_defaults(run=cmd_rollout_show)
+    for action, text in (("pause", "stop asking further kiosks (those at work finish)"),
+                         ("resume", "go on after a pause"),
+                         ("cancel", "stop for good; withdraw updates not started yet"),
+                         ("approve", "let the stage waiting for approval start")):
+        s = rollout.add_parser(action, help=text)
+        s.add_argument("rollout_id")
+        if action == "approve":
+            s.add_argument("--stage", type=int, help="stage number (default: the next one waiting)")
+        s.set_defaults(run=_rollout_action(action))
+
+    from fleet.updates.cli import register  # keys generate, bundle build|sign|verify|inspect (offline)
+
+    register(sub)
     return p
 
 
 def main(argv: list[str] | None = None, out=None) -> int:
     args = parser().parse_args(argv)
     out = out or sys.stdout
+    if not hasattr(args, "run"):  # an offline command of fleet.updates.cli (keys, bundle)
+        return _offline(args)
     saved = load_session()
     url = args.url or os.environ.get("KIOSK_FLEET_URL") or saved.get("url") or "http://127.0.0.1:8080"
     token = os.environ.get("KIOSK_FLEET_TOKEN") or (saved.get("token") if args.command != "login" else None)
@@ -279,6 +461,20 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except (CliError, OSError, ValueError) as exc:
         print(f"kiosk-fleet: {exc}", file=sys.stderr)
         return 2
+
+
+def _offline(args) -> int:
+    from fleet.updates.cli import EXIT_REFUSED, EXIT_USAGE, _print
+    from fleet.updates.models import UpdateError
+
+    try:
+        return args.func(args)
+    except UpdateError as exc:
+        _print({"ok": False, "reason": exc.reason.value, "detail": exc.detail})
+        return EXIT_REFUSED
+    except (OSError, ValueError) as exc:
+        print(f"kiosk-fleet: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
