@@ -1,5 +1,5 @@
 """Artifacts, labels and the rollout engine through the REST API, with a real Mosquitto
-and the real fleet server (SQLite); the kiosks are scripted (`SimKiosk` publishing
+and the real fleet server (SQLite and PostgreSQL); the kiosks are scripted (`SimKiosk` publishing
 ``update/reported``), so each test makes a kiosk say exactly one thing. The end-to-end
 tests with real agents and real release directories are in test_rollout_e2e.py.
 
@@ -14,12 +14,14 @@ conflicting rollouts and actions refused (409); every action in the audit log.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import tarfile
+import uuid
 
 import pytest
 
 from fleet.protocol import Channel, UpdateDesired, UpdateReported, decode, kiosk_topic
-from fleet.server.testing import FleetHarness, wait_until
+from fleet.server.testing import FleetHarness, PostgresServer, find_postgres_bin, wait_until
 from fleet.updates.keys import generate_keypair, load_private_key
 from fleet.updates.testing import UpdateLab
 
@@ -52,9 +54,30 @@ def lab(tmp_path_factory):
     lab.server.httpd.server_close()
 
 
+_db_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (Debian: apt-get install postgresql)")
+    server = PostgresServer.start(bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Every engine test on both backends (row locks, JSON columns, the report cursor)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fleet.db'}"
+    return request.getfixturevalue("postgres").create_database(f"ro_{next(_db_numbers)}_{uuid.uuid4().hex[:6]}")
+
+
 @pytest.fixture
-def fleet(fleet_pki, mosquitto, tmp_path, lab):
-    harness = FleetHarness(fleet_pki, mosquitto.host, mosquitto.port, f"sqlite:///{tmp_path / 'fleet.db'}")
+def fleet(fleet_pki, mosquitto, tmp_path, lab, db_url):
+    harness = FleetHarness(fleet_pki, mosquitto.host, mosquitto.port, db_url)
     harness.settings.trusted_keys = [lab.public_key]
     harness.settings.artifact_dir = tmp_path / "artifacts"
     harness.settings.rollout_tick_s = 0.05
