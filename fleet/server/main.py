@@ -8,6 +8,9 @@ scale); the schema is migrated at start. --pki DIR means DIR/ca.crt and
 DIR/fleet-server.{crt,key} (the layout `python -m fleet.broker.certs` writes); --ca,
 --cert and --key name the files one by one. --admin-password (or $FLEET_ADMIN_PASSWORD)
 creates the first admin when there is no operator yet, and is ignored afterwards.
+--trusted-key (repeatable, or $FLEET_TRUSTED_KEYS) names the ed25519 keys an uploaded
+update bundle must be signed by; --artifact-dir keeps the accepted bundles; --public-url
+is this server as kiosks reach it, for the bundle URLs of rollouts.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ conflicting rollouts and actions refused (409); every action in the audit log.
 from __future__ import annotations
 
 import hashlib
+import json
 import itertools
 import tarfile
 import uuid
@@ -329,3 +330,28 @@ def test_an_artifact_in_an_active_rollout_cannot_be_deleted_and_restart_republis
     watch.clear()
     fleet.server.rollouts.republish()  # a finished kiosk gets nothing again
     assert not watch.received(kiosk_topic("rp-1", Channel.UPDATE_DESIRED))
+
+
+def test_kiosk_fleet_carries_the_offline_key_and_bundle_commands(tmp_path, capsys):
+    """`kiosk-fleet keys generate` and `bundle build|sign|verify` (fleet.updates.cli, mounted)."""
+    from fleet.server import cli
+    from fleet.updates.testing import fake_app_wheels
+
+    fake_app_wheels(tmp_path / "wheels", "5.0.0")
+    bundle = tmp_path / "app.bundle"
+    assert cli.main(["keys", "generate", "--out", str(tmp_path / "keys")]) == 0
+    key = json.loads(capsys.readouterr().out)
+    assert cli.main(["bundle", "build", "--wheels", str(tmp_path / "wheels"), "--package", "fakekiosk",
+                     "-o", str(bundle)]) == 0
+    assert cli.main(["bundle", "verify", str(bundle), "--trusted", key["public_key"]]) == 2  # not signed yet
+    assert '"reason": "unsigned"' in capsys.readouterr().out
+    assert cli.main(["bundle", "sign", str(bundle), "--key", key["private_key"]]) == 0
+    capsys.readouterr()
+    assert cli.main(["bundle", "verify", str(bundle), "--trusted", key["public_key"]]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "version": "5.0.0", "key_id": key_id_of(key)}
+
+
+def key_id_of(key: dict) -> str:
+    from fleet.updates.keys import key_id, parse_public_key
+
+    return key_id(parse_public_key(key["public_key"]))
