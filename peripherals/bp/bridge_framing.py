@@ -29,6 +29,7 @@ from enum import IntEnum
 from pydantic import BaseModel, Field
 
 from peripherals.bp.errors import BridgeFramingError
+from peripherals.crc import crc16_ccitt_false
 
 SOH = 0x01
 HEADER_LEN = 3  # SOH, TYPE, LEN
@@ -83,15 +84,6 @@ class BridgeInfo(BaseModel):
     model: str = ""
     serial: str = ""
     firmware: str = ""
-
-
-def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
 
 
 def encode_frame(frame: BridgeFrame) -> bytes:

@@ -21,6 +21,8 @@ import struct
 
 from pydantic import BaseModel, Field, ValidationError
 
+from peripherals.crc import crc16_ccitt_false
+
 from .errors import BadPayloadLength, BadValue, CrcMismatch, FramingError, KvtCodecError, UnknownType
 from .models import (
     Ack,
@@ -45,27 +47,6 @@ HEADER_LEN = 4  # STX SEQ TYPE LEN
 TRAILER_LEN = 3  # CRC_HI CRC_LO ETX
 MAX_PAYLOAD = 64  # a longer LEN marks the STX as garbage, so garbage never stalls the parser long
 MIN_FRAME = HEADER_LEN + TRAILER_LEN
-
-
-# --- CRC ---------------------------------------------------------------------------------
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return tuple(table)
-
-
-_TABLE = _crc_table()
-
-
-def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, MSB first, no final XOR."""
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[((crc >> 8) ^ b) & 0xFF]
-    return crc
 
 
 # --- frames ------------------------------------------------------------------------------
