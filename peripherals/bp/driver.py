@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Callable, ClassVar, NoReturn
+from typing import Any, Callable, ClassVar, NoReturn
 
 import serial
 
@@ -144,6 +144,44 @@ class _SerialBpMonitor(BloodPressureMonitor):
     def _end(self) -> None:
         self._busy.release()
 
+    # -- health ---------------------------------------------------------------------------
+    def _run_self_test(
+        self,
+        steps: tuple[tuple[str, Callable[[], Any]], ...],
+        all_well: str,
+        inspect: Callable[[str, Any], list[tuple[str, bool, str]]] | None = None,
+    ) -> SelfTestResult:
+        """Run named query steps; each passes if the device answers it.
+
+        A `DeviceNotPresent` ends the test (raised: the supervisor marks the device absent);
+        any other `DeviceError` fails that step and the next step still runs. `inspect(name,
+        answer)` may add checks read from a step's answer as (check, passed, problem).
+        """
+        started = time.monotonic()
+        checks: dict[str, bool] = {}
+        problems: list[str] = []
+        for name, step in steps:
+            try:
+                answer = step()
+            except DeviceNotPresent:
+                raise
+            except DeviceError as exc:
+                checks[name] = False
+                problems.append(f"{name}: {exc.code}")
+                continue
+            checks[name] = True
+            for check, passed, problem in inspect(name, answer) if inspect is not None else ():
+                checks[check] = passed
+                if not passed:
+                    problems.append(problem)
+        return SelfTestResult(
+            kind=DeviceKind.BP,
+            passed=all(checks.values()),
+            checks=checks,
+            detail="; ".join(problems) or all_well,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+
 
 def _report(on_progress: ProgressCallback | None, progress: BpProgress) -> None:
     if on_progress is not None:
@@ -239,34 +277,10 @@ class AccutorrMonitor(_SerialBpMonitor):
 
     # -- health ---------------------------------------------------------------------------
     def self_test(self) -> SelfTestResult:
-        started = time.monotonic()
-        checks: dict[str, bool] = {}
-        problems: list[str] = []
-        for name, step in (("prompt", self.prompt), ("patient_data", self.read_patient_data), ("alarm_limits", self.read_alarm_limits)):
-            try:
-                result = step()
-                checks[name] = True
-            except DeviceNotPresent:
-                raise
-            except DeviceError as exc:
-                checks[name] = False
-                problems.append(f"{name}: {exc.code}")
-                continue
-            if name == "patient_data":
-                status1 = acc.Status1(result.status1)
-                failed = status1 & (acc.Status1.SPO2_RAM_TEST_FAILURE | acc.Status1.SPO2_ROM_TEST_FAILURE)
-                checks["memory_tests"] = not failed
-                if failed:
-                    problems.append("monitor reports a RAM/ROM test failure")
-                checks["nibp_status"] = not result.nibp_errors
-                if result.nibp_errors:
-                    problems.append(f"NIBP status {result.status2:#04x}")
-        return SelfTestResult(
-            kind=DeviceKind.BP,
-            passed=all(checks.values()),
-            checks=checks,
-            detail="; ".join(problems) or "the monitor answers and reports no fault",
-            duration_s=round(time.monotonic() - started, 3),
+        return self._run_self_test(
+            (("prompt", self.prompt), ("patient_data", self.read_patient_data), ("alarm_limits", self.read_alarm_limits)),
+            "the monitor answers and reports no fault",
+            inspect=_patient_data_checks,
         )
 
     def check(self) -> None:
@@ -326,6 +340,18 @@ class AccutorrMonitor(_SerialBpMonitor):
                 if failures > self.max_poll_errors or time.monotonic() > deadline:
                     raise
                 log.info("bp: poll failed (%s), retrying", exc.code)
+
+
+def _patient_data_checks(step: str, answer: Any) -> list[tuple[str, bool, str]]:
+    """What a ``P`` reply says about the monitor's own memory tests and NIBP status."""
+    if step != "patient_data":
+        return []
+    status1 = acc.Status1(answer.status1)
+    memory_failed = status1 & (acc.Status1.SPO2_RAM_TEST_FAILURE | acc.Status1.SPO2_ROM_TEST_FAILURE)
+    return [
+        ("memory_tests", not memory_failed, "monitor reports a RAM/ROM test failure"),
+        ("nibp_status", not answer.nibp_errors, f"NIBP status {answer.status2:#04x}"),
+    ]
 
 
 def _is_text(chunk: bytes) -> bool:
@@ -442,25 +468,7 @@ class Ieee11073BridgeMonitor(_SerialBpMonitor):
 
     # -- health ---------------------------------------------------------------------------
     def self_test(self) -> SelfTestResult:
-        started = time.monotonic()
-        checks: dict[str, bool] = {}
-        problems: list[str] = []
-        for name, step in (("identify", self.identify), ("stop_ack", self.stop)):
-            try:
-                step()
-                checks[name] = True
-            except DeviceNotPresent:
-                raise
-            except DeviceError as exc:
-                checks[name] = False
-                problems.append(f"{name}: {exc.code}")
-        return SelfTestResult(
-            kind=DeviceKind.BP,
-            passed=all(checks.values()),
-            checks=checks,
-            detail="; ".join(problems) or "the bridge answers",
-            duration_s=round(time.monotonic() - started, 3),
-        )
+        return self._run_self_test((("identify", self.identify), ("stop_ack", self.stop)), "the bridge answers")
 
     def check(self) -> None:
         self.identify()
