@@ -23,12 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from flows.common_steps import (
     CardHolder,
-    CitizenFlow,
     WaybillInfo,
     abort_with,
-    ask_address,
-    create_waybill,
-    pay_by_qr,
     print_receipt,
     read_id_card,
     yuan,
@@ -36,6 +32,7 @@ from flows.common_steps import (
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
+from flows.mailing import MailingSteps, mailed_details
 from flows.services.models import FineQuery, InspectionExemptRequest, MailingAddress
 from flows.views import Busy, Choice, ChoiceOption, FieldKind, Form, FormField, msg
 
@@ -85,10 +82,12 @@ class InspectionOutcome(BaseModel):
     receipt_printed: bool
 
 
-class InspectionLabel(CitizenFlow[InspectionState]):
+class InspectionLabel(MailingSteps[InspectionState]):
     name = "inspection-label"
     version = 1
     State = InspectionState
+    mail_contents = "机动车检验标志"
+    payment_description = "检验标志邮费"
 
     class Step(StrEnum):
         READ_ID = "read_id"
@@ -189,24 +188,7 @@ class InspectionLabel(CitizenFlow[InspectionState]):
         st.label_valid_until, st.inspection_year = label.valid_until, label.inspection_year
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
-    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
-        assert ctx.state.holder
-        ctx.state.address = await ask_address(ctx, ctx.state.holder)
-        return Next(step=self.Step.MAIL)
-
-    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.address and st.application_id
-        st.waybill = await create_waybill(ctx, st.address, contents="机动车检验标志", reference=st.application_id)
-        return Next(step=self.Step.PAY, allow_back=False)
-
-    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.waybill and st.application_id
-        order = await pay_by_qr(ctx, amount_fen=st.waybill.postage_fen, description="检验标志邮费",
-                                reference=st.application_id)
-        st.payment_order_id, st.paid_fen = order.order_id, order.amount_fen
-        return Next(step=self.Step.PRINT, allow_back=False)
+    # address, mail and pay: MailingSteps
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
         from peripherals.printer.models import Receipt, ReceiptLine
@@ -231,7 +213,5 @@ class InspectionLabel(CitizenFlow[InspectionState]):
             payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id,
             tracking_number=st.waybill.tracking_number, receipt_printed=printed,
         )
-        details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),)
-        if not printed:
-            details += (msg("result.receipt_not_printed"),)
-        return Done(outcome=outcome, message=msg("inspection.done", label_number=st.label_number), details=details)
+        return Done(outcome=outcome, message=msg("inspection.done", label_number=st.label_number),
+                    details=mailed_details(st.waybill, printed))

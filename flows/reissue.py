@@ -15,15 +15,11 @@ from pydantic import BaseModel
 from flows.common_steps import (
     ApplicationInfo,
     CardHolder,
-    CitizenFlow,
     LicenceInfo,
     PhotoRecord,
     WaybillInfo,
     abort_with,
-    ask_address,
     ask_consent,
-    create_waybill,
-    pay_by_qr,
     print_receipt,
     read_id_card,
     staff_needed,
@@ -33,6 +29,7 @@ from flows.common_steps import (
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
+from flows.mailing import MailingSteps, mailed_details
 from flows.medical_rules import Errand, certificate_required
 from flows.services.models import LicenceQuery, LicenceReissueRequest, MailingAddress
 from flows.views import Choice, ChoiceOption, ConsentItem, Prompt, msg
@@ -68,10 +65,12 @@ class ReissueOutcome(BaseModel):
     receipt_printed: bool
 
 
-class LicenceReissue(CitizenFlow[ReissueState]):
+class LicenceReissue(MailingSteps[ReissueState]):
     name = "licence-reissue"
     version = 1
     State = ReissueState
+    mail_contents = "机动车驾驶证"
+    payment_description = "驾驶证补证工本费及邮费"
 
     class Step(StrEnum):
         READ_ID = "read_id"
@@ -88,6 +87,10 @@ class LicenceReissue(CitizenFlow[ReissueState]):
 
     def accepted_reference(self, ctx: Ctx) -> str | None:
         return ctx.state.application.application_id if ctx.state.application else None
+
+    def amount_due(self, ctx: Ctx) -> int:
+        assert ctx.state.application and ctx.state.waybill
+        return ctx.state.application.fee_fen + ctx.state.waybill.postage_fen
 
     async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
         self.card, ctx.state.holder = await read_id_card(ctx, purpose="reissue")
@@ -149,24 +152,7 @@ class LicenceReissue(CitizenFlow[ReissueState]):
                                          new_valid_until=app.new_valid_until)
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
-    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
-        assert ctx.state.holder
-        ctx.state.address = await ask_address(ctx, ctx.state.holder)
-        return Next(step=self.Step.MAIL)
-
-    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.address and st.application
-        st.waybill = await create_waybill(ctx, st.address, contents="机动车驾驶证", reference=st.application.application_id)
-        return Next(step=self.Step.PAY, allow_back=False)
-
-    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.application and st.waybill
-        order = await pay_by_qr(ctx, amount_fen=st.application.fee_fen + st.waybill.postage_fen,
-                                description="驾驶证补证工本费及邮费", reference=st.application.application_id)
-        st.payment_order_id, st.paid_fen = order.order_id, order.amount_fen
-        return Next(step=self.Step.PRINT, allow_back=False)
+    # address, mail and pay: MailingSteps
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
         from peripherals.printer.models import Receipt, ReceiptLine
@@ -195,8 +181,5 @@ class LicenceReissue(CitizenFlow[ReissueState]):
             payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id,
             tracking_number=st.waybill.tracking_number, receipt_printed=printed,
         )
-        details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),)
-        if not printed:
-            details += (msg("result.receipt_not_printed"),)
         return Done(outcome=outcome, message=msg("reissue.done", application_id=st.application.application_id),
-                    details=details)
+                    details=mailed_details(st.waybill, printed))

@@ -31,17 +31,13 @@ from flows.common_steps import (
     SKIP,
     ApplicationInfo,
     CardHolder,
-    CitizenFlow,
     LicenceInfo,
     PhotoRecord,
     WaybillInfo,
     abort_with,
-    ask_address,
     ask_consent,
     error_view,
-    create_waybill,
     face_check,
-    pay_by_qr,
     print_receipt,
     read_id_card,
     staff_needed,
@@ -51,6 +47,7 @@ from flows.common_steps import (
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
+from flows.mailing import MailingSteps, mailed_details
 from flows.medical_rules import (
     BpAdviceLevel,
     ColourVision,
@@ -135,10 +132,12 @@ def _rng(ctx: Ctx) -> random.Random:
     return random.Random(seed) if seed is not None else random.SystemRandom()
 
 
-class LicenceRenewal(CitizenFlow[RenewalState]):
+class LicenceRenewal(MailingSteps[RenewalState]):
     name = "licence-renewal"
     version = 1
     State = RenewalState
+    mail_contents = "机动车驾驶证"
+    payment_description = "驾驶证换证工本费及邮费"
 
     class Step(StrEnum):
         READ_ID = "read_id"
@@ -160,6 +159,10 @@ class LicenceRenewal(CitizenFlow[RenewalState]):
 
     def accepted_reference(self, ctx: Ctx) -> str | None:
         return ctx.state.application.application_id if ctx.state.application else None
+
+    def amount_due(self, ctx: Ctx) -> int:
+        assert ctx.state.application and ctx.state.waybill
+        return ctx.state.application.fee_fen + ctx.state.waybill.postage_fen
 
     # -- identity and eligibility ----------------------------------------------------------
 
@@ -331,7 +334,7 @@ class LicenceRenewal(CitizenFlow[RenewalState]):
             return Next(step=self.Step.PHOTO)
         return Next(step=self.Step.SUBMIT, allow_back=False)
 
-    # -- submission, mail, payment, receipt ------------------------------------------------
+    # -- submission and receipt (address, mail and pay: MailingSteps) --------------------
 
     async def step_submit(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
@@ -353,26 +356,6 @@ class LicenceRenewal(CitizenFlow[RenewalState]):
         st.application = ApplicationInfo(application_id=app.application_id, fee_fen=app.fee_fen,
                                          new_valid_until=app.new_valid_until)
         return Next(step=self.Step.ADDRESS, allow_back=False)
-
-    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
-        assert ctx.state.holder
-        ctx.state.address = await ask_address(ctx, ctx.state.holder)
-        return Next(step=self.Step.MAIL)
-
-    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.address and st.application
-        st.waybill = await create_waybill(ctx, st.address, contents="机动车驾驶证", reference=st.application.application_id)
-        return Next(step=self.Step.PAY, allow_back=False)
-
-    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.application and st.waybill
-        total = st.application.fee_fen + st.waybill.postage_fen
-        order = await pay_by_qr(ctx, amount_fen=total, description="驾驶证换证工本费及邮费",
-                                reference=st.application.application_id)
-        st.payment_order_id, st.paid_fen = order.order_id, order.amount_fen
-        return Next(step=self.Step.PRINT, allow_back=False)
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
         from peripherals.printer.models import Receipt, ReceiptLine
@@ -401,9 +384,7 @@ class LicenceRenewal(CitizenFlow[RenewalState]):
             waybill_id=st.waybill.waybill_id, tracking_number=st.waybill.tracking_number,
             bp_advisory=st.bp.advisory if st.bp else None, receipt_printed=printed,
         )
-        details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),)
-        if not printed:
-            details += (msg("result.receipt_not_printed"),)
+        details = mailed_details(st.waybill, printed)
         if st.bp and st.bp.advisory != "normal":
             details += (msg(f"bp.{st.bp.advisory}.reminder"),)
         return Done(outcome=outcome, message=msg("renewal.done", application_id=st.application.application_id),

@@ -20,14 +20,10 @@ from pydantic import BaseModel
 
 from flows.common_steps import (
     CardHolder,
-    CitizenFlow,
     WaybillInfo,
     abort_with,
-    ask_address,
     ask_consent,
-    create_waybill,
     face_check,
-    pay_by_qr,
     print_receipt,
     read_id_card,
     staff_needed,
@@ -36,6 +32,7 @@ from flows.common_steps import (
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
+from flows.mailing import MailingSteps
 from flows.services.models import InvoiceRequest, MailingAddress, RealNameCheck
 from flows.views import Busy, Choice, ChoiceOption, ConsentItem, FieldKind, Form, FormField, msg
 
@@ -73,10 +70,12 @@ class TaxOutcome(BaseModel):
     printed: bool
 
 
-class TaxInvoice(CitizenFlow[TaxState]):
+class TaxInvoice(MailingSteps[TaxState]):
     name = "tax-invoice"
     version = 1
     State = TaxState
+    mail_contents = "发票"
+    payment_description = "发票邮寄费"
 
     class Step(StrEnum):
         READ_ID = "read_id"
@@ -165,23 +164,7 @@ class TaxInvoice(CitizenFlow[TaxState]):
         )))
         return Next(step=self.Step.ADDRESS if ctx.state.delivery == "mail" else self.Step.PRINT)
 
-    async def step_address(self, ctx: Ctx) -> Next | Done | Abort:
-        assert ctx.state.holder
-        ctx.state.address = await ask_address(ctx, ctx.state.holder)
-        return Next(step=self.Step.MAIL)
-
-    async def step_mail(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.address and st.invoice_number
-        st.waybill = await create_waybill(ctx, st.address, contents="发票", reference=st.invoice_number)
-        return Next(step=self.Step.PAY, allow_back=False)
-
-    async def step_pay(self, ctx: Ctx) -> Next | Done | Abort:
-        st = ctx.state
-        assert st.waybill and st.invoice_number
-        order = await pay_by_qr(ctx, amount_fen=st.waybill.postage_fen, description="发票邮寄费", reference=st.invoice_number)
-        st.payment_order_id = order.order_id
-        return Next(step=self.Step.PRINT, allow_back=False)
+    # address, mail and pay: MailingSteps
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
         from peripherals.printer.models import Receipt, ReceiptLine
