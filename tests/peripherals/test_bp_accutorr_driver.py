@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import urllib.parse
@@ -14,6 +13,7 @@ from peripherals.bp.errors import CuffError, MeasurementCancelled, MeasurementFa
 from peripherals.bp.models import BpPhase, BpProgress
 from peripherals.errors import DeviceBusy, DeviceNotPresent, DeviceTimeout, ProtocolError
 from peripherals.sim import registry
+from peripherals.sim.testing import replug_when_gone
 
 FAST = dict(timeout=0.3, poll_interval=0.05)
 
@@ -38,13 +38,6 @@ def monitors(pty_sim):
     yield make
     for m in opened:
         m.close()
-
-
-def wait_until_unplugged(host) -> None:
-    """The simulator unplugs on its own thread; replug only once its link is gone."""
-    deadline = time.monotonic() + 2
-    while os.path.lexists(host.port) and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def recorder():
@@ -85,8 +78,7 @@ def test_unplug_over_pty_then_replug(pty_sim):
             m.read_patient_data()
         with pytest.raises(DeviceNotPresent):
             m.open()  # the device node is gone
-        wait_until_unplugged(host)
-        host.replug()
+        replug_when_gone(host)
         m.open()
         assert m.measure(timeout=5).systolic == 128
     finally:

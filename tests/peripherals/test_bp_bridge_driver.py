@@ -15,6 +15,7 @@ from peripherals.bp.errors import CuffError, MeasurementCancelled, MeasurementFa
 from peripherals.bp.models import BpFlag, BpPhase, BpProgress, BpUnit
 from peripherals.errors import DeviceBusy, DeviceFault, DeviceNotPresent, DeviceTimeout, ProtocolError
 from peripherals.sim import registry
+from peripherals.sim.testing import replug_when_gone
 
 FAST = dict(timeout=0.3, frame_timeout=0.3)
 
@@ -35,13 +36,6 @@ def bridges(pty_sim):
     yield make
     for m in opened:
         m.close()
-
-
-def wait_until_unplugged(host) -> None:
-    """The simulator unplugs on its own thread; replug only once its link is gone."""
-    deadline = time.monotonic() + 2
-    while os.path.lexists(host.port) and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def on_phase(phase: BpPhase, action):
@@ -189,8 +183,7 @@ def test_unplug_mid_frame_then_replug(bridges):
         m.measure(timeout=5)
     with pytest.raises(DeviceNotPresent):
         m.open()
-    wait_until_unplugged(host)
-    host.replug()
+    replug_when_gone(host)
     m.open()
     assert m.measure(timeout=5).systolic == 128
 

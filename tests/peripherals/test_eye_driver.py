@@ -7,7 +7,6 @@ that must succeed.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import urllib.parse
@@ -24,6 +23,7 @@ from peripherals.eye.errors import DisplayFailure, EyeTesterFault, EyeTesterNak,
 from peripherals.eye.models import LEVELS, Eye, FrameType, Optotype, Orientation
 from peripherals.eye.sim import EyeTesterSimulator
 from peripherals.sim import registry
+from peripherals.sim.testing import replug_when_gone
 from peripherals.transport.serial_port import open_serial
 
 TIMEOUT = 0.3  # driver timeout per try, short for tests
@@ -46,15 +46,7 @@ def _rig_factory(transport: str, pty_sim):
             made.append(tester)
             tester.open()
 
-            def replug() -> None:
-                # The host thread finishes an unplug (closing fds, removing the link) a
-                # moment after the driver sees the port die; replug only after that.
-                deadline = time.monotonic() + 2
-                while os.path.lexists(host.link) and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                host.replug()
-
-            return Rig(tester, host.sim, replug)
+            return Rig(tester, host.sim, lambda: replug_when_gone(host))
         name = f"eye{len(made)}"
         tester = KvtEyeTester(f"sim://eye?{urllib.parse.urlencode({'name': name, **options})}", timeout=TIMEOUT, retries=retries)
         made.append(tester)
