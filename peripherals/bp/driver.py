@@ -38,6 +38,7 @@ from peripherals.bp.errors import BpCodecError, CuffError, MeasurementCancelled,
 from peripherals.bp.ieee11073_codec import BloodPressureRecord, decode_record
 from peripherals.bp.models import BpPhase, BpProgress, BpReading, BpUnit
 from peripherals.errors import DeviceBusy, DeviceError, DeviceFault, DeviceNotPresent, DeviceTimeout, ProtocolError
+from peripherals.transport.closing import close_quietly
 from peripherals.transport.serial_port import open_serial
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,7 @@ class _SerialBpMonitor(BloodPressureMonitor):
 
     def close(self) -> None:
         port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except Exception:  # closing a vanished device may fail; it is gone either way
-                pass
+        close_quietly(port)
 
     def cancel(self) -> None:
         self._cancel.set()

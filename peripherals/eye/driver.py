@@ -21,6 +21,7 @@ import serial
 
 from peripherals.base import EyeTester, SelfTestResult
 from peripherals.errors import DeviceError, DeviceNotPresent, DeviceTimeout, ProtocolError
+from peripherals.transport.closing import close_quietly
 from peripherals.transport.serial_port import open_serial
 
 from . import codec
@@ -113,11 +114,7 @@ class KvtEyeTester(EyeTester):
 
     def close(self) -> None:
         port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
+        close_quietly(port)
 
     def info(self) -> EyeTesterInfo:
         self._require_open()

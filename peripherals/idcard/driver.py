@@ -35,6 +35,7 @@ from peripherals.idcard.errors import (
     error_for_status,
 )
 from peripherals.idcard.models import IdCard
+from peripherals.transport.closing import close_quietly
 from peripherals.transport.serial_port import open_serial
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,7 @@ class SamIdCardReader(IdCardReader):
     def close(self) -> None:
         ser, self._serial = self._serial, None
         self._parser.reset()
-        if ser is not None:
-            try:
-                ser.close()
-            except Exception:  # closing a vanished port must not fail
-                pass
+        close_quietly(ser)
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(

@@ -46,6 +46,7 @@ from peripherals.printer.errors import (
 from peripherals.printer.escpos_decode import decode_status
 from peripherals.printer.models import PaperLevel, PrinterStatus, Receipt
 from peripherals.printer.receipt_render import make_test_page, render_receipt
+from peripherals.transport.closing import close_quietly
 from peripherals.transport.serial_port import open_serial
 from peripherals.transport.usb import backend_for, find_args, is_usb_url, parse_usb_url, usb_errors
 
@@ -85,11 +86,7 @@ class _SerialLink(Escpos):
 
     def close(self) -> None:
         port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
+        close_quietly(port)
 
     def _raw(self, msg: bytes) -> None:
         assert self._serial is not None
