@@ -8,15 +8,16 @@ read here; the app's own settings extend this model in ``kiosk``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from peripherals.base import DeviceKind
+from peripherals.settings_files import settings_file, toml_file_sources
 
+CONFIG_ENV = "KIOSK_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("/etc/kiosk/kiosk.toml"),)
 
 
@@ -39,10 +40,7 @@ def simulated_devices() -> dict[DeviceKind, DeviceConfig]:
 
 
 def config_file() -> Path | None:
-    explicit = os.environ.get("KIOSK_CONFIG")
-    if explicit:
-        return Path(explicit)
-    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+    return settings_file(CONFIG_ENV, DEFAULT_CONFIG_PATHS)
 
 
 class DeviceSettings(BaseSettings):
@@ -59,10 +57,6 @@ class DeviceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = config_file()
-        if path is not None:
-            if not path.is_file():
-                raise FileNotFoundError(f"KIOSK_CONFIG points to {path}, which does not exist")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+        return toml_file_sources(
+            settings_cls, init_settings, env_settings, env_var=CONFIG_ENV, defaults=DEFAULT_CONFIG_PATHS
+        )

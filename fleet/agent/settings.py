@@ -4,15 +4,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fleet.protocol.topics import check_kiosk_id
 from fleet.updates.gating import MaintenanceWindow
+from peripherals.settings_files import toml_file_sources
 
+CONFIG_ENV = "KIOSK_AGENT_CONFIG"
 DEFAULT_CONFIG = Path("/etc/kiosk-agent/agent.toml")
 AGENT_VERSION = "0.1.0"
 
@@ -86,11 +87,6 @@ class AgentSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        explicit = os.environ.get("KIOSK_AGENT_CONFIG")
-        path = Path(explicit) if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-        if path is not None:
-            if not path.is_file():
-                raise FileNotFoundError(f"KIOSK_AGENT_CONFIG points to {path}, which does not exist")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+        return toml_file_sources(
+            settings_cls, init_settings, env_settings, env_var=CONFIG_ENV, defaults=(DEFAULT_CONFIG,)
+        )
