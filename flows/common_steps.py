@@ -116,6 +116,10 @@ class LicenceInfo(BaseModel):
     valid_until: dt.date
     status: str
 
+    @classmethod
+    def from_record(cls, record: Any) -> "LicenceInfo":
+        return cls(licence_class=record.licence_class, valid_until=record.valid_until, status=record.status)
+
 
 class ApplicationInfo(BaseModel):
     """A licence application the traffic service accepted."""
@@ -123,6 +127,10 @@ class ApplicationInfo(BaseModel):
     application_id: str
     fee_fen: int
     new_valid_until: dt.date | None = None
+
+    @classmethod
+    def from_application(cls, app: Any) -> "ApplicationInfo":
+        return cls(application_id=app.application_id, fee_fen=app.fee_fen, new_valid_until=app.new_valid_until)
 
 
 class WaybillInfo(BaseModel):

@@ -23,15 +23,14 @@ from flows.common_steps import (
     print_receipt,
     read_id_card,
     staff_needed,
-    take_licence_photo,
-    yuan,
 )
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
-from flows.mailing import MailingSteps, mailed_details
+from flows.licence_errand import LicenceErrand, licence_on_file
+from flows.mailing import mailed_details
 from flows.medical_rules import Errand, certificate_required
-from flows.services.models import LicenceQuery, LicenceReissueRequest, MailingAddress
+from flows.services.models import LicenceReissueRequest, MailingAddress
 from flows.views import Choice, ChoiceOption, ConsentItem, Prompt, msg
 
 Ctx = FlowContext["ReissueState", FlowDeps]
@@ -65,11 +64,10 @@ class ReissueOutcome(BaseModel):
     receipt_printed: bool
 
 
-class LicenceReissue(MailingSteps[ReissueState]):
+class LicenceReissue(LicenceErrand[ReissueState]):
     name = "licence-reissue"
     version = 1
     State = ReissueState
-    mail_contents = "机动车驾驶证"
     payment_description = "驾驶证补证工本费及邮费"
 
     class Step(StrEnum):
@@ -85,29 +83,16 @@ class LicenceReissue(MailingSteps[ReissueState]):
         PAY = "pay"
         PRINT = "print"
 
-    def accepted_reference(self, ctx: Ctx) -> str | None:
-        return ctx.state.application.application_id if ctx.state.application else None
-
-    def amount_due(self, ctx: Ctx) -> int:
-        assert ctx.state.application and ctx.state.waybill
-        return ctx.state.application.fee_fen + ctx.state.waybill.postage_fen
-
     async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
         self.card, ctx.state.holder = await read_id_card(ctx, purpose="reissue")
         return Next(step=self.Step.ELIGIBILITY)
 
     async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
-        holder = ctx.state.holder
-        assert holder is not None
-        record = await ctx.call(lambda: ctx.deps.traffic.lookup_licence(LicenceQuery(id_number=holder.id_number)),
-                                view=Prompt(message=msg("reissue.looking_up")))
-        if record.status == "revoked":
-            raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_revoked", msg("reissue.revoked"), msg("error.next.counter"))
+        record = await licence_on_file(ctx, looking_up=msg("reissue.looking_up"), revoked=msg("reissue.revoked"))
         if record.status == "expired" or record.valid_until < ctx.deps.settings.current_date():
             raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_expired", msg("reissue.expired"),
                              msg("reissue.use_renewal"))
-        ctx.state.licence = LicenceInfo(licence_class=record.licence_class, valid_until=record.valid_until,
-                                        status=record.status)
+        ctx.state.licence = LicenceInfo.from_record(record)
         return Next(step=self.Step.CONSENT)
 
     async def step_consent(self, ctx: Ctx) -> Next | Done | Abort:
@@ -125,10 +110,7 @@ class LicenceReissue(MailingSteps[ReissueState]):
         )))
         return Next(step=self.Step.PHOTO)
 
-    async def step_photo(self, ctx: Ctx) -> Next | Done | Abort:
-        ctx.state.photo = await take_licence_photo(ctx)
-        ctx.state.photo_ref = "photo-" + ctx.idempotency_key("photo")[:20]
-        return Next(step=self.Step.REVIEW)
+    # photo: LicenceErrand
 
     async def step_review(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
@@ -148,32 +130,17 @@ class LicenceReissue(MailingSteps[ReissueState]):
                                         reason=st.reason, photo_ref=st.photo_ref)  # type: ignore[arg-type]
         app = await ctx.submit(ctx.deps.traffic.reissue_licence, request, purpose="reissue",
                                view=Prompt(message=msg("reissue.submitting")))
-        st.application = ApplicationInfo(application_id=app.application_id, fee_fen=app.fee_fen,
-                                         new_valid_until=app.new_valid_until)
+        st.application = ApplicationInfo.from_application(app)
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
     # address, mail and pay: MailingSteps
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
-        from peripherals.printer.models import Receipt, ReceiptLine
-
         st = ctx.state
         assert st.application and st.waybill and st.licence and st.payment_order_id and st.paid_fen is not None
         assert st.reason
-        receipt = Receipt(
-            title="驾驶证遗失补证" if st.reason == "lost" else "驾驶证损毁换证",
-            lines=[
-                ReceiptLine(text=f"受理编号：{st.application.application_id}"),
-                ReceiptLine(text=f"准驾车型：{st.licence.licence_class}"),
-                ReceiptLine(text=f"工本费：{yuan(st.application.fee_fen)}"),
-                ReceiptLine(text=f"邮费：{yuan(st.waybill.postage_fen)}"),
-                ReceiptLine(text=f"合计已付：{yuan(st.paid_fen)}", bold=True),
-                ReceiptLine(text=f"支付订单：{st.payment_order_id}"),
-                ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
-            ],
-            qr=st.waybill.tracking_number,
-            footer="补发的驾驶证将邮寄到家，请凭邮件号查询",
-        )
+        receipt = self.licence_receipt(ctx, title="驾驶证遗失补证" if st.reason == "lost" else "驾驶证损毁换证",
+                                       footer="补发的驾驶证将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
         outcome = ReissueOutcome(
             application_id=st.application.application_id, licence_class=st.licence.licence_class, reason=st.reason,

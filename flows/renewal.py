@@ -41,13 +41,12 @@ from flows.common_steps import (
     print_receipt,
     read_id_card,
     staff_needed,
-    take_licence_photo,
-    yuan,
 )
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
-from flows.mailing import MailingSteps, mailed_details
+from flows.licence_errand import LicenceErrand, licence_on_file
+from flows.mailing import mailed_details
 from flows.medical_rules import (
     BpAdviceLevel,
     ColourVision,
@@ -61,7 +60,6 @@ from flows.medical_rules import (
 )
 from flows.services.models import (
     BloodPressure,
-    LicenceQuery,
     LicenceRenewalRequest,
     MailingAddress,
 )
@@ -132,11 +130,10 @@ def _rng(ctx: Ctx) -> random.Random:
     return random.Random(seed) if seed is not None else random.SystemRandom()
 
 
-class LicenceRenewal(MailingSteps[RenewalState]):
+class LicenceRenewal(LicenceErrand[RenewalState]):
     name = "licence-renewal"
     version = 1
     State = RenewalState
-    mail_contents = "机动车驾驶证"
     payment_description = "驾驶证换证工本费及邮费"
 
     class Step(StrEnum):
@@ -157,13 +154,6 @@ class LicenceRenewal(MailingSteps[RenewalState]):
         PAY = "pay"
         PRINT = "print"
 
-    def accepted_reference(self, ctx: Ctx) -> str | None:
-        return ctx.state.application.application_id if ctx.state.application else None
-
-    def amount_due(self, ctx: Ctx) -> int:
-        assert ctx.state.application and ctx.state.waybill
-        return ctx.state.application.fee_fen + ctx.state.waybill.postage_fen
-
     # -- identity and eligibility ----------------------------------------------------------
 
     async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
@@ -173,11 +163,8 @@ class LicenceRenewal(MailingSteps[RenewalState]):
     async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
         holder = ctx.state.holder
         assert holder is not None
-        record = await ctx.call(lambda: ctx.deps.traffic.lookup_licence(LicenceQuery(id_number=holder.id_number)),
-                                view=Prompt(message=msg("renewal.looking_up")))
+        record = await licence_on_file(ctx, looking_up=msg("renewal.looking_up"), revoked=msg("renewal.revoked"))
         today = ctx.deps.settings.current_date()
-        if record.status == "revoked":
-            raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_revoked", msg("renewal.revoked"), msg("error.next.counter"))
         window = renewal_window(record.valid_until, today)
         if window is RenewalWindow.TOO_EARLY:
             opens = (record.valid_until - dt.timedelta(days=90)).isoformat()
@@ -190,8 +177,7 @@ class LicenceRenewal(MailingSteps[RenewalState]):
             raise abort_with(AbortReason.NOT_ELIGIBLE, "class_barred_by_age",
                              msg("renewal.class_barred_by_age", licence_class=record.licence_class),
                              msg("error.next.counter"))
-        ctx.state.licence = LicenceInfo(licence_class=record.licence_class, valid_until=record.valid_until,
-                                        status=record.status)
+        ctx.state.licence = LicenceInfo.from_record(record)
         return Next(step=self.Step.CONSENT)
 
     async def step_consent(self, ctx: Ctx) -> Next | Done | Abort:
@@ -315,10 +301,7 @@ class LicenceRenewal(MailingSteps[RenewalState]):
             break
         return Next(step=self.Step.PHOTO)
 
-    async def step_photo(self, ctx: Ctx) -> Next | Done | Abort:
-        ctx.state.photo = await take_licence_photo(ctx)
-        ctx.state.photo_ref = "photo-" + ctx.idempotency_key("photo")[:20]
-        return Next(step=self.Step.REVIEW)
+    # photo: LicenceErrand
 
     async def step_review(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
@@ -353,29 +336,13 @@ class LicenceRenewal(MailingSteps[RenewalState]):
         )
         app = await ctx.submit(ctx.deps.traffic.renew_licence, request, purpose="renewal",
                                view=Prompt(message=msg("renewal.submitting")))
-        st.application = ApplicationInfo(application_id=app.application_id, fee_fen=app.fee_fen,
-                                         new_valid_until=app.new_valid_until)
+        st.application = ApplicationInfo.from_application(app)
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
-        from peripherals.printer.models import Receipt, ReceiptLine
-
         st = ctx.state
         assert st.application and st.waybill and st.licence and st.payment_order_id and st.paid_fen is not None
-        receipt = Receipt(
-            title="驾驶证期满换证（自助体检）",
-            lines=[
-                ReceiptLine(text=f"受理编号：{st.application.application_id}"),
-                ReceiptLine(text=f"准驾车型：{st.licence.licence_class}"),
-                ReceiptLine(text=f"工本费：{yuan(st.application.fee_fen)}"),
-                ReceiptLine(text=f"邮费：{yuan(st.waybill.postage_fen)}"),
-                ReceiptLine(text=f"合计已付：{yuan(st.paid_fen)}", bold=True),
-                ReceiptLine(text=f"支付订单：{st.payment_order_id}"),
-                ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
-            ],
-            qr=st.waybill.tracking_number,
-            footer="新驾驶证将邮寄到家，请凭邮件号查询",
-        )
+        receipt = self.licence_receipt(ctx, title="驾驶证期满换证（自助体检）", footer="新驾驶证将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
         outcome = RenewalOutcome(
             application_id=st.application.application_id, licence_class=st.licence.licence_class,
