@@ -17,12 +17,13 @@ public).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -33,7 +34,9 @@ from fleet.server.models import Artifact, Rollout, utcnow
 from fleet.server.rollouts import RolloutStatus
 from fleet.updates.bundle import verify_bundle
 from fleet.updates.keys import TrustedKeys
+from fleet.updates.manifest import sha256_file
 from fleet.updates.models import UpdateError
+from fleet.updates.state import fsync_dir
 
 DOWNLOAD_PATH = "api/artifacts/{artifact_id}/download"
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]")
@@ -89,41 +92,32 @@ class ArtifactStore:
     def receive(self, chunks: Iterable[bytes]) -> Path:
         """Write an upload to a temporary file beside the store (same file system, so the
         final rename is atomic); the caller passes it to `accept` or removes it."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=self.directory)
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise ArtifactRefused("too_large", f"bundle larger than {self.max_bytes} bytes")
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return Path(tmp)
+        with self._upload_file() as upload:
+            for chunk in chunks:
+                upload.write(chunk)
+        return upload.path
 
     async def receive_stream(self, chunks) -> Path:
         """`receive` for an async byte stream (the API's request body)."""
+        with self._upload_file() as upload:
+            async for chunk in chunks:
+                upload.write(chunk)
+        return upload.path
+
+    @contextmanager
+    def _upload_file(self) -> Iterator[_Upload]:
+        """A temporary file in the store's directory, fsynced when the block ends; removed
+        if anything is raised (too large, a broken stream, a cancelled request)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=self.directory)
-        size = 0
         try:
             with os.fdopen(fd, "wb") as fh:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise ArtifactRefused("too_large", f"bundle larger than {self.max_bytes} bytes")
-                    fh.write(chunk)
+                yield _Upload(Path(tmp), fh, self.max_bytes)
                 fh.flush()
                 os.fsync(fh.fileno())
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return Path(tmp)
 
     def accept(self, tmp: Path, *, operator: str, source: str = "") -> Artifact:
         """Verify the uploaded file, store and record it; audited either way."""
@@ -144,7 +138,7 @@ class ArtifactStore:
             verified = verify_bundle(tmp, self.trusted)
         except UpdateError as exc:
             raise ArtifactRefused(exc.reason.value, exc.detail) from None
-        size, digest = _size_sha256(tmp)
+        size, digest = sha256_file(tmp)
         manifest = verified.manifest
         artifact_id = digest[:16]
         filename = _SAFE.sub("_", f"{manifest.package}-{manifest.version}-{artifact_id}.bundle")
@@ -159,7 +153,7 @@ class ArtifactStore:
                                        "(a different bundle); delete it first")
             final = self.directory / filename
             os.replace(tmp, final)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             row = same or Artifact(artifact_id=artifact_id, sha256=digest)
             row.package, row.version, row.size, row.filename = manifest.package, manifest.version, size, filename
             row.key_id, row.min_from_version = verified.key_id, manifest.min_from_version
@@ -213,18 +207,17 @@ class ArtifactStore:
         return f"{base_url.rstrip('/')}/{path}" if base_url else path
 
 
-def _size_sha256(path: Path) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
+class _Upload:
+    """The file an upload is written to; refuses to grow past `max_bytes`."""
 
+    def __init__(self, path: Path, fh: BinaryIO, max_bytes: int) -> None:
+        self.path = path
+        self._fh = fh
+        self._max_bytes = max_bytes
+        self.size = 0
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise ArtifactRefused("too_large", f"bundle larger than {self._max_bytes} bytes")
+        self._fh.write(chunk)
