@@ -452,7 +452,9 @@ def main(argv: list[str] | None = None, out=None) -> int:
     args = parser().parse_args(argv)
     out = out or sys.stdout
     if not hasattr(args, "run"):  # an offline command of fleet.updates.cli (keys, bundle)
-        return _offline(args)
+        from fleet.updates.cli import run_command
+
+        return run_command(args, "kiosk-fleet")
     saved = load_session()
     url = args.url or os.environ.get("KIOSK_FLEET_URL") or saved.get("url") or "http://127.0.0.1:8080"
     token = os.environ.get("KIOSK_FLEET_TOKEN") or (saved.get("token") if args.command != "login" else None)
@@ -461,20 +463,6 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except (CliError, OSError, ValueError) as exc:
         print(f"kiosk-fleet: {exc}", file=sys.stderr)
         return 2
-
-
-def _offline(args) -> int:
-    from fleet.updates.cli import EXIT_REFUSED, EXIT_USAGE, _print
-    from fleet.updates.models import UpdateError
-
-    try:
-        return args.func(args)
-    except UpdateError as exc:
-        _print({"ok": False, "reason": exc.reason.value, "detail": exc.detail})
-        return EXIT_REFUSED
-    except (OSError, ValueError) as exc:
-        print(f"kiosk-fleet: {exc}", file=sys.stderr)
-        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -234,14 +234,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
     register_kiosk(sub)
-    args = parser.parse_args(argv)
+    return run_command(parser.parse_args(argv), parser.prog)
+
+
+def run_command(args: argparse.Namespace, prog: str) -> int:
+    """Run a parsed subcommand: a refusal is printed as JSON (exit 2), a bad file or
+    value as one line on stderr (exit 64). `kiosk-fleet` runs its offline commands
+    (keys, bundle) through this too."""
     try:
         return args.func(args)
     except UpdateError as exc:
         _print({"ok": False, "reason": exc.reason.value, "detail": exc.detail})
         return EXIT_REFUSED
     except (OSError, ValueError) as exc:
-        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
