@@ -76,7 +76,52 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-class MosquittoBroker:
+def terminate(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM (the child shuts down cleanly), SIGKILL if it lingers past `timeout`."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class LoggedProcess:
+    """A child process whose stdout and stderr go to `log_path`; subclasses say how it
+    starts and stops. Shared by the broker here and `fleet.broker.testing.AgentProcess`."""
+
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def _spawn(self, argv: list[str], **popen) -> subprocess.Popen:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **popen)
+        return self.proc
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class MosquittoBroker(LoggedProcess):
     """One mosquitto process with the fleet TLS + ACL config in `workdir`."""
 
     def __init__(self, workdir: Path, ca: CertificateAuthority, *, port: int | None = None,
@@ -107,10 +152,7 @@ class MosquittoBroker:
             return
         if not self.conf_path.exists():
             self.write_config()
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.executable, "-c", str(self.conf_path)],
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        self._spawn([self.executable, "-c", str(self.conf_path)], start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -126,28 +168,8 @@ class MosquittoBroker:
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM (mosquitto saves its persistence file), SIGKILL if it lingers."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        if proc is not None:
+            terminate(proc, timeout)
 
     def __enter__(self) -> "MosquittoBroker":
         self.start()

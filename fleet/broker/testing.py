@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 
 from fleet.agent.mqtt import make_client
 from fleet.broker.certs import CertificateAuthority, Identity
-from fleet.broker.runner import MosquittoBroker
+from fleet.broker.runner import LoggedProcess, MosquittoBroker, terminate
 
 
 @dataclass
@@ -138,7 +138,7 @@ class MqttProbe:
             self.client.loop_stop()
 
 
-class AgentProcess:
+class AgentProcess(LoggedProcess):
     """``python -m fleet.agent`` as a child process, configured through KIOSK_AGENT_* variables."""
 
     def __init__(self, kiosk_id: str, broker: MosquittoBroker, ca: CertificateAuthority, workdir: Path, *,
@@ -182,10 +182,7 @@ class AgentProcess:
         return Path(self.env["KIOSK_AGENT_STATE_DIR"]) / "agent.db"
 
     def start(self) -> "AgentProcess":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "fleet.agent", "-v"], env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
-        log.close()
+        self._spawn([sys.executable, "-m", "fleet.agent", "-v"], env=self.env, cwd=Path(__file__).resolve().parents[2])
         return self
 
     def kill9(self) -> None:
@@ -197,25 +194,5 @@ class AgentProcess:
         """SIGTERM: a clean shutdown (offline presence, no will)."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout)
         return self.proc.returncode
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
