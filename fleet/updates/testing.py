@@ -67,14 +67,17 @@ main()
 '''
 
 
-def fake_app_wheels(dest: Path, version: str, healthy: bool = True, padding: int = 0) -> list[Path]:
+def fake_app_wheels(dest: Path, version: str, healthy: bool = True, padding: int = 0,
+                    main: str = FAKE_APP_MAIN) -> list[Path]:
     """Wheels of ``fakekiosk==version`` (needs ``fakedep``): a whole release in two files.
 
     `padding` adds that many incompressible bytes, to make bundles of realistic size.
+    `main` is the app's ``__main__`` (e.g. `fleet.agent.testing.CONTROL_APP_MAIN`); it is
+    started as ``python -m fakekiosk <status file>`` and may read ``HEALTHY``/``__version__``.
     """
     files = {
         "fakekiosk/__init__.py": f"__version__ = {version!r}\nHEALTHY = {healthy!r}\n",
-        "fakekiosk/__main__.py": FAKE_APP_MAIN,
+        "fakekiosk/__main__.py": main,
     }
     if padding:
         files["fakekiosk/padding.txt"] = base64.b64encode(os.urandom(padding))[:padding].decode()
@@ -114,6 +117,19 @@ with open(pidfile + ".tmp", "w") as fh:
     fh.write(str(proc.pid))
 os.replace(pidfile + ".tmp", pidfile)
 '''
+
+
+def tamper_bundle(bundle: Path, out: Path) -> Path:
+    """A copy of `bundle` with one bit flipped inside its signed ``fakekiosk`` wheel: the
+    signature still matches the manifest, the wheel's hash no longer does."""
+    import tarfile
+
+    data = bytearray(Path(bundle).read_bytes())
+    with tarfile.open(bundle) as tar:
+        wheel = next(m for m in tar.getmembers() if m.name.startswith("wheels/fakekiosk"))
+    data[wheel.offset_data + wheel.size // 2] ^= 0x01
+    Path(out).write_bytes(bytes(data))
+    return Path(out)
 
 
 def write_fake_service(path: Path) -> Path:
@@ -248,6 +264,7 @@ class UpdateLab:
     """
 
     package = "fakekiosk"
+    app_main = FAKE_APP_MAIN  # the releases' ``fakekiosk/__main__.py``
 
     def __init__(self, base: Path, rate_bytes_s: float | None = None) -> None:
         from fleet.updates.keys import generate_keypair, load_private_key
@@ -273,15 +290,18 @@ class UpdateLab:
         return f"{self.package}-{version}.bundle"
 
     def add_release(
-        self, version: str, healthy: bool = True, min_from: str | None = None, sign: bool = True, padding: int = 0
+        self, version: str, healthy: bool = True, min_from: str | None = None, sign: bool = True, padding: int = 0,
+        key=None,
     ) -> Path:
+        """Build (and sign with `key`, default the lab's own) the bundle of `version`."""
         from fleet.updates.bundle import build_bundle, sign_bundle
 
-        wheels = fake_app_wheels(self.base / "wheels" / version, version, healthy=healthy, padding=padding)
+        wheels = fake_app_wheels(self.base / "wheels" / version, version, healthy=healthy, padding=padding,
+                                 main=self.app_main)
         out = self.serve_dir / self.bundle_name(version)
         build_bundle(wheels, out, package=self.package, version=version, min_from_version=min_from)
         if sign:
-            sign_bundle(out, self.private_key)
+            sign_bundle(out, key or self.private_key)
         return out
 
     def request(self, version: str, **fields):

@@ -8,105 +8,25 @@ The server side is played by an MQTT probe publishing the retained ``update/desi
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from fleet.agent.control_client import ControlClient, ControlUnavailable
+from fleet.agent.testing import ControlAppLab, ReleaseKiosk, install_first_release, short_dir
 from fleet.protocol import Channel, Presence, UpdateDesired, UpdateReported, decode, kiosk_topic, outgoing
-from fleet.updates.bundle import build_bundle, sign_bundle
-from fleet.updates.health import ControlStatusProbe
 from fleet.updates.installer import CRASH_ENV
 from fleet.updates.keys import generate_keypair, load_private_key
 from fleet.updates.manifest import sha256_file
-from fleet.updates.testing import UpdateLab, make_wheel, stop_fake_app
+from fleet.updates.testing import tamper_bundle
 
 A = "kiosk-a"
 REPORTED = kiosk_topic(A, Channel.UPDATE_REPORTED)
 STATUS = kiosk_topic(A, Channel.STATUS)
 
-# A kiosk app that speaks the control socket protocol (fleet.protocol.control) with the
-# standard library only: it runs from the release's own venv, where `kiosk` is not installed.
-CONTROL_APP_MAIN = '''\
-"""Stand-in kiosk app: answers status/events on <run>/control.sock like kiosk.control."""
-import json, os, signal, socket, sys, threading, time
-from fakekiosk import HEALTHY, __version__
 
-STARTED = time.monotonic()
-
-
-def answer(request, run):
-    op = request.get("op")
-    if op == "status":
-        devices = [{"kind": "printer", "state": "ready"}, {"kind": "bp", "state": "ready"}] if HEALTHY else []
-        return {"ok": True, "result": {
-            "app_version": __version__, "uptime_s": time.monotonic() - STARTED, "devices": devices,
-            "session_active": os.path.exists(os.path.join(run, "session_active"))}}
-    if op == "events":
-        return {"ok": True, "result": {"instance": str(os.getpid()), "events": []}}
-    return {"ok": False, "error": "unsupported", "detail": str(op)}
-
-
-def serve(conn, run):
-    with conn:
-        data = b""
-        while not data.endswith(b"\\n"):
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        request = json.loads(data)
-        response = dict(answer(request, run), v=1, rid=request.get("rid", 0))
-        conn.sendall(json.dumps(response).encode() + b"\\n")
-
-
-def main():
-    status = sys.argv[1]
-    run = os.path.dirname(status)
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    path = os.path.join(run, "control.sock")
-    tmp = "%s.%d" % (path, os.getpid())
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(tmp)
-    server.listen(16)
-    os.replace(tmp, path)  # the new app takes the socket path over in one step
-    with open(status + ".tmp", "w") as fh:
-        json.dump({"version": __version__, "healthy": HEALTHY, "pid": os.getpid()}, fh)
-    os.replace(status + ".tmp", status)
-    while True:
-        conn, _ = server.accept()
-        threading.Thread(target=serve, args=(conn, run), daemon=True).start()
-
-
-main()
-'''
-
-
-class ControlAppLab(UpdateLab):
-    """`UpdateLab` whose releases are the control-socket app above (same restart hook)."""
-
-    def add_release(self, version: str, healthy: bool = True, min_from: str | None = None, sign: bool = True,
-                    padding: int = 0, key=None) -> Path:
-        dest = self.base / "wheels" / version
-        wheels = [
-            make_wheel(dest, "fakekiosk", version, {
-                "fakekiosk/__init__.py": f"__version__ = {version!r}\nHEALTHY = {healthy!r}\n",
-                "fakekiosk/__main__.py": CONTROL_APP_MAIN,
-            }, requires=["fakedep>=1"]),
-            make_wheel(dest, "fakedep", "1.0", {"fakedep/__init__.py": "NAME = 'fakedep'\n"}),
-        ]
-        out = self.serve_dir / self.bundle_name(version)
-        build_bundle(wheels, out, package=self.package, version=version, min_from_version=min_from)
-        if sign:
-            sign_bundle(out, key or self.private_key)
-        return out
+class Lab(ControlAppLab):
+    """The control-socket app's releases, and the retained ``update/desired`` for each."""
 
     def desired(self, version: str, rollout_id: str = "r1", bundle: str | None = None, **fields) -> UpdateDesired:
         name = bundle or self.bundle_name(version)
@@ -115,94 +35,38 @@ class ControlAppLab(UpdateLab):
                              rollout_id=rollout_id, **fields)
 
 
-def short_dir(prefix: str) -> Path:
-    """A socket path must stay under 108 bytes; pytest's tmp_path may not."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-
-
-def app_status(run: Path, timeout: float = 10.0):
-    client = ControlClient(run / "control.sock", timeout=2.0)
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            return client.status()
-        except ControlUnavailable:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.05)
-
-
-def app_pid(run: Path) -> int:
-    return int((run / "app.pid").read_text())
-
-
-def releases(root: Path) -> set[str]:
-    return {p.name for p in (root / "releases").iterdir()}
-
-
-def current(root: Path) -> str:
-    return (root / "current").readlink().name
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    with ControlAppLab(tmp_path_factory.mktemp("lab")) as lab:
+    with Lab(tmp_path_factory.mktemp("lab")) as lab:
         for version in ("0.9.0", "1.0.0", "2.0.0"):
             lab.add_release(version)
         lab.add_release("3.0.0", healthy=False)
         rogue, _ = generate_keypair(lab.base / "rogue-keys", "rogue")
         lab.add_release("5.0.0", key=load_private_key(rogue))  # signed, by a key no kiosk trusts
-        tampered = lab.serve_dir / "tampered-2.0.0.bundle"
-        data = bytearray((lab.serve_dir / lab.bundle_name("2.0.0")).read_bytes())
-        with tarfile.open(lab.serve_dir / lab.bundle_name("2.0.0")) as tar:
-            wheel = next(m for m in tar.getmembers() if m.name.startswith("wheels/fakekiosk"))
-        data[wheel.offset_data + wheel.size // 2] ^= 0x01  # one bit inside a signed wheel
-        tampered.write_bytes(bytes(data))
+        tamper_bundle(lab.serve_dir / lab.bundle_name("2.0.0"), lab.serve_dir / "tampered-2.0.0.bundle")
         yield lab
 
 
 @pytest.fixture(scope="module")
 def template(lab, tmp_path_factory):
     """A kiosk root with 1.0.0 installed and committed by the real installer (copied per test)."""
-    root, run = tmp_path_factory.mktemp("template") / "root", short_dir("kt-")
-    probe = ControlStatusProbe(ControlClient(run / "control.sock", timeout=2.0))
-    outcome = lab.updater(root, run, probe=probe).apply(lab.request("1.0.0"))
-    stop_fake_app(run)
-    shutil.rmtree(run, ignore_errors=True)
+    root = tmp_path_factory.mktemp("template") / "root"
+    outcome = install_first_release(lab, root)
     assert outcome.status == "committed", outcome
     return root
 
 
-class Kiosk:
+class Kiosk(ReleaseKiosk):
     """One kiosk: its release root (1.0.0 running), its app run dir, the agent settings."""
 
-    def __init__(self, lab: ControlAppLab, template: Path, base: Path) -> None:
-        self.lab = lab
-        self.root, self.run = base / "root", short_dir("kr-")
-        shutil.copytree(template, self.root, symlinks=True)
-        self.restart_hook = [sys.executable, str(lab.service_script), str(self.root), str(self.run)]
-        subprocess.run(self.restart_hook, check=True, timeout=20)  # kiosk.service starts 1.0.0
-        assert app_status(self.run).app_version == "1.0.0"
+    def __init__(self, lab: Lab, template: Path, base: Path) -> None:
+        super().__init__(lab, template, base / "root", short_dir("kr-"))  # kiosk.service starts 1.0.0
+        assert self.app_status().app_version == "1.0.0"
         self.clock_file = base / "clock.txt"
 
     def settings(self, **overrides) -> dict:
-        values = {
-            "control_socket": self.run / "control.sock",
-            "update_trusted_keys": json.dumps([self.lab.public_key]),
-            "update_root": self.root,
-            "update_restart_command": json.dumps(self.restart_hook),
-            "update_health_deadline_s": 8.0,
-            "update_health_interval_s": 0.05,
-            "update_retry_s": 0.3,
-            "update_progress_interval_s": 0.0,
-            "update_venv_with_pip": "false",  # ensurepip costs seconds; the installer tests keep it
-        }
-        values.update(overrides)
-        return values
-
-    def close(self) -> None:
-        stop_fake_app(self.run)
-        shutil.rmtree(self.run, ignore_errors=True)
+        return self.update_settings(**{"control_socket": self.run / "control.sock",
+                                       "update_progress_interval_s": 0.0, **overrides})
 
 
 @pytest.fixture
@@ -246,7 +110,7 @@ def test_signed_update_is_installed_restarted_and_committed(kiosk, lab, mqtt_pro
     server = fleet_server(mqtt_probe)
     agent = agent_process(A, **kiosk.settings())
     wait_online(server)
-    old_pid = app_pid(kiosk.run)
+    old_pid = kiosk.app_pid
     server.send(outgoing(lab.desired("2.0.0", rollout_id="r1")))
 
     done = wait_report(server, "committed", "2.0.0")
@@ -256,18 +120,18 @@ def test_signed_update_is_installed_restarted_and_committed(kiosk, lab, mqtt_pro
         "downloading", "verifying", "installing", "restarting", "pending_commit", "committed"]
     percents = [r.progress for r in reports(server) if r.state == "downloading"]
     assert percents[0] == 0.0 and percents[-1] == 100.0
-    assert current(kiosk.root) == "2.0.0" and releases(kiosk.root) == {"1.0.0", "2.0.0"}
-    status = app_status(kiosk.run)
-    assert status.app_version == "2.0.0" and app_pid(kiosk.run) != old_pid  # the app restarted as 2.0.0
+    assert kiosk.current == "2.0.0" and kiosk.releases == {"1.0.0", "2.0.0"}
+    status = kiosk.app_status()
+    assert status.app_version == "2.0.0" and kiosk.app_pid != old_pid  # the app restarted as 2.0.0
 
     # The retained desired comes again at every connect: answered once, never reinstalled.
-    requests, pid = len(lab.server.requests), app_pid(kiosk.run)
+    requests, pid = len(lab.server.requests), kiosk.app_pid
     agent.stop()
     agent.start()
     wait_online(server, count=2)
     time.sleep(1.0)  # give the agent time to (wrongly) act on the re-delivered desired
     assert states(server, "2.0.0").count("committed") == 1 and states(server, "2.0.0")[-1] == "committed"
-    assert len(lab.server.requests) == requests and app_pid(kiosk.run) == pid
+    assert len(lab.server.requests) == requests and kiosk.app_pid == pid
 
 
 def test_unhealthy_release_is_rolled_back_with_the_reason(kiosk, lab, mqtt_probe, agent_process):
@@ -279,15 +143,15 @@ def test_unhealthy_release_is_rolled_back_with_the_reason(kiosk, lab, mqtt_probe
     done = wait_report(server, "rolled_back", "3.0.0")
     assert done.reason == "unhealthy" and "no devices supervised" in done.detail
     assert done.current_version == "1.0.0" and "rolling_back" in states(server, "3.0.0")
-    assert current(kiosk.root) == "1.0.0" and releases(kiosk.root) == {"1.0.0"}
-    assert app_status(kiosk.run).app_version == "1.0.0"  # the old release runs again
+    assert kiosk.current == "1.0.0" and kiosk.releases == {"1.0.0"}
+    assert kiosk.app_status().app_version == "1.0.0"  # the old release runs again
 
 
 def test_tampered_wrong_key_and_downgrade_bundles_are_refused(kiosk, lab, mqtt_probe, agent_process):
     server = fleet_server(mqtt_probe)
     agent_process(A, **kiosk.settings(update_base_url=lab.server.url + "/"))
     wait_online(server)
-    pid = app_pid(kiosk.run)
+    pid = kiosk.app_pid
     relative = lab.desired("5.0.0", rollout_id="r4").model_copy(update={"url": lab.bundle_name("5.0.0")})
     cases = [
         (lab.desired("2.0.0", rollout_id="r3", bundle="tampered-2.0.0.bundle"), "hash_mismatch"),
@@ -298,8 +162,8 @@ def test_tampered_wrong_key_and_downgrade_bundles_are_refused(kiosk, lab, mqtt_p
         server.send(outgoing(desired))
         refused = wait_report(server, "refused", desired.version)
         assert (refused.reason, refused.rollout_id, refused.current_version) == (reason, desired.rollout_id, "1.0.0")
-    assert current(kiosk.root) == "1.0.0" and releases(kiosk.root) == {"1.0.0"}
-    assert app_pid(kiosk.run) == pid  # never restarted
+    assert kiosk.current == "1.0.0" and kiosk.releases == {"1.0.0"}
+    assert kiosk.app_pid == pid  # never restarted
     assert not any(s in ("installing", "restarting") for r in reports(server) for s in [r.state.value])
 
 
@@ -310,14 +174,14 @@ def test_kill_9_while_installing_resumes_to_a_committed_release(kiosk, lab, mqtt
     server.send(outgoing(lab.desired("2.0.0", rollout_id="r6")))
     wait_report(server, "installing", "2.0.0")
     agent.kill9()  # in the middle of building releases/2.0.0 (venv + pip take seconds)
-    assert current(kiosk.root) == "1.0.0" and app_status(kiosk.run).app_version == "1.0.0"
+    assert kiosk.current == "1.0.0" and kiosk.app_status().app_version == "1.0.0"
 
     agent.start()
     interrupted = wait_report(server, "idle", "2.0.0")  # resume() undid the half-built release
     assert interrupted.reason == "interrupted" and interrupted.current_version == "1.0.0"
     done = wait_report(server, "committed", "2.0.0")  # then the retained desired installed it again
-    assert done.rollout_id == "r6" and current(kiosk.root) == "2.0.0"
-    assert app_status(kiosk.run).app_version == "2.0.0" and releases(kiosk.root) == {"1.0.0", "2.0.0"}
+    assert done.rollout_id == "r6" and kiosk.current == "2.0.0"
+    assert kiosk.app_status().app_version == "2.0.0" and kiosk.releases == {"1.0.0", "2.0.0"}
     assert states(server, "2.0.0").count("committed") == 1
 
 
@@ -344,9 +208,9 @@ def test_agent_killed_at_a_step_resumes_to_a_consistent_state(kiosk, lab, mqtt_p
     done = wait_report(server, final, version)
     assert (done.rollout_id, done.reason) == ("r7", reason)
     expected = version if final == "committed" else "1.0.0"
-    assert current(kiosk.root) == expected == done.current_version
-    assert app_status(kiosk.run).app_version == expected  # the app that runs is the one `current` names
-    assert releases(kiosk.root) == ({"1.0.0", "2.0.0"} if final == "committed" else {"1.0.0"})
+    assert kiosk.current == expected == done.current_version
+    assert kiosk.app_status().app_version == expected  # the app that runs is the one `current` names
+    assert kiosk.releases == ({"1.0.0", "2.0.0"} if final == "committed" else {"1.0.0"})
     wait_online(server, count=2)
     time.sleep(0.5)  # the re-delivered desired must not start another install
     assert states(server, version).count(final) == 1 and states(server, version)[-1] == final
@@ -364,15 +228,15 @@ def test_deferred_outside_the_window_and_during_a_session_then_installed(kiosk, 
     requests = len(lab.server.requests)
     time.sleep(1.0)  # a few retries (update_retry_s 0.3): silent while nothing changes
     assert states(server, "2.0.0").count("deferred") == 1 and len(lab.server.requests) == requests
-    assert current(kiosk.root) == "1.0.0"
+    assert kiosk.current == "1.0.0"
 
     (kiosk.run / "session_active").touch()  # a citizen arrives...
     kiosk.clock_file.write_text("2025-03-05T02:30:00")  # ...just as the window opens
     deferred = wait_report(server, "deferred", "2.0.0", count=2)
-    assert deferred.reason == "session_active" and current(kiosk.root) == "1.0.0"
+    assert deferred.reason == "session_active" and kiosk.current == "1.0.0"
     (kiosk.run / "session_active").unlink()
     done = wait_report(server, "committed", "2.0.0")
-    assert done.current_version == "2.0.0" and app_status(kiosk.run).app_version == "2.0.0"
+    assert done.current_version == "2.0.0" and kiosk.app_status().app_version == "2.0.0"
     assert len(lab.server.requests) == requests  # the bundle fetched ahead of the window was used
 
 
@@ -387,4 +251,4 @@ def test_agent_without_usable_keys_stays_up_and_refuses(kiosk, lab, mqtt_probe, 
     server.send(outgoing(lab.desired("2.0.0", rollout_id="r9")))
     refused = wait_report(server, "refused", "2.0.0", count=2)
     assert refused.reason == "not_configured" and refused.rollout_id == "r9" and refused.current_version == "1.0.0"
-    assert current(kiosk.root) == "1.0.0"
+    assert kiosk.current == "1.0.0"

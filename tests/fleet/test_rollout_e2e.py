@@ -17,101 +17,21 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from fleet.agent.control_client import ControlClient, ControlUnavailable
+from fleet.agent.testing import ControlAppLab, ReleaseKiosk, install_first_release, short_dir
 from fleet.protocol import Channel, kiosk_topic
 from fleet.server import cli
 from fleet.server.testing import FleetHarness, wait_until
-from fleet.updates.bundle import build_bundle, sign_bundle
-from fleet.updates.health import ControlStatusProbe
 from fleet.updates.keys import generate_keypair, load_private_key
-from fleet.updates.testing import UpdateLab, make_wheel, stop_fake_app
+from fleet.updates.testing import tamper_bundle
 
 pytestmark = pytest.mark.timeout(120)
 
 KIOSKS = [f"ro-{i}" for i in range(1, 6)]
-
-# The stand-in kiosk app: answers `status`/`events` on <run>/control.sock like kiosk.control,
-# with the standard library only (it runs from the release's own venv). An unhealthy
-# release supervises no devices, which the agent's ControlStatusProbe refuses.
-CONTROL_APP_MAIN = '''\
-import json, os, signal, socket, sys, threading, time
-from fakekiosk import HEALTHY, __version__
-
-STARTED = time.monotonic()
-
-
-def answer(request):
-    if request.get("op") == "status":
-        devices = [{"kind": "printer", "state": "ready"}, {"kind": "bp", "state": "ready"}] if HEALTHY else []
-        return {"ok": True, "result": {"app_version": __version__, "uptime_s": time.monotonic() - STARTED,
-                                       "devices": devices, "session_active": False}}
-    if request.get("op") == "events":
-        return {"ok": True, "result": {"instance": str(os.getpid()), "events": []}}
-    return {"ok": False, "error": "unsupported", "detail": str(request.get("op"))}
-
-
-def serve(conn):
-    with conn:
-        data = b""
-        while not data.endswith(b"\\n"):
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        request = json.loads(data)
-        conn.sendall(json.dumps(dict(answer(request), v=1, rid=request.get("rid", 0))).encode() + b"\\n")
-
-
-def main():
-    status = sys.argv[1]
-    run = os.path.dirname(status)
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    path = os.path.join(run, "control.sock")
-    tmp = "%s.%d" % (path, os.getpid())
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(tmp)
-    server.listen(16)
-    os.replace(tmp, path)
-    with open(status + ".tmp", "w") as fh:
-        json.dump({"version": __version__, "healthy": HEALTHY, "pid": os.getpid()}, fh)
-    os.replace(status + ".tmp", status)
-    while True:
-        conn, _ = server.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
-main()
-'''
-
-
-class ControlAppLab(UpdateLab):
-    """Signed bundles of the control-socket app (the UpdateLab's key and restart hook)."""
-
-    def add_release(self, version: str, healthy: bool = True, min_from: str | None = None, sign: bool = True,
-                    padding: int = 0, key=None) -> Path:
-        dest = self.base / "wheels" / version
-        wheels = [
-            make_wheel(dest, "fakekiosk", version, {
-                "fakekiosk/__init__.py": f"__version__ = {version!r}\nHEALTHY = {healthy!r}\n",
-                "fakekiosk/__main__.py": CONTROL_APP_MAIN,
-            }, requires=["fakedep>=1"]),
-            make_wheel(dest, "fakedep", "1.0", {"fakedep/__init__.py": "NAME = 'fakedep'\n"}),
-        ]
-        out = self.serve_dir / self.bundle_name(version)
-        build_bundle(wheels, out, package=self.package, version=version, min_from_version=min_from)
-        if sign:
-            sign_bundle(out, key or self.private_key)
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -122,80 +42,33 @@ def lab(tmp_path_factory):
         lab.add_release("3.0.0", healthy=False)
         rogue, _ = generate_keypair(lab.base / "rogue-keys", "rogue")
         lab.add_release("4.0.0", key=load_private_key(rogue))
-        good = lab.serve_dir / lab.bundle_name("2.0.0")
-        data = bytearray(good.read_bytes())
-        with tarfile.open(good) as tar:
-            wheel = next(m for m in tar.getmembers() if m.name.startswith("wheels/fakekiosk"))
-        data[wheel.offset_data + wheel.size // 2] ^= 0x01  # one bit inside a signed wheel
-        (lab.serve_dir / "tampered-2.0.0.bundle").write_bytes(bytes(data))
+        tamper_bundle(lab.serve_dir / lab.bundle_name("2.0.0"), lab.serve_dir / "tampered-2.0.0.bundle")
         yield lab
 
 
 @pytest.fixture(scope="module")
 def template(lab, tmp_path_factory):
     """A kiosk root with 1.0.0 installed and committed by the real installer (copied per kiosk)."""
-    root, run = tmp_path_factory.mktemp("template") / "root", Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    probe = ControlStatusProbe(ControlClient(run / "control.sock", timeout=2.0))
-    outcome = lab.updater(root, run, probe=probe).apply(lab.request("1.0.0"))
-    stop_fake_app(run)
-    shutil.rmtree(run, ignore_errors=True)
+    root = tmp_path_factory.mktemp("template") / "root"
+    outcome = install_first_release(lab, root)
     assert outcome.status == "committed", outcome
     return root
 
 
-class Kiosk:
+class Kiosk(ReleaseKiosk):
     """One kiosk: its release root (1.0.0 running), the stand-in app, and its agent process."""
 
     def __init__(self, kiosk_id: str, lab: ControlAppLab, template: Path, base: Path) -> None:
         self.kiosk_id = kiosk_id
-        self.root = base / kiosk_id / "root"
-        self.run = Path(tempfile.mkdtemp(prefix=f"{kiosk_id}-", dir="/tmp"))  # socket paths stay short
-        shutil.copytree(template, self.root, symlinks=True)
-        self.restart_hook = [sys.executable, str(lab.service_script), str(self.root), str(self.run)]
-        subprocess.run(self.restart_hook, check=True, timeout=20)  # kiosk.service starts 1.0.0
+        # kiosk.service starts 1.0.0; the run dir is in /tmp so socket paths stay short
+        super().__init__(lab, template, base / kiosk_id / "root", short_dir(f"{kiosk_id}-"))
         self.agent = None
 
-    def settings(self, lab: ControlAppLab, **overrides) -> dict:
-        values = {
-            "update_trusted_keys": json.dumps([lab.public_key]),
-            "update_root": self.root,
-            "update_restart_command": json.dumps(self.restart_hook),
-            "update_health_deadline_s": 8.0,
-            "update_health_interval_s": 0.05,
-            "update_retry_s": 0.3,
-            "update_progress_interval_s": 0.5,
-            "update_venv_with_pip": "false",  # ensurepip costs seconds per venv; the installer tests keep it
-            "health_interval_s": 5.0,
-        }
-        values.update(overrides)
-        return values
-
-    @property
-    def current(self) -> str:
-        return (self.root / "current").readlink().name
-
-    @property
-    def releases(self) -> set[str]:
-        return {p.name for p in (self.root / "releases").iterdir()}
-
-    @property
-    def app_pid(self) -> int:
-        return int((self.run / "app.pid").read_text())
+    def settings(self, **overrides) -> dict:
+        return self.update_settings(**{"update_progress_interval_s": 0.5, "health_interval_s": 5.0, **overrides})
 
     def app_version(self, timeout: float = 10.0) -> str:
-        client = ControlClient(self.run / "control.sock", timeout=2.0)
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                return client.status().app_version
-            except ControlUnavailable:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.05)
-
-    def close(self) -> None:
-        stop_fake_app(self.run)
-        shutil.rmtree(self.run, ignore_errors=True)
+        return self.app_status(timeout).app_version
 
 
 @pytest.fixture
@@ -218,7 +91,7 @@ def kiosks(fleet, lab, template, tmp_path, agent_process):
     def start(**overrides) -> list[Kiosk]:
         for kiosk in made:
             kiosk.agent = agent_process(kiosk.kiosk_id, control_socket=kiosk.run / "control.sock",
-                                        **kiosk.settings(lab, **overrides))
+                                        **kiosk.settings(**overrides))
         viewer = fleet.client("viewer")
         wait_until(lambda: {k["kiosk_id"] for k in viewer.get("/api/kiosks").json() if k["status"] == "online"}
                    == set(KIOSKS), timeout=20)

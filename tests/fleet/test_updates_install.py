@@ -14,7 +14,7 @@ from fleet.updates.gating import MaintenanceWindow
 from fleet.updates.health import CallableProbe, HealthReport
 from fleet.updates.models import ReasonCode, UpdateError, reported_fields
 from fleet.updates.state import Phase
-from fleet.updates.testing import UpdateLab, stop_fake_app
+from fleet.updates.testing import UpdateLab, stop_fake_app, tamper_bundle
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +171,8 @@ def test_wrong_key_and_tampered_bundle_through_the_installer(lab, kiosk, tmp_pat
     bundle = lab.serve_dir / lab.bundle_name("2.0.0")
     original = bundle.read_bytes()
     try:
-        import tarfile
-
-        with tarfile.open(bundle) as tar:
-            wheel = next(m for m in tar.getmembers() if m.name.startswith("wheels/fakekiosk"))
-        data = bytearray(original)
-        data[wheel.offset_data + wheel.size // 2] ^= 0x01
-        bundle.write_bytes(bytes(data))
-        assert inspect_bundle(bundle).version == "2.0.0"
+        tamper_bundle(bundle, bundle)
+        assert bundle.read_bytes() != original and inspect_bundle(bundle).version == "2.0.0"
         outcome = lab.updater(root, run).apply(lab.request("2.0.0"))
     finally:
         bundle.write_bytes(original)
