@@ -15,13 +15,19 @@
 - ``agent_process`` factory: ``agent_process(kiosk_id="kiosk-a", **settings)`` →
                   `fleet.broker.testing.AgentProcess` (started; ``kill9()``, ``stop()``,
                   ``start()``); settings are AgentSettings fields. Stopped after the test.
+- ``db_url``      the fleet server's database, parametrized: a fresh SQLite file and a
+                  fresh database on ``postgres`` (one real PostgreSQL server for the
+                  session, `fleet.server.testing.PostgresServer`; skipped with the reason
+                  when PostgreSQL is not installed).
 
 Skipped as a whole when no mosquitto binary is installed.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,9 +36,12 @@ from fleet.broker.certs import CertificateAuthority
 from fleet.broker.runner import MosquittoBroker, find_mosquitto
 from fleet.broker.testing import AgentProcess, MqttProbe
 from fleet.protocol.topics import SERVER_USERNAME
+from fleet.server.testing import PostgresServer, find_postgres_bin
 
 KIOSK_A = "kiosk-a"
 KIOSK_B = "kiosk-b"
+
+_db_numbers = itertools.count()
 
 
 @pytest.fixture
@@ -119,3 +128,21 @@ def agent_process(mosquitto: MosquittoBroker, fleet_pki: CertificateAuthority, t
     yield start
     for agent in agents:
         agent.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (Debian: apt-get install postgresql)")
+    server = PostgresServer.start(bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Every test that asks for it runs on both backends (row locks, JSON columns, cursors)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fleet.db'}"
+    return request.getfixturevalue("postgres").create_database(f"fleet_{next(_db_numbers)}_{uuid.uuid4().hex[:6]}")

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import itertools
-import tarfile
-import uuid
 
 import pytest
 
 from fleet.protocol import Channel, UpdateDesired, UpdateReported, decode, kiosk_topic
-from fleet.server.testing import FleetHarness, PostgresServer, find_postgres_bin, wait_until
+from fleet.server.testing import FleetHarness, wait_until
 from fleet.updates.keys import generate_keypair, load_private_key
-from fleet.updates.testing import UpdateLab
+from fleet.updates.testing import UpdateLab, tamper_bundle
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,35 +42,9 @@ def lab(tmp_path_factory):
 
     build_bundle(fake_app_wheels(wheels / "4.0.0", "4.0.0"), lab.serve_dir / "rogue.bundle", package="fakekiosk")
     sign_bundle(lab.serve_dir / "rogue.bundle", load_private_key(rogue))
-    good = lab.serve_dir / lab.bundle_name("2.0.0")
-    data = bytearray(good.read_bytes())
-    with tarfile.open(good) as tar:
-        wheel = next(m for m in tar.getmembers() if m.name.startswith("wheels/fakekiosk"))
-    data[wheel.offset_data + wheel.size // 2] ^= 0x01
-    (lab.serve_dir / "tampered.bundle").write_bytes(bytes(data))
+    tamper_bundle(lab.serve_dir / lab.bundle_name("2.0.0"), lab.serve_dir / "tampered.bundle")
     yield lab
     lab.server.httpd.server_close()
-
-
-_db_numbers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    bin_dir = find_postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (Debian: apt-get install postgresql)")
-    server = PostgresServer.start(bin_dir)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """Every engine test on both backends (row locks, JSON columns, the report cursor)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fleet.db'}"
-    return request.getfixturevalue("postgres").create_database(f"ro_{next(_db_numbers)}_{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ audit entries; messages queued while the server was down arrive after it restart
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import time
 import uuid
@@ -25,32 +24,11 @@ from fleet.protocol import Channel, CommandResult, EventKind, kiosk_topic
 from fleet.server.api import create_app
 from fleet.server.db import Database
 from fleet.server.service import FleetServer
-from fleet.server.testing import FleetHarness, HttpServer, PostgresServer, find_postgres_bin, publish_raw, wait_until
+from fleet.server.testing import FleetHarness, HttpServer, publish_raw, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
-_db_numbers = itertools.count()
-
-
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    bin_dir = find_postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (Debian: apt-get install postgresql)")
-    server = PostgresServer.start(bin_dir)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fleet.db'}"
-    postgres = request.getfixturevalue("postgres")
-    return postgres.create_database(f"fleet_{next(_db_numbers)}_{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture
