@@ -11,9 +11,6 @@ Each point gets a fresh back office database, so even the server-made ids must m
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,9 +21,9 @@ from backoffice.server import BackgroundServer
 from backoffice.testing import submissions
 from flows.journal import Journal
 from flows.renewal import LicenceRenewal
-from kiosk.runflow import AnswerBook
 
-REPO = Path(__file__).resolve().parents[2]
+from .flow_support import FAST_FACE, FAST_PAYMENT, FAST_SIM, example_answers, run_cli
+
 POINTS = [step.value for step in LicenceRenewal.Step]  # the step each journal write records as next
 # Between the back office accepting and the journal knowing: the resumed step re-sends the same key.
 CALL_POINTS = ["call.renew_licence", "call.create_waybill", "call.create_order"]
@@ -36,25 +33,15 @@ ID_NUMBER, NAME, PHONE, STREET = "500103198803151232", "王晓东", "13912345678
 
 
 def fast_answers(path: Path) -> Path:
-    spec = AnswerBook.load(REPO / "examples/answers/licence-renewal.yaml")
-    spec.sim.setdefault("eye", {}).update(answer_delay=0.003)
-    spec.sim.setdefault("bp", {}).update(duration=0.05)
-    spec.settings.update(payment_poll_s=0.02, face_frame_interval_s=0.0, rng_seed=11)
+    spec = example_answers("licence-renewal", settings={**FAST_PAYMENT, **FAST_FACE, "rng_seed": 11}, sim=FAST_SIM)
     path.write_text(spec.model_dump_json(), encoding="utf-8")
     return path
 
 
 def runner(answers: Path, state: Path, url: str, crash_at: str | None = None) -> tuple[int, list[str], str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("KIOSK_CRASH_AT", None)
-    if crash_at:
-        env["KIOSK_CRASH_AT"] = crash_at
-    proc = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "run-flow", "licence-renewal", "--answers", str(answers),
-         "--devices", "sim", "--state-dir", str(state), "--backoffice", url],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
-    )
-    return proc.returncode, proc.stdout.splitlines(), proc.stderr
+    return run_cli("run-flow", "licence-renewal", "--answers", str(answers), "--devices", "sim",
+                   "--state-dir", str(state), "--backoffice", url,
+                   env={"KIOSK_CRASH_AT": crash_at} if crash_at else None)
 
 
 def stable(outcome_line: str) -> dict:

@@ -7,37 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.app import Settings
-from backoffice.server import BackgroundServer
 from backoffice.testing import submissions
 from flows.engine import AbortReason, OutcomeStatus
-from flows.journal import Journal
 from flows.views import ViewKind
-from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
+from kiosk.runflow import AnswersFile, run_in_process
 
-REPO = Path(__file__).resolve().parents[2]
+from .flow_support import FAST_PAYMENT, example_answers, run_and_assert_wiped
+
 PLATE = "京AQX548"  # two unpaid ¥200 fines in the reference back office's seeded data
 
 
 def spec(**answers) -> AnswersFile:
-    s = AnswerBook.load(REPO / "examples/answers/traffic-fines.yaml")
-    s.settings.update({"payment_poll_s": 0.02})
-    s.answers.update(answers)
-    return s
-
-
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
+    return example_answers("traffic-fines", settings=FAST_PAYMENT, answers=answers)
 
 
 def run(s: AnswersFile, url: str, state: Path):
-    r = asyncio.run(run_in_process("traffic-fines", s, url, state))
-    with Journal(state) as journal:
-        assert journal.session_ids() == []
-    return r
+    return run_and_assert_wiped("traffic-fines", s, url, state)
 
 
 @pytest.mark.timeout(60)

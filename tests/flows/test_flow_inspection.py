@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from backoffice.app import Settings
-from backoffice.server import BackgroundServer
 from backoffice.testing import submissions
 from flows.engine import AbortReason, OutcomeStatus
 from flows.inspection_label import inspection_year
-from flows.journal import Journal
-from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
+from kiosk.runflow import AnswersFile
 
-REPO = Path(__file__).resolve().parents[2]
+from .flow_support import FAST_PAYMENT, example_answers, run_and_assert_wiped
+
 TODAY = dt.date.today()
 
 
 def spec(vehicle=None, **answers) -> AnswersFile:
-    s = AnswerBook.load(REPO / "examples/answers/inspection-label.yaml")
-    s.settings.update({"payment_poll_s": 0.02})
     # dates relative to today, so the test does not age with the example file
-    s.answers["vehicle"] = {"plate": "渝AH0290", "registration_date": str(TODAY.replace(year=TODAY.year - 3)),
-                            "insurance_until": str(TODAY + dt.timedelta(days=200)), **(vehicle or {})}
-    s.answers.update(answers)
-    return s
-
-
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
+    return example_answers("inspection-label", settings=FAST_PAYMENT, answers={
+        "vehicle": {"plate": "渝AH0290", "registration_date": str(TODAY.replace(year=TODAY.year - 3)),
+                    "insurance_until": str(TODAY + dt.timedelta(days=200)), **(vehicle or {})},
+        **answers,
+    })
 
 
 def run(s: AnswersFile, url: str, state: Path):
-    r = asyncio.run(run_in_process("inspection-label", s, url, state))
-    with Journal(state) as journal:
-        assert journal.session_ids() == []
-    return r
+    return run_and_assert_wiped("inspection-label", s, url, state)
 
 
 @pytest.mark.timeout(60)

@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from backoffice.app import Settings
-from backoffice.server import BackgroundServer
 from backoffice.testing import submissions
 from flows.engine import AbortReason, OutcomeStatus
-from flows.journal import Journal
 from flows.views import ViewKind
-from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
+from kiosk.runflow import AnswersFile
 
-REPO = Path(__file__).resolve().parents[2]
+from .flow_support import FAST_FACE, FAST_PAYMENT, example_answers, run_and_assert_wiped
 
 
 def spec(settings=None, **answers) -> AnswersFile:
-    s = AnswerBook.load(REPO / "examples/answers/licence-reissue.yaml")
-    s.settings.update({"payment_poll_s": 0.02, "face_frame_interval_s": 0.0, **(settings or {})})
-    s.answers.update(answers)
-    return s
-
-
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
+    return example_answers("licence-reissue", settings={**FAST_PAYMENT, **FAST_FACE, **(settings or {})},
+                           answers=answers)
 
 
 def run(s: AnswersFile, url: str, state: Path):
-    r = asyncio.run(run_in_process("licence-reissue", s, url, state))
-    with Journal(state) as journal:
-        assert journal.session_ids() == []  # every ending wipes the journal
-    return r
+    return run_and_assert_wiped("licence-reissue", s, url, state)  # every ending wipes the journal
 
 
 @pytest.mark.timeout(60)

@@ -15,19 +15,16 @@ from flows.clock import MonotonicClock
 from flows.engine import AbortReason, OutcomeStatus
 from flows.journal import Journal
 from flows.views import Action, ViewKind
-from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
+from kiosk.runflow import AnswerBook, AnswersFile
 
-REPO = Path(__file__).resolve().parents[2]
-FAST_SETTINGS = {"payment_poll_s": 0.02, "face_frame_interval_s": 0.0, "card_wait_s": 0.3, "rng_seed": 7}
-FAST_SIM = {"eye": {"answer_delay": 0.003}, "bp": {"duration": 0.05}}
+from .flow_support import FAST_FACE, FAST_PAYMENT, FAST_SIM, assert_wiped, example_answers, run_flow
+
+FAST_SETTINGS = {**FAST_PAYMENT, **FAST_FACE, "card_wait_s": 0.3, "rng_seed": 7}
 
 
 def spec(**changes) -> AnswersFile:
     """The shipped example answers, with fast simulator settings and `changes` merged in."""
-    s = AnswerBook.load(REPO / "examples/answers/licence-renewal.yaml")
-    for kind, opts in FAST_SIM.items():
-        s.sim.setdefault(kind, {}).update(opts)
-    s.settings.update(FAST_SETTINGS)
+    s = example_answers("licence-renewal", settings=FAST_SETTINGS, sim=FAST_SIM)
     for section in ("sim", "settings", "answers", "engine"):
         for key, value in changes.pop(section, {}).items():
             target = getattr(s, section)
@@ -39,20 +36,8 @@ def spec(**changes) -> AnswersFile:
     return s
 
 
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
-
-
 def run(flow_spec: AnswersFile, url: str, state: Path, **kw):
-    return asyncio.run(run_in_process("licence-renewal", flow_spec, url, state, **kw))
-
-
-def assert_wiped(state: Path) -> None:
-    with Journal(state) as journal:
-        assert journal.session_ids() == []
+    return run_flow("licence-renewal", flow_spec, url, state, **kw)
 
 
 def final(r):

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from backoffice.app import Settings
-from backoffice.server import BackgroundServer
 from backoffice.testing import submissions
 from flows.engine import AbortReason, OutcomeStatus
-from flows.journal import Journal
 from flows.views import ViewKind
-from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
+from kiosk.runflow import AnswersFile
 
-REPO = Path(__file__).resolve().parents[2]
+from .flow_support import FAST_FACE, FAST_PAYMENT, example_answers, run_and_assert_wiped
+
 ADDRESS = {"recipient_name": "王晓东", "phone": "13912345678", "province": "广东省", "city": "广州市",
            "district": "天河区", "street": "天河路208号"}
 
 
 def spec(**answers) -> AnswersFile:
-    s = AnswerBook.load(REPO / "examples/answers/tax-invoice.yaml")
-    s.settings.update({"payment_poll_s": 0.02, "face_frame_interval_s": 0.0})
-    s.answers.update(answers)
-    return s
-
-
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
+    return example_answers("tax-invoice", settings={**FAST_PAYMENT, **FAST_FACE}, answers=answers)
 
 
 def run(s: AnswersFile, url: str, state: Path, **kw):
-    r = asyncio.run(run_in_process("tax-invoice", s, url, state, **kw))
-    with Journal(state) as journal:
-        assert journal.session_ids() == []
-    return r
+    return run_and_assert_wiped("tax-invoice", s, url, state, **kw)
 
 
 @pytest.mark.timeout(60)

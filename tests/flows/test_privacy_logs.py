@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from backoffice.app import Settings
-from backoffice.server import BackgroundServer
 from flows.engine import OutcomeStatus
-from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
+from kiosk.runflow import AnswersFile, run_in_process
 
-REPO = Path(__file__).resolve().parents[2]
+from .flow_support import FAST_FACE, FAST_PAYMENT, FAST_SIM, example_answers, run_cli
+
 # The simulated resident card (peripherals.idcard.sim.scripted_card) and what the citizen types.
 ID_NUMBER, NAME, CARD_ADDRESS = "500103198803151232", "王晓东", "解放碑街道民族路188号2单元7-3"
 PHONE, STREET = "13987654321", "较场口日月光中心27楼"
@@ -35,10 +30,8 @@ HEALTH_FIELDS = ["systolic", "diastolic", "vision_left", "vision_right", "colour
 
 
 def spec() -> AnswersFile:
-    s = AnswerBook.load(REPO / "examples/answers/licence-renewal.yaml")
-    s.sim.setdefault("bp", {}).update(sys=SYSTOLIC, dia=DIASTOLIC, duration=0.05)
-    s.sim.setdefault("eye", {}).update(answer_delay=0.003)
-    s.settings.update(payment_poll_s=0.02, face_frame_interval_s=0.0)
+    s = example_answers("licence-renewal", settings={**FAST_PAYMENT, **FAST_FACE}, sim=FAST_SIM)
+    s.sim["bp"].update(sys=SYSTOLIC, dia=DIASTOLIC)
     s.answers["address"] = {**s.answers["address"], "phone": PHONE, "street": STREET}
     s.answers["height"] = {"height_cm": 171}
     return s
@@ -49,13 +42,6 @@ def leaks(text: str) -> list[str]:
     found += [f for f in HEALTH_FIELDS if f in text]
     found += [f"bp value {v}" for v in (SYSTOLIC, DIASTOLIC) if re.search(rf"(?<![\d.]){v}(?![\d.])", text)]
     return found
-
-
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.timeout(60)
@@ -96,14 +82,13 @@ def test_debug_logs_of_a_renewal_hold_no_personal_or_health_data(backoffice, tmp
 def test_runner_process_debug_log_holds_no_personal_data(backoffice, tmp_path):
     answers = tmp_path / "answers.json"
     answers.write_text(spec().model_dump_json(), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "run-flow", "licence-renewal", "--answers", str(answers), "--devices", "sim",
-         "--state-dir", str(tmp_path / "state"), "--backoffice", backoffice.url, "--log-level", "debug"],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "DEBUG" in proc.stderr and "flows.engine" in proc.stderr
-    messages = re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", "", proc.stderr)  # drop the timestamps
+    rc, lines, stderr = run_cli("run-flow", "licence-renewal", "--answers", str(answers), "--devices", "sim",
+                                "--state-dir", str(tmp_path / "state"), "--backoffice", backoffice.url,
+                                "--log-level", "debug")
+    stdout = "\n".join(lines)
+    assert rc == 0, stderr[-2000:]
+    assert "DEBUG" in stderr and "flows.engine" in stderr
+    messages = re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", "", stderr)  # drop the timestamps
     assert leaks(messages) == []
     # stdout is the screen (the views), where the citizen's own data belongs: it went through
-    assert NAME in proc.stdout and f'"systolic":{SYSTOLIC}' in proc.stdout
+    assert NAME in stdout and f'"systolic":{SYSTOLIC}' in stdout

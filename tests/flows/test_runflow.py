@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from backoffice.app import Settings
-from backoffice.server import BackgroundServer
 from backoffice.testing import submissions
 from flows.journal import Journal
 from flows.views import ViewKind, view_from_json
 from kiosk.runflow import AnswerBook
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples" / "answers"
-
-
-def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> tuple[int, list[str], str]:
-    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, timeout=timeout)
-    return proc.returncode, proc.stdout.splitlines(), proc.stderr
+from .flow_support import EXAMPLES, example_answers, run_cli
 
 
 def outcome_of(lines: list[str]) -> dict:
@@ -36,17 +24,9 @@ def outcome_of(lines: list[str]) -> dict:
 
 def write_answers(path: Path, flow: str, **answers) -> Path:
     """The shipped example with `answers` changed, written as JSON (the runner reads JSON too)."""
-    spec = AnswerBook.load(EXAMPLES / f"{flow}.yaml")
-    spec.answers.update(answers)
+    spec = example_answers(flow, answers=answers)
     path.write_text(spec.model_dump_json(), encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def backoffice(tmp_path):
-    server = BackgroundServer(Settings(db_path=str(tmp_path / "bo.sqlite"), pay_after_s=0)).start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.timeout(90)
