@@ -9,13 +9,13 @@ read here; the app's own settings extend this model in ``kiosk``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from peripherals.base import DeviceKind
-from peripherals.settings_files import settings_file, toml_file_sources
+from peripherals.settings_files import TomlFileSettings, settings_file
 
 CONFIG_ENV = "KIOSK_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("/etc/kiosk/kiosk.toml"),)
@@ -43,20 +43,10 @@ def config_file() -> Path | None:
     return settings_file(CONFIG_ENV, DEFAULT_CONFIG_PATHS)
 
 
-class DeviceSettings(BaseSettings):
+class DeviceSettings(TomlFileSettings):
     model_config = SettingsConfigDict(env_prefix="KIOSK_", env_nested_delimiter="__", extra="ignore")
 
-    devices: dict[DeviceKind, DeviceConfig] = Field(default_factory=simulated_devices)
+    config_env: ClassVar[str] = CONFIG_ENV
+    config_defaults: ClassVar[tuple[Path, ...]] = DEFAULT_CONFIG_PATHS
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return toml_file_sources(
-            settings_cls, init_settings, env_settings, env_var=CONFIG_ENV, defaults=DEFAULT_CONFIG_PATHS
-        )
+    devices: dict[DeviceKind, DeviceConfig] = Field(default_factory=simulated_devices)

@@ -5,21 +5,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from fleet.protocol.topics import check_kiosk_id
 from fleet.updates.gating import MaintenanceWindow
-from peripherals.settings_files import toml_file_sources
+from peripherals.settings_files import TomlFileSettings
 
 CONFIG_ENV = "KIOSK_AGENT_CONFIG"
 DEFAULT_CONFIG = Path("/etc/kiosk-agent/agent.toml")
 AGENT_VERSION = "0.1.0"
 
 
-class AgentSettings(BaseSettings):
+class AgentSettings(TomlFileSettings):
     model_config = SettingsConfigDict(env_prefix="KIOSK_AGENT_", extra="ignore")
+    config_env: ClassVar[str] = CONFIG_ENV
+    config_defaults: ClassVar[tuple[Path, ...]] = (DEFAULT_CONFIG,)
 
     kiosk_id: str
     broker_host: str = "localhost"
@@ -77,16 +80,3 @@ class AgentSettings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.state_dir / "agent.db"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return toml_file_sources(
-            settings_cls, init_settings, env_settings, env_var=CONFIG_ENV, defaults=(DEFAULT_CONFIG,)
-        )
