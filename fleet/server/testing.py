@@ -59,15 +59,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something truthy; AssertionError on timeout."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy; AssertionError on timeout
+    (naming `what` was awaited, when given)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"timed out waiting for {what}" if what else f"condition not met within {timeout} s")
         time.sleep(interval)
 
 

@@ -7,6 +7,7 @@ import time
 
 from fleet.agent.store import AgentStore
 from fleet.protocol import Channel, Event, EventKind, Presence, decode, kiosk_filter, kiosk_topic, outgoing
+from fleet.server.testing import wait_until
 
 A = "kiosk-a"
 EVENTS = kiosk_topic(A, Channel.EVENTS)
@@ -18,14 +19,6 @@ def outbox_size(path) -> int:
         return store.outbox_size()
     finally:
         store.close()
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_outage_with_agent_restart_delivers_every_message_exactly_once_in_order(
@@ -42,7 +35,7 @@ def test_outage_with_agent_restart_delivers_every_message_exactly_once_in_order(
     before_restart, after_restart = 30, 20
     for i in range(before_restart):
         buffer.record(EventKind.TEST, count=i)
-    wait_until(lambda: buffer.acked >= before_restart, 20, "the agent to take the first events into its outbox")
+    wait_until(lambda: buffer.acked >= before_restart, 20, what="the agent to take the first events into its outbox")
 
     agent.stop()  # restarted while the broker is still away: paho's memory is gone
     assert outbox_size(agent.db_path) >= before_restart
@@ -50,7 +43,7 @@ def test_outage_with_agent_restart_delivers_every_message_exactly_once_in_order(
     for i in range(before_restart, before_restart + after_restart):
         buffer.record(EventKind.TEST, count=i)
     total = before_restart + after_restart
-    wait_until(lambda: buffer.acked >= total, 20, "the restarted agent to take the rest")
+    wait_until(lambda: buffer.acked >= total, 20, what="the restarted agent to take the rest")
 
     mosquitto.start()
     server.wait_connected()
@@ -68,7 +61,7 @@ def test_outage_with_agent_restart_delivers_every_message_exactly_once_in_order(
     assert len(events) == total, diagnosis()
     assert len({e.id for e in events}) == total, diagnosis()
     assert [e.count for e in events] == list(range(total)), diagnosis()  # in order
-    wait_until(lambda: outbox_size(agent.db_path) == 0, 10, "the outbox to empty after PUBACKs")
+    wait_until(lambda: outbox_size(agent.db_path) == 0, 10, what="the outbox to empty after PUBACKs")
 
 
 def test_outbox_rows_survive_reopening_and_leave_only_when_deleted(tmp_path):
