@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 import uuid
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -62,6 +63,7 @@ from fleet.protocol.messages import (
 from fleet.protocol.topics import KIOSK_SUBSCRIBES, Channel, kiosk_topic, parse_kiosk_topic
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Agent:
@@ -353,7 +355,7 @@ class Agent:
         try:
             desired = decode(ConfigDesired, message.payload)
         except ValueError as exc:
-            version = _raw_int(message.payload, "version")
+            version = _raw_field(message.payload, "version", int)
             if version is not None and str(version) != self.store.get("config_reported_version"):
                 self._report_config(ConfigReported(kiosk_id=self.kiosk_id, version=max(version, 0),
                                                    status=ConfigStatus.REJECTED, reason="undecodable desired config",
@@ -379,7 +381,8 @@ class Agent:
             desired = decode(UpdateDesired, message.payload)
         except ValueError as exc:
             log.warning("undecodable desired update: %s", type(exc).__name__)
-            version, rollout_id = _raw_str(message.payload, "version"), _raw_str(message.payload, "rollout_id")
+            version = _raw_field(message.payload, "version", str)
+            rollout_id = _raw_field(message.payload, "rollout_id", str)
             if version is not None:
                 self.updates.malformed(version[:64], (rollout_id or "")[:64])
             return
@@ -452,17 +455,11 @@ class Agent:
         )
 
 
-def _raw_str(payload: bytes, key: str) -> str | None:
+def _raw_field(payload: bytes, key: str, kind: type[T]) -> T | None:
+    """`key` of a payload that failed validation, if it is JSON and the value a `kind`:
+    enough to answer a malformed desired message with the version it named."""
     try:
         value = json.loads(payload).get(key)
     except (ValueError, AttributeError):
         return None
-    return value if isinstance(value, str) else None
-
-
-def _raw_int(payload: bytes, key: str) -> int | None:
-    try:
-        value = json.loads(payload).get(key)
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, kind) else None
