@@ -86,6 +86,11 @@ def kivy_ui():
     yield ui
     if ui.app is not None:
         ui.app.stop()
+    from kivy.lang import Builder
+
+    for f in list(Builder.files):  # the UI is built in Python; unload any kv a test may have loaded
+        if "kivy/data" not in f.replace("\\", "/"):
+            Builder.unload_file(f)
     for c in Window.children[:]:
         Window.remove_widget(c)
     for ev in Clock.get_events():
