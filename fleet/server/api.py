@@ -156,6 +156,15 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
                         secure=server_of(request).settings.secure_cookies)
 
 
+def do_logout(request: Request, response: Response, who: Principal) -> None:
+    """End the session, audit it and drop the cookie (the API and the console)."""
+    server = server_of(request)
+    server.auth.logout(who.token)
+    with server.db.session() as session:
+        audit.record(session, who.username, "logout", source=source_of(request))
+    response.delete_cookie(COOKIE, path="/")
+
+
 @api.post("/login", response_model=LoginResponse, tags=["auth"])
 def login(request: Request, response: Response, body: LoginRequest) -> LoginResponse:
     outcome = do_login(request, body.username, body.password)
@@ -168,11 +177,7 @@ def login(request: Request, response: Response, body: LoginRequest) -> LoginResp
 
 @api.post("/logout", status_code=204, tags=["auth"])
 def logout(request: Request, response: Response, who: Viewer) -> None:
-    server = server_of(request)
-    server.auth.logout(who.token)
-    with server.db.session() as session:
-        audit.record(session, who.username, "logout", source=source_of(request))
-    response.delete_cookie(COOKIE, path="/")
+    do_logout(request, response, who)
 
 
 @api.get("/me", response_model=Principal, tags=["auth"])

@@ -26,20 +26,19 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from fleet.protocol import COMMAND_ARGS, CommandName, KioskSettings
-from fleet.server import audit, views
+from fleet.server import views
 from fleet.server.api import (
-    COOKIE,
     Principal,
     acknowledge_alert,
     deny,
     do_login,
+    do_logout,
     principal_of,
     push_config,
     rollout_action,
     send_command,
     server_of,
     set_session_cookie,
-    source_of,
 )
 from fleet.server.artifacts import artifact_view
 from fleet.server.auth import Role, csrf_token
@@ -173,12 +172,8 @@ def login_form(request: Request, username: Annotated[str, Form()], password: Ann
 def logout_form(request: Request, csrf: Annotated[str, Form()]) -> Response:
     who = _who(request)
     _check_csrf(who, csrf)
-    server = server_of(request)
-    server.auth.logout(who.token)
-    with server.db.session() as session:
-        audit.record(session, who.username, "logout", source=source_of(request))
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    do_logout(request, response, who)
     return response
 
 
