@@ -20,6 +20,13 @@ CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final XOR; check
 | 0x53 START ('S')    | host→bridge | empty: start a measurement (answered ACK, then CUFF_PRESSURE…, MEASUREMENT) |
 | 0x58 STOP ('X')     | host→bridge | empty: stop and deflate (answered ACK) |
 | 0x3F IDENTIFY ('?') | host→bridge | empty: answered INFO |
+| 0x50 STATIC_PRESSURE ('P') | host→bridge | empty: answered by one CUFF_PRESSURE, the pressure in the cuff now, pump off (manometer mode, for the calibration check) |
+
+STATIC_PRESSURE exists for maintenance: staff inflate the cuff by hand through a T-piece
+with a reference manometer and compare its reading with the cuff sensor's (the static
+pressure accuracy check of IEC 80601-2-30 / ISO 81060-1, limit ±3 mmHg). The bridge
+reads its sensor without starting the pump or opening the valve; during a measurement it
+answers ERROR BUSY.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class FrameType(IntEnum):
     START = 0x53
     STOP = 0x58
     IDENTIFY = 0x3F
+    STATIC_PRESSURE = 0x50
 
 
 # Allowed payload lengths per type: a wrong one is a framing error before the CRC is read.
@@ -58,6 +66,7 @@ PAYLOAD_LENGTHS: dict[FrameType, range] = {
     FrameType.START: range(0, 1),
     FrameType.STOP: range(0, 1),
     FrameType.IDENTIFY: range(0, 1),
+    FrameType.STATIC_PRESSURE: range(0, 1),
 }
 
 

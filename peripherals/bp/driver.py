@@ -463,6 +463,23 @@ class Ieee11073BridgeMonitor(_SerialBpMonitor):
         """STOP: the cuff deflates; answered by ACK."""
         self._request(FrameType.STOP, FrameType.ACK)
 
+    def read_static_pressure(self) -> float:
+        """The pressure in the cuff now, in mmHg (0.1 mmHg resolution), pump off.
+
+        For the calibration check on the diagnostics screen: staff pump the cuff by hand
+        against a reference manometer (bridge_framing: STATIC_PRESSURE). Refused with
+        DeviceBusy while a measurement runs; not a health value, but still not logged.
+        """
+        self._begin()
+        try:
+            reply = self._request(FrameType.STATIC_PRESSURE, FrameType.CUFF_PRESSURE)
+            pressure = self._record(reply).in_cuff_mmhg_exact()
+            if pressure is None:
+                self._fail(ProtocolError("the bridge sent no usable cuff pressure", kind=DeviceKind.BP))
+            return pressure
+        finally:
+            self._end()
+
     # -- health ---------------------------------------------------------------------------
     def self_test(self) -> SelfTestResult:
         return self._run_self_test((("identify", self.identify), ("stop_ack", self.stop)), "the bridge answers")
@@ -540,10 +557,18 @@ class _Record:
         self.record = record
 
     def in_cuff_mmhg(self) -> int | None:
+        p = self._mmhg()
+        return None if p is None else round(p)
+
+    def in_cuff_mmhg_exact(self) -> float | None:
+        p = self._mmhg()
+        return None if p is None else round(p, 1)
+
+    def _mmhg(self) -> float | None:
         p = self.record.systolic
         if p is None or p != p or abs(p) == float("inf"):
             return None
-        return round(p * MMHG_PER_KPA) if self.record.unit is BpUnit.KPA else round(p)
+        return p * MMHG_PER_KPA if self.record.unit is BpUnit.KPA else p
 
 
 def _finite(value: float | None) -> bool:

@@ -17,12 +17,16 @@ Options (strings, from ``sim://bp?sys=140&dia=90`` or the pty fixture): ``sys``,
 (``SYS/DIA/PULSE`` of a reading already on the monitor at power-up), ``jitter`` (1: each
 later reading differs by a few mmHg from the one before, as real ones do; 0: identical).
 Bridge only: ``steps`` (cuff-pressure frames, default 6), ``unit`` (``mmHg``/``kPa``),
-``status`` (0x2A35 measurement-status word, default 0), ``user_id``.
+``status`` (0x2A35 measurement-status word, default 0), ``user_id``; for the static
+pressure query (STATIC_PRESSURE, the calibration check) ``static`` (mmHg really in the
+cuff, default 0 — a test sets `static_pressure` as staff pump the hand bulb) and
+``static_error`` (mmHg the cuff's sensor reads high, default 0: a miscalibrated sensor).
 
 ``device_error`` faults: Accutorr — the next ``P`` reply carries NIBP status byte 2 with
 the error bit (arg ``motion`` = 0x02, the default; ``overpressure`` = 0x01; or a number)
 and any running measurement is abandoned. Bridge — the next START is acknowledged, then
-an ERROR frame with the code (arg, default 0x01 cuff loose) replaces the result.
+an ERROR frame with the code (arg, default 0x01 cuff loose) replaces the result; the
+next STATIC_PRESSURE is answered by that ERROR frame instead of the pressure.
 """
 
 from __future__ import annotations
@@ -192,6 +196,8 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
         self.status = int(options.get("status", "0"), 0)
         user_id = options.get("user_id")
         self.user_id = int(user_id) if user_id else None
+        self.static_pressure = float(options.get("static", 0))
+        self.static_error = float(options.get("static_error", 0))
         self.info = BridgeInfo(
             model=options.get("model", "SIM-BLE-BPM"),
             serial=options.get("serial", "SIM0001"),
@@ -221,6 +227,8 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
                 self.reply(frame(FrameType.INFO, encode_info(self.info)))
             elif f.type is FrameType.START:
                 self._on_start()
+            elif f.type is FrameType.STATIC_PRESSURE:
+                self._on_static_pressure()
             elif f.type is FrameType.STOP:
                 self.stops += 1
                 self._stop_streaming()
@@ -250,6 +258,18 @@ class Ieee11073BridgeSimulator(Simulator, _BpOptions):
                 pressure = round(peak - (peak - (self.diastolic - 10)) * (i - rise + 1) / (self.steps - rise + 1))
             self._later(self.duration * (i + 1) / (self.steps + 1), lambda p=pressure: self._send_cuff(p))
         self._later(self.duration, self._send_result)
+
+    def _on_static_pressure(self) -> None:
+        """Manometer mode: the sensor's reading of what the cuff holds (pump off)."""
+        if self.measuring:
+            self.reply(frame(FrameType.ERROR, bytes([BridgeErrorCode.BUSY])))
+            return
+        fault = self.device_error()
+        if fault is not None:
+            self.reply(frame(FrameType.ERROR, bytes([_error_arg(fault.arg, {}, BridgeErrorCode.CUFF_LOOSE)])))
+            return
+        sensed = max(0.0, self.static_pressure + self.static_error)
+        self.reply(frame(FrameType.CUFF_PRESSURE, encode_record(intermediate_cuff_pressure(self._value(sensed), self.unit))))
 
     def _value(self, mmhg: float) -> float:
         return round(mmhg * KPA_PER_MMHG, 2) if self.unit is BpUnit.KPA else float(mmhg)
