@@ -52,7 +52,22 @@ class Fill(Widget):
         self._r.pos, self._r.size = self.pos, self.size
 
 
-class Text(Label):
+class FreshTexture:
+    """Render changed text into a new texture instead of rewriting the old one.
+
+    Without a GPU (Mesa llvmpipe: development machines, CI, some kiosks) rewriting a texture
+    that the previous frame still uses waits for that frame to finish: ~0.2 s per changed
+    label at 1080×1920, measured. A fresh texture costs nothing noticeable.
+    """
+
+    def texture_update(self, *largs):
+        core = getattr(self, "_label", None)
+        if core is not None:
+            core.texture = None
+        super().texture_update(*largs)  # type: ignore[misc]
+
+
+class Text(FreshTexture, Label):
     """A label that wraps to its width and grows to its text height (for body text)."""
 
     kiosk_role = StringProperty("body")  # body | heading | small: the audit checks body contrast

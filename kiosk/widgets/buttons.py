@@ -7,6 +7,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.button import Button
 
 from kiosk import theme
+from kiosk.widgets.base import FreshTexture
 
 STYLES = {
     # name: (background, pressed background, text colour, border)
@@ -21,7 +22,7 @@ STYLES = {
 }
 
 
-class BigButton(Button):
+class BigButton(FreshTexture, Button):
     """A touch target; `kiosk_id` names it for the autopilot, tests and the target audit."""
 
     kiosk_id = StringProperty("")

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from functools import lru_cache
+
+import numpy as np
 
 from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
@@ -32,6 +33,12 @@ def luminance(rgb) -> float:
 
     r, g, b = (chan(v) for v in rgb[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _luminance_array(rgb: np.ndarray) -> np.ndarray:
+    c = rgb / 255.0
+    c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return c @ np.array([0.2126, 0.7152, 0.0722])
 
 
 def contrast(a, b) -> float:
@@ -79,6 +86,7 @@ def audit(screen, image, lang: str) -> list[str]:
     problems: list[str] = []
     win_h = image.height
     cmap = font_cmap() if lang == "zh" else None
+    pixels = np.asarray(image.convert("RGB"))
     top = getattr(screen, "overlay", None) or screen  # a modal question covers (and dims) the screen
     for w in walk(top):
         if getattr(w, "kiosk_id", "") and not _disabled(w) and _visible_rect(w, win_h):
@@ -98,11 +106,18 @@ def audit(screen, image, lang: str) -> list[str]:
             missing = {ch for ch in w.text if ch not in "\n\t" and ord(ch) not in cmap}
             if missing:
                 problems.append(f"{screen.name}: no glyph for {sorted(missing)} in {label!r}")
-        crop = image.crop(rect)
-        colours = Counter(crop.get_flattened_data() if hasattr(crop, "get_flattened_data") else crop.getdata())
-        bg = colours.most_common(1)[0][0]
-        fg = max(colours, key=lambda c: contrast(c, bg))
-        ratio = contrast(fg, bg)
+        x0, y0, x1, y1 = rect
+        region = pixels[y0:y1, x0:x1].reshape(-1, 3).astype(np.int64)
+        packed = (region[:, 0] << 16) | (region[:, 1] << 8) | region[:, 2]
+        values, counts = np.unique(packed, return_counts=True)
+        colours = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=1)
+        bg = colours[np.argmax(counts)]
+        lum = _luminance_array(colours.astype(float))
+        lbg = float(_luminance_array(bg[None, :].astype(float))[0])
+        ratios = (np.maximum(lum, lbg) + 0.05) / (np.minimum(lum, lbg) + 0.05)
+        fg = tuple(int(v) for v in colours[np.argmax(ratios)])
+        bg = tuple(int(v) for v in bg)
+        ratio = float(ratios.max())
         if ratio < MIN_CONTRAST:
             problems.append(f"{screen.name}: contrast {ratio:.1f}:1 for {label!r} (text {fg} on {bg})")
     return problems

@@ -77,3 +77,20 @@ def test_every_screen_passes_the_audit(kivy_ui, artifacts, lang, elderly):
     check("out-of-service")
     assert len(seen) == 10
     assert not problems, "\n".join(problems)
+
+
+def test_the_audit_catches_faint_text_small_targets_and_tofu(kivy_ui):
+    from kiosk.widgets.base import Text
+    from kiosk.widgets.buttons import BigButton
+
+    app = kivy_ui.start(create_app(KioskOptions(), [demo_service()]))
+    home = app.screens["home"]
+    box = home.root_box.children[0]
+    box.add_widget(Text(text="浅灰色的字", font_size=40, color=(0.62, 0.62, 0.62, 1)), index=0)
+    box.add_widget(BigButton(text="小", kiosk_id="tiny", size_hint=(None, None), size=(50, 50), font_size=32), index=0)
+    box.add_widget(Text(text="\ue000", font_size=40), index=0)  # a private-use character: no glyph
+    kivy_ui.frames(4)
+    problems = " ".join(audit(home, grab_window(), "zh"))
+    assert "contrast" in problems and "浅灰色的字" in problems
+    assert "target tiny is 50×50" in problems
+    assert "no glyph" in problems
