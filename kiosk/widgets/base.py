@@ -9,6 +9,7 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk import theme
+from kiosk.widgets.wrap import CjkWrap
 
 
 class Panel(BoxLayout):
@@ -67,7 +68,7 @@ class FreshTexture:
         super().texture_update(*largs)  # type: ignore[misc]
 
 
-class Text(FreshTexture, Label):
+class Text(CjkWrap, FreshTexture, Label):
     """A label that wraps to its width and grows to its text height (for body text)."""
 
     kiosk_role = StringProperty("body")  # body | heading | small: the audit checks body contrast
@@ -80,6 +81,7 @@ class Text(FreshTexture, Label):
         super().__init__(**kw)
         self.bind(width=self._wrap, texture_size=self._grow)
         self._wrap()
+        self.init_wrap()
 
     def _wrap(self, *_):
         self.text_size = (self.width, None)

@@ -8,6 +8,7 @@ from kivy.uix.button import Button
 
 from kiosk import theme
 from kiosk.widgets.base import FreshTexture
+from kiosk.widgets.wrap import CjkWrap
 
 STYLES = {
     # name: (background, pressed background, text colour, border)
@@ -22,7 +23,7 @@ STYLES = {
 }
 
 
-class BigButton(FreshTexture, Button):
+class BigButton(CjkWrap, FreshTexture, Button):
     """A touch target; `kiosk_id` names it for the autopilot, tests and the target audit."""
 
     kiosk_id = StringProperty("")
@@ -47,6 +48,8 @@ class BigButton(FreshTexture, Button):
         self.bind(pos=self._redraw, size=self._redraw, state=self._restyle, style=self._restyle,
                   disabled=self._restyle)
         self._restyle()
+        self.wrap_inset = 24
+        self.init_wrap()
 
     def _redraw(self, *_):
         self._shape.pos, self._shape.size = self.pos, self.size

@@ -105,3 +105,18 @@ def test_the_ui_thread_never_waits_for_the_flow():
     finally:
         session.close()
         host.stop()
+
+
+def test_chinese_line_breaking_keeps_numbers_whole_and_punctuation_attached():
+    from kiosk.widgets.wrap import break_lines
+
+    def measure(s: str) -> float:
+        return len(s) * 10
+
+    text = "您的血压是128/82毫米汞柱，脉搏72次/分，在正常范围内。"
+    lines = break_lines(text, measure, 160).split("\n")
+    assert "".join(lines) == text
+    assert all(measure(line) <= 160 for line in lines if not line.startswith("128"))
+    assert not any(line[0] in "，。、" for line in lines)  # no line starts with closing punctuation
+    assert any("128/82" in line for line in lines) and any("72次/分" in line for line in lines)
+    assert break_lines("keep still and do not talk", measure, 100) == "keep still\nand do not\ntalk"
