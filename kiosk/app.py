@@ -90,8 +90,10 @@ class KioskApp(App):
     title = "Kiosk"
 
     def __init__(self, options: KioskOptions | None = None, services: list[ServiceEntry] | None = None, *,
-                 speaker: Speaker | None = None, journal: Journal | None = None, flow_clock: Any = None, **kw):
+                 speaker: Speaker | None = None, journal: Journal | None = None, flow_clock: Any = None,
+                 diagnostics: Any = None, **kw):
         super().__init__(**kw)
+        self.diagnostics = diagnostics  # kiosk.diagnostics.Diagnostics: staff screens behind a hidden gesture
         self.options = options or KioskOptions()
         self.services = list(services or [])
         self.speaker: Speaker = speaker or NullSpeaker()
@@ -138,6 +140,8 @@ class KioskApp(App):
             screen = cls(self)
             self.screens[cls.kind] = screen
             self.sm.add_widget(screen)
+        if self.diagnostics is not None:
+            self.diagnostics.install(self)  # its screens, and the hidden corner on home / out of service
         self.show_home()
         return self.sm
 
@@ -163,6 +167,8 @@ class KioskApp(App):
     def on_stop(self):
         if getattr(self, "_drain", None) is not None:
             self._drain.cancel()
+        if self.diagnostics is not None:
+            self.diagnostics.uninstall()
         self.session.end() if self.session.active else None
         for s in getattr(self, "screens", {}).values():
             s.stop_timers()

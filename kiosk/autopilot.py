@@ -274,8 +274,9 @@ class Performer:
 class Screenshots:
     """Numbered PNGs of what the window shows: 001-home.png, 002-read_id-prompt.png ..."""
 
-    def __init__(self, directory: Path | None):
+    def __init__(self, directory: Path | None, frames: Callable[[int], None] | None = None):
         self.directory = directory
+        self.frames = frames  # when given, the picture is taken in the next frame, before the buffer flip
         self.count = 0
         self.paths: list[Path] = []
         if directory is not None:
@@ -287,9 +288,30 @@ class Screenshots:
         self.count += 1
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
         target = self.directory / f"{self.count:03d}-{safe}.png"
-        grab_window().save(target, compress_level=1)  # fast: zlib level 1 (Window.screenshot uses 6+)
+        image = grab_next_frame(self.frames) if self.frames is not None else grab_window()
+        image.save(target, compress_level=1)  # fast: zlib level 1 (Window.screenshot uses 6+)
         self.paths.append(target)
         return target
+
+
+def grab_next_frame(frames: Callable[[int], None]):
+    """Draw one frame and read it before the buffers are swapped (a double-buffered X11/Wayland
+    window has an undefined back buffer after the swap; SDL offscreen does not care)."""
+    from kivy.core.window import Window
+
+    grabbed: list = []
+
+    def on_flip(*_):
+        if not grabbed:
+            grabbed.append(grab_window())
+
+    Window.canvas.ask_update()
+    Window.fbind("on_flip", on_flip)
+    try:
+        frames(1)
+    finally:
+        Window.funbind("on_flip", on_flip)
+    return grabbed[0] if grabbed else grab_window()
 
 
 def grab_window():
@@ -321,8 +343,8 @@ class Autopilot:
         self.app = app
         self.flow_name = flow_name
         self.decide = decide
-        self.shots = Screenshots(screenshots)
         self.frames = frames or _pump
+        self.shots = Screenshots(screenshots, self.frames)
         self.timeout_s = timeout_s
         self.events: list[tuple[str, ViewBase | None]] = []
         self.performer = Performer(app, self.frames, on_page=self._page_shot, touch_class=touch_class)

@@ -172,19 +172,37 @@ def _autopilot(app, virtual, spec, clock, args: argparse.Namespace) -> int:
 
 
 def _screenshot_every_screen(app, directory: Path) -> None:
-    """Interactive run with --screenshots: a PNG of every screen shown (for reviews and docs)."""
-    from kivy.clock import Clock
+    """Interactive run with --screenshots: a PNG of every screen shown (for reviews and docs).
 
-    from kiosk.autopilot import Screenshots
+    The picture is read in the third frame after the screen changed, before the buffer
+    swap (the back buffer of a double-buffered window is undefined after it)."""
+    from kivy.core.window import Window
+
+    from kiosk.autopilot import Screenshots, grab_window
 
     shots = Screenshots(directory)
+    pending: dict = {"label": None, "frames": 0}
 
     def on_screen(name: str, view) -> None:
         if not name.endswith(":update"):
-            label = name if view is None else f"{view.step or 'end'}-{name}"
-            Clock.schedule_once(lambda _dt: shots.take(label), 0.2)
+            pending["label"] = name if view is None else f"{view.step or 'end'}-{name}"
+            pending["frames"] = 3
+            Window.canvas.ask_update()  # frames are drawn (and flipped) only when something changed
+
+    def on_flip(*_):
+        if pending["label"] is not None:
+            pending["frames"] -= 1
+            if pending["frames"] > 0:
+                Window.canvas.ask_update()
+            else:
+                label, pending["label"] = pending["label"], None
+                shots.count += 1  # noqa: SIM113
+                path = directory / f"{shots.count:03d}-{label}.png"
+                grab_window().save(path, compress_level=1)
+                shots.paths.append(path)
 
     app.view_listeners.append(on_screen)
+    Window.fbind("on_flip", on_flip)
 
 
 def _run_configured(args: argparse.Namespace) -> int:

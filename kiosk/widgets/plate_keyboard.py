@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
 from flows.services.validation import PLATE_PROVINCES
@@ -34,6 +35,10 @@ class PlateKeyboard(Column):
         self._kh, self._fs = key_height, font_size
         self.grid = GridLayout(cols=8, spacing=8, size_hint_y=None)
         self.add_widget(self.grid)
+        edit = BoxLayout(size_hint_y=None, height=key_height, spacing=8)
+        edit.add_widget(self._key("delete", labels.get("delete", "delete"), "plate.delete", "quiet"))
+        edit.add_widget(self._key("clear", labels.get("clear", "clear"), "plate.clear", "quiet"))
+        self.add_widget(edit)
         self._refresh()
 
     def _key(self, key: str, text: str, kid: str, style: str = "key") -> BigButton:
@@ -58,8 +63,6 @@ class PlateKeyboard(Column):
         else:
             for ch in LETTERS + "0123456789":
                 self.grid.add_widget(self._key(ch, ch, f"plate.key.{ch}"))
-        self.grid.add_widget(self._key("delete", self._labels.get("delete", "delete"), "plate.delete", "quiet"))
-        self.grid.add_widget(self._key("clear", self._labels.get("clear", "clear"), "plate.clear", "quiet"))
         rows = -(-len(self.grid.children) // 8)
         self.grid.height = rows * self._kh + (rows - 1) * 8
         self._on_change(self.value)

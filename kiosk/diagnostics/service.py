@@ -1,0 +1,196 @@
+"""`Diagnostics`: everything the maintenance screens use, built once per app.
+
+It holds the staff PIN check, the control-socket handler (and optionally serves it), the
+app's event and log buffers, the staff-action recorder, the calibration history and a
+small thread pool. The screens never wait: device work is submitted to the device's own
+supervisor worker (`DeviceSupervisor.submit`), blocking waits (scrypt, a TCP probe, a
+supervisor future) run on the pool, and results come back to the UI thread through
+`Clock.schedule_once` (thread-safe, kivy.md §4 A).
+
+`install(app)` adds the PIN and diagnostics screens to a `KioskApp`, the hidden corner
+to its attract and out-of-service screens, and mirrors out-of-service into the UI.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kiosk.control import ControlServerThread, EventBuffer, RecentLogBuffer
+from kiosk.diagnostics.actions import StaffAction, StaffActions
+from kiosk.diagnostics.calibration import CALIBRATION_POINTS_MMHG, TOLERANCE_MMHG, CalibrationRecords
+from kiosk.diagnostics.control import MAINTENANCE_REASON, AppControlHandler
+from kiosk.diagnostics.staff_auth import StaffAuth
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
+
+log = logging.getLogger(__name__)
+
+LOGIN_SCREEN = "staff_login"
+DIAGNOSTICS_SCREEN = "diagnostics"
+SCREENS = (LOGIN_SCREEN, DIAGNOSTICS_SCREEN)
+
+
+class DiagnosticsSettings(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    state_dir: Path  # PIN hash, lockout state, calibration history (the app's state dir)
+    hold_s: float = Field(default=3.0, gt=0)  # long press in the corner
+    corner_px: float = Field(default=160, gt=40)
+    idle_logout_s: float = Field(default=180.0, gt=0)  # back to the attract screen without a touch
+    max_failures: int = 5
+    lockout_s: float = 300.0
+    broker_address: str = ""  # host:port for the network panel's reachability probe ("" = unknown)
+    calibration_points: tuple[int, ...] = CALIBRATION_POINTS_MMHG
+    calibration_tolerance_mmhg: float = TOLERANCE_MMHG
+    eye_answer_timeout_s: float = Field(default=30.0, gt=0)
+    camera_interval_s: float = Field(default=0.2, gt=0)
+    app_version: str = ""
+
+
+class Diagnostics:
+    def __init__(self, settings: DiagnosticsSettings, supervisor_source: Callable[[], Any], *,
+                 clock: Callable[[], float] = time.time, auth: StaffAuth | None = None,
+                 events: EventBuffer | None = None, log_buffer: RecentLogBuffer | None = None) -> None:
+        self.settings = settings
+        self.supervisor_source = supervisor_source
+        self.clock = clock
+        self.auth = auth or StaffAuth(settings.state_dir, clock=clock, max_failures=settings.max_failures,
+                                      lockout_s=settings.lockout_s)
+        self.events = events or EventBuffer()
+        self.log_buffer = log_buffer or RecentLogBuffer()
+        self.actions = StaffActions(self.events)
+        self.calibrations = CalibrationRecords(settings.state_dir)
+        self.handler = AppControlHandler(supervisor_source, on_out_of_service=self._out_of_service_changed,
+                                         session_active=self._session_active, app_version=settings.app_version,
+                                         log_buffer=self.log_buffer, events=self.events)
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="diagnostics")
+        self.app: "KioskApp | None" = None
+        self.server: ControlServerThread | None = None
+        self.logged_in = False
+
+    # -- wiring -----------------------------------------------------------------------------
+    def supervisor(self):
+        return self.supervisor_source()
+
+    def install(self, app: "KioskApp") -> None:
+        """Called from `KioskApp.build()` once its screens exist (UI thread)."""
+        from kiosk.diagnostics.gesture import HiddenCorner
+        from kiosk.diagnostics.screens import DiagnosticsScreen, StaffLoginScreen
+
+        self.app = app
+        logging.getLogger().addHandler(self.log_buffer)
+        for cls in (StaffLoginScreen, DiagnosticsScreen):
+            screen = cls(app, self)
+            app.screens[cls.kind] = screen
+            app.sm.add_widget(screen)
+        self.corners = []
+        for name in ("home", "out_of_service"):
+            corner = HiddenCorner(self.open_login, hold_s=self.settings.hold_s, side_px=self.settings.corner_px)
+            app.screens[name].add_widget(corner)
+            self.corners.append(corner)
+
+    def uninstall(self) -> None:
+        logging.getLogger().removeHandler(self.log_buffer)
+        for corner in getattr(self, "corners", []):
+            corner.stop()
+
+    def serve(self, socket_path: Path | str) -> ControlServerThread:
+        """Serve the control socket for the agent (its own thread and event loop)."""
+        self.server = ControlServerThread(socket_path, self.handler).start()
+        return self.server
+
+    def close(self) -> None:
+        self.uninstall()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- navigation (UI thread) ---------------------------------------------------------------
+    def open_login(self) -> None:
+        app = self.app
+        if app is None or app.session.active:
+            return  # never over a citizen's session
+        log.info("diagnostics: staff login requested")
+        self._show(LOGIN_SCREEN)
+
+    def login_succeeded(self) -> None:
+        self.logged_in = True
+        self._show(DIAGNOSTICS_SCREEN)
+
+    def leave(self, *, logout_reason: str = "exit") -> None:
+        """Back to the attract (or out-of-service) screen; a logged-in staff member is logged out."""
+        if self.logged_in:
+            self.logged_in = False
+            self.actions.record(StaffAction.LOGOUT, outcome=logout_reason)
+        if self.app is not None:
+            for name in SCREENS:
+                self.app.screens[name].wipe()
+            self.app.show_home()
+
+    def _show(self, name: str) -> None:
+        app = self.app
+        assert app is not None
+        screen = app.screens[name]
+        screen.render(None)
+        app.sm.current = name
+
+    # -- off the UI thread ---------------------------------------------------------------------
+    def run(self, work: Callable[[], Any], done: Callable[[Any, BaseException | None], None]) -> concurrent.futures.Future:
+        """`work()` on the pool; `done(result, error)` later on the UI thread."""
+        from kivy.clock import Clock
+
+        def finished(future: concurrent.futures.Future) -> None:
+            if future.cancelled():
+                return
+            error = future.exception()
+            result = None if error is not None else future.result()
+            Clock.schedule_once(lambda _dt: done(result, error), 0)
+
+        future = self.pool.submit(work)
+        future.add_done_callback(finished)
+        return future
+
+    def device(self, kind: str):
+        """The `DeviceSupervisor` of `kind`, or None when the kiosk has none (or not yet)."""
+        sup = self.supervisor()
+        if sup is None:
+            return None
+        try:
+            return sup[kind]
+        except (KeyError, ValueError):
+            return None
+
+    # -- out of service -----------------------------------------------------------------------
+    def set_out_of_service(self, enabled: bool) -> None:
+        """The staff switch (UI thread): the same path as the agent's command."""
+        self.handler.apply_out_of_service(enabled, MAINTENANCE_REASON)
+        self.actions.record(StaffAction.OUT_OF_SERVICE_ON if enabled else StaffAction.OUT_OF_SERVICE_OFF)
+
+    def _out_of_service_changed(self, enabled: bool, reason: str) -> None:
+        from kivy.clock import Clock
+
+        def apply(_dt) -> None:
+            app = self.app
+            if app is None:
+                return
+            value = (reason or MAINTENANCE_REASON) if enabled else None
+            if app.sm.current in SCREENS:
+                app.out_of_service_reason = value  # shown when staff leave
+                screen = app.screens.get(DIAGNOSTICS_SCREEN)
+                if screen is not None and app.sm.current == DIAGNOSTICS_SCREEN:
+                    screen.refresh_service_panel()
+            else:
+                app.set_out_of_service(value)
+
+        Clock.schedule_once(apply, 0)
+
+    def _session_active(self) -> bool:
+        return bool(self.app is not None and self.app.session.active)
