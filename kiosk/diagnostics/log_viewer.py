@@ -1,24 +1,21 @@
-"""The recent app log for staff, redacted exactly as the control socket redacts it.
+"""The recent app log for staff, redacted exactly as the fleet gets it.
 
-Lines come from the app's `kiosk.control.RecentLogBuffer` (already redacted as they are
-captured) and pass through `fleet.protocol.privacy.redact` once more on the way to the
-screen — the same function the control socket's ``recent_logs`` applies for the fleet —
-so the screen never shows a line the fleet would not get.
+Lines come from the app's `kiosk.control.RecentLogBuffer`, which passes every record
+through `fleet.protocol.privacy.redact` as it is captured — the function the control
+socket's ``recent_logs`` uses for the fleet — so nothing personal is ever held for the
+screen. (They are not redacted a second time here: `redact` is not idempotent —
+``姓名:[redacted]`` becomes ``姓名:[redacted]]`` on a second pass.)
 """
 
 from __future__ import annotations
 
-from fleet.protocol.privacy import redact
+from kiosk.control import RecentLogBuffer
 
 MAX_LINE_CHARS = 160  # a line longer than this is cut (with an ellipsis): the screen is narrow
 
 
-def recent_lines(buffer, count: int = 40) -> list[str]:
-    """The last `count` log lines, newest last, redacted and cut to a screen width."""
+def recent_lines(buffer: RecentLogBuffer | None, count: int = 40) -> list[str]:
+    """The last `count` log lines, newest last, cut to a screen width."""
     if buffer is None:
         return []
-    out = []
-    for line in buffer.lines(count):
-        line = redact(line)
-        out.append(line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…")
-    return out
+    return [line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…" for line in buffer.lines(count)]

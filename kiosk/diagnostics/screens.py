@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from kivy.clock import Clock
 from kivy.uix.boxlayout import BoxLayout
@@ -188,11 +188,11 @@ class DiagnosticsScreen(StaffScreen):
         super().__init__(app, diag, **kw)
         self.tab = "devices"
         self.self_tests: dict[str, Any] = {}  # kind -> SelfTestResult | "running"
-        self.notes: dict[str, tuple[str, bool]] = {}  # kind -> (text, bad) e.g. the test page
+        self.notes: dict[str, tuple[Callable[[], str], bool]] = {}  # kind -> (text, bad), e.g. the test page
         self.calibration: CalibrationCheck | None = None
-        self.cal_message: tuple[str, bool] | None = None
+        self.cal_message: tuple[Callable[[], str], bool] | None = None  # texts are made at render: language
         self.cal_supported: bool | None = None
-        self.eye_state: tuple[str, bool] | None = None
+        self.eye_state: tuple[Callable[[], str], bool | None] | None = None  # bad None: running
         self.network = None
         self.preview: CameraPreview | None = None
         self._idle = None
@@ -307,12 +307,29 @@ class DiagnosticsScreen(StaffScreen):
 
     def _device_card(self, kind: str, status) -> Card:
         tr, s = self.tr, self.s
-        card = Card(padding=s.px(28), spacing=s.px(10))
+        from fleet.protocol.privacy import redact
+
+        card = Card(padding=(s.px(28), s.px(20)), spacing=s.px(8))
         state = str(status.state)
         good = state in ("ready", "busy")
-        card.add_widget(line(f"{OK_MARK if good else BAD_MARK} " + tr("diag.device.heading", device=tr(f"value.{kind}"),
-                                                                       state=tr(f"diag.state.{state}")),
-                             s.px(46), bold=True, colour=theme.TEXT if good else theme.DANGER, kid=f"diag.state.{kind}"))
+        result = self.self_tests.get(kind)
+        title = line(f"{OK_MARK if good else BAD_MARK} " + tr("diag.device.heading", device=tr(f"value.{kind}"),
+                                                                state=tr(f"diag.state.{state}")),
+                     s.px(44), bold=True, colour=theme.TEXT if good else theme.DANGER, kid=f"diag.state.{kind}")
+        buttons = [button(f"diag.selftest.{kind}", tr("diag.selftest.run"), lambda k=kind: self.self_test(k),
+                          size=s.px(38), height=s.target, disabled=result == "running", size_hint_x=None,
+                          width=s.px(200))]
+        if kind == "printer":
+            buttons.insert(0, button("diag.testpage", tr("diag.testpage.print"), self.print_test_page, size=s.px(38),
+                                     height=s.target, size_hint_x=None, width=s.px(280)))
+        row = BoxLayout(size_hint_y=None, height=s.target, spacing=s.gap)
+        holder = BoxLayout()  # centres the title vertically in the row
+        holder.add_widget(title)
+        title.pos_hint = {"center_y": 0.5}
+        row.add_widget(holder)
+        for b in buttons:
+            row.add_widget(b)
+        card.add_widget(row)
         info = status.info
         if info is not None:
             card.add_widget(line(tr("diag.device.info", model=info.model or "-", serial=info.serial or "-",
@@ -320,42 +337,41 @@ class DiagnosticsScreen(StaffScreen):
         else:
             card.add_widget(line(tr("diag.device.no_info"), s.small, muted=True))
         if status.reason and not good:
-            card.add_widget(line(tr("diag.device.reason", reason=tr(f"code.{status.reason}")
-                                    if tr.has(f"code.{status.reason}") else status.reason), s.small))
+            reason = tr(f"code.{status.reason}") if tr.has(f"code.{status.reason}") else status.reason
+            card.add_widget(line(tr("diag.device.reason", reason=reason), s.small))
         if status.consumables:
             items = ", ".join(f"{k}={v}" for k, v in status.consumables.items())
-            card.add_widget(line(tr("diag.device.consumables", items=items), s.small))
-        from fleet.protocol.privacy import redact
-
+            card.add_widget(line(tr("diag.device.consumables", items=items), s.small, muted=True))
         if status.last_errors:
             errors = "\n".join(redact(e) for e in status.last_errors[-3:])
-            card.add_widget(line(tr("diag.device.errors") + "\n" + errors, s.small, muted=True))
+            card.add_widget(line(tr("diag.device.errors") + "\n" + errors, s.small, muted=True,
+                                 kid=f"diag.errors.{kind}"))
         else:
-            card.add_widget(line(tr("diag.device.no_errors"), s.small, muted=True))
-        result = self.self_tests.get(kind)
+            card.add_widget(line(tr("diag.device.no_errors"), s.small, muted=True, kid=f"diag.errors.{kind}"))
         if result == "running":
             card.add_widget(line(tr("diag.selftest.running"), s.small, bold=True, kid=f"diag.selftest.result.{kind}"))
         elif result is not None:
-            key = "diag.selftest.passed" if result.passed else "diag.selftest.failed"
-            text = f"{OK_MARK if result.passed else BAD_MARK} " + tr(key, seconds=f"{result.duration_s:.1f}",
-                                                                    detail=redact(result.detail))
-            if result.checks:
-                checks = ", ".join(f"{name} {tr('diag.check.ok') if ok else tr('diag.check.bad')}"
-                                   for name, ok in result.checks.items())
-                text += "\n" + tr("diag.selftest.checks", checks=checks)
-            card.add_widget(line(text, s.small, bold=True, colour=theme.ACCENT_OK if result.passed else theme.DANGER,
+            card.add_widget(line(self._self_test_text(result), s.small, bold=True,
+                                 colour=theme.ACCENT_OK if result.passed else theme.DANGER,
                                  kid=f"diag.selftest.result.{kind}"))
         note = self.notes.get(kind)
         if note:
-            card.add_widget(line(note[0], s.small, bold=True, colour=theme.DANGER if note[1] else theme.TEXT,
+            card.add_widget(line(note[0](), s.small, bold=True, colour=theme.DANGER if note[1] else theme.TEXT,
                                  kid=f"diag.note.{kind}"))
-        buttons = [button(f"diag.selftest.{kind}", tr("diag.selftest.run"), lambda k=kind: self.self_test(k),
-                          size=s.px(40), height=s.target, disabled=result == "running")]
-        if kind == "printer":
-            buttons.append(button("diag.testpage", tr("diag.testpage.print"), self.print_test_page, size=s.px(40),
-                                  height=s.target))
-        card.add_widget(button_row(buttons, height=s.target, spacing=s.gap))
         return card
+
+    def _self_test_text(self, result) -> str:
+        from fleet.protocol.privacy import redact
+
+        tr = self.tr
+        key = "diag.selftest.passed" if result.passed else "diag.selftest.failed"
+        text = f"{OK_MARK if result.passed else BAD_MARK} " + tr(key, seconds=f"{result.duration_s:.1f}",
+                                                                detail=redact(result.detail))
+        if result.checks:
+            checks = ", ".join(f"{name} {tr('diag.check.ok') if ok else tr('diag.check.bad')}"
+                               for name, ok in result.checks.items())
+            text += "\n" + tr("diag.selftest.checks", checks=checks)
+        return text
 
     def self_test_all(self) -> None:
         sup = self.diag.supervisor()
@@ -388,15 +404,15 @@ class DiagnosticsScreen(StaffScreen):
         device = self.diag.device("printer")
         if device is None:
             return
-        self.notes["printer"] = (self.tr("diag.testpage.printing"), False)
+        self.notes["printer"] = (lambda: self.tr("diag.testpage.printing"), False)
 
         def done(_result, error) -> None:
             if error is None:
-                self.notes["printer"] = (self.tr("diag.testpage.done"), False)
+                self.notes["printer"] = (lambda: self.tr("diag.testpage.done"), False)
                 outcome = "printed"
             else:
                 code = getattr(error, "code", type(error).__name__)
-                self.notes["printer"] = (self.tr("diag.testpage.failed", detail=code), True)
+                self.notes["printer"] = (lambda: self.tr("diag.testpage.failed", detail=code), True)
                 outcome = f"failed:{code}"
             self.diag.actions.record(StaffAction.TEST_PAGE, device="printer", outcome=outcome)
             if self.tab == "devices":
@@ -409,14 +425,15 @@ class DiagnosticsScreen(StaffScreen):
     def _build_calibration(self, column) -> None:
         tr, s = self.tr, self.s
         column.add_widget(self.heading_line(tr("diag.tab.calibration")))
-        last = self.diag.calibrations.last()
-        if last is not None:
-            when = last.at.astimezone().strftime("%Y-%m-%d %H:%M")
-            verdict = tr("diag.cal.verdict_ok" if last.passed else "diag.cal.verdict_bad")
-            column.add_widget(line(tr("diag.cal.last", when=when, verdict=verdict, max=f"{last.max_abs_deviation_mmhg:.1f}"),
-                                   s.small, muted=True, kid="diag.cal.last"))
-        else:
-            column.add_widget(line(tr("diag.cal.never"), s.small, muted=True, kid="diag.cal.last"))
+        if self.calibration is None:  # the history, before a new check begins
+            last = self.diag.calibrations.last()
+            if last is not None:
+                when = last.at.astimezone().strftime("%Y-%m-%d %H:%M")
+                verdict = tr("diag.cal.verdict_ok" if last.passed else "diag.cal.verdict_bad")
+                text = tr("diag.cal.last", when=when, verdict=verdict, max=f"{last.max_abs_deviation_mmhg:.1f}")
+            else:
+                text = tr("diag.cal.never")
+            column.add_widget(line(text, s.small, muted=True, kid="diag.cal.last"))
         if self.diag.device("bp") is None:
             column.add_widget(line(tr("diag.device.missing", device=tr("value.bp")), s.body))
             return
@@ -431,16 +448,11 @@ class DiagnosticsScreen(StaffScreen):
             column.add_widget(button("diag.cal.start", tr("diag.cal.start"), self.start_calibration,
                                      size=s.button_text, height=s.primary_target, style="primary", primary=True))
             return
-        card = Card(padding=s.px(28), spacing=s.px(8))
-        for p in check.points:
-            verdict = f"{OK_MARK} " + tr("diag.cal.point_ok") if p.passed else f"{BAD_MARK} " + tr("diag.cal.point_bad")
-            card.add_widget(line(tr("diag.cal.row", target=p.target_mmhg, reference=f"{p.reference_mmhg:.1f}",
-                                    kiosk=f"{p.kiosk_mmhg:.1f}", deviation=f"{p.deviation_mmhg:+.1f}", verdict=verdict),
-                                 s.small, colour=theme.TEXT if p.passed else theme.DANGER, kid=f"diag.cal.row.{p.target_mmhg}"))
         if check.points:
-            column.add_widget(card)
+            column.add_widget(self._calibration_table(check))
         if self.cal_message is not None:
-            text, bad = self.cal_message
+            make, bad = self.cal_message
+            text = make()
             column.add_widget(line(text, s.body, bold=True, colour=theme.DANGER if bad else theme.ACCENT_OK,
                                    kid="diag.cal.message"))
         if check.done:
@@ -458,6 +470,33 @@ class DiagnosticsScreen(StaffScreen):
         column.add_widget(self.cal_keypad)
         column.add_widget(button("diag.cal.read", tr("diag.cal.read"), self.read_calibration_point,
                                  size=s.button_text, height=s.primary_target, style="primary", primary=True))
+
+    def _calibration_table(self, check: CalibrationCheck) -> Card:
+        tr, s = self.tr, self.s
+        card = Card(padding=(s.px(24), s.px(16)), spacing=s.px(4))
+        grid = GridLayout(cols=5, size_hint_y=None, row_default_height=s.px(64), row_force_default=True)
+        header = [tr("diag.cal.col_target"), tr("diag.cal.col_reference"), tr("diag.cal.col_kiosk"),
+                  tr("diag.cal.col_deviation"), tr("diag.cal.col_verdict")]
+        rows = [(header, theme.TEXT_MUTED, "")]
+        for p in check.points:
+            verdict = f"{OK_MARK} " + tr("diag.cal.point_ok") if p.passed else f"{BAD_MARK} " + tr("diag.cal.point_bad")
+            cells = [str(p.target_mmhg), f"{p.reference_mmhg:.1f}", f"{p.kiosk_mmhg:.1f}", f"{p.deviation_mmhg:+.1f}",
+                     verdict]
+            rows.append((cells, theme.TEXT if p.passed else theme.DANGER, f"diag.cal.row.{p.target_mmhg}"))
+        for cells, colour, kid in rows:
+            for i, text in enumerate(cells):
+                cell = Label(text=text, font_size=s.px(36), color=colour, bold=not kid, halign="left",
+                             valign="middle")
+                cell.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+                if kid and i == 0:
+                    cell.kiosk_id = kid  # type: ignore[attr-defined]
+                    cell.row_text = tr("diag.cal.row", target=cells[0], reference=cells[1], kiosk=cells[2],  # type: ignore[attr-defined]
+                                       deviation=cells[3], verdict=cells[4])
+                grid.add_widget(cell)
+        grid.height = len(rows) * s.px(64)
+        card.add_widget(line(tr("diag.cal.table_unit"), s.small, muted=True))
+        card.add_widget(grid)
+        return card
 
     def start_calibration(self) -> None:
         device = self.diag.device("bp")
@@ -486,15 +525,15 @@ class DiagnosticsScreen(StaffScreen):
             if not 0 <= reference <= 400:
                 raise ValueError
         except ValueError:
-            self.cal_message = (self.tr("diag.cal.bad_reference"), True)
+            self.cal_message = (lambda: self.tr("diag.cal.bad_reference"), True)
             self.refresh()
             return
-        self.cal_message = (self.tr("diag.cal.reading"), False)
+        self.cal_message = (lambda: self.tr("diag.cal.reading"), False)
 
         def done(kiosk_mmhg, error) -> None:
             if error is not None:
                 code = getattr(error, "code", type(error).__name__)
-                self.cal_message = (self.tr("diag.cal.read_failed", detail=code), True)
+                self.cal_message = (lambda: self.tr("diag.cal.read_failed", detail=code), True)
             else:
                 check.record(kiosk_mmhg, reference)
                 self.cal_message = None
@@ -515,7 +554,7 @@ class DiagnosticsScreen(StaffScreen):
         self.diag.actions.record(StaffAction.CALIBRATION, device="bp", outcome="passed" if result.passed else "failed",
                                  count=len(result.points), detail=f"max_deviation_mmhg={worst}")
         key = "diag.cal.passed" if result.passed else "diag.cal.failed"
-        self.cal_message = (f"{OK_MARK if result.passed else BAD_MARK} " + self.tr(key, max=worst), not result.passed)
+        self.cal_message = (lambda: f"{OK_MARK if result.passed else BAD_MARK} " + self.tr(key, max=worst), not result.passed)
 
     # =========================================================================== camera
     def _build_camera(self, column) -> None:
@@ -563,8 +602,8 @@ class DiagnosticsScreen(StaffScreen):
             self.camera_status.text = tr("diag.camera.failed", detail=getattr(error, "code", type(error).__name__))
             self.camera_status.color = theme.DANGER
         elif check is not None:
-            issue = "ok" if check.passed else (check.reasons[0].value if check.reasons else "no_face")
-            verdict = tr(f"face.issue.{issue}")
+            issue = check.reasons[0].value if check.reasons else "no_face"
+            verdict = tr("diag.camera.gate_ok") if check.passed else tr(f"face.issue.{issue}")
             self.camera_status.text = f"{OK_MARK if check.passed else BAD_MARK} " + tr(
                 "diag.camera.faces", count=check.faces_found, verdict=verdict)
             self.camera_status.color = theme.ACCENT_OK if check.passed else theme.TEXT
@@ -582,7 +621,8 @@ class DiagnosticsScreen(StaffScreen):
             return
         column.add_widget(line(tr("diag.eye.intro"), s.body))
         if self.eye_state is not None:
-            text, bad = self.eye_state
+            make, bad = self.eye_state
+            text = make()
             column.add_widget(line(text, s.body, bold=True, colour=theme.DANGER if bad else theme.TEXT,
                                    kid="diag.eye.result"))
         running = self.eye_state is not None and self.eye_state[1] is None
@@ -597,7 +637,7 @@ class DiagnosticsScreen(StaffScreen):
             return
         timeout = self.diag.settings.eye_answer_timeout_s
         shown = secrets.choice(list(Orientation))
-        self.eye_state = (self.tr("diag.eye.waiting", seconds=round(timeout)), None)  # type: ignore[assignment]
+        self.eye_state = (lambda: self.tr("diag.eye.waiting", seconds=round(timeout)), None)
 
         def on_device(d):
             test = d.self_test()
@@ -610,26 +650,26 @@ class DiagnosticsScreen(StaffScreen):
                 d.blank()
 
         def done(result, error) -> None:
-            tr = self.tr
-            name = lambda o: tr(f"value.{o.value}") if o is not None else tr("diag.eye.cannot_see")  # noqa: E731
+            name = lambda o: self.tr(f"value.{o.value}") if o is not None else self.tr("diag.eye.cannot_see")  # noqa: E731
             if error is not None:
                 code = getattr(error, "code", type(error).__name__)
                 if code == "timeout":
-                    self.eye_state = (f"{BAD_MARK} " + tr("diag.eye.no_answer"), True)
+                    self.eye_state = (lambda: f"{BAD_MARK} " + self.tr("diag.eye.no_answer"), True)
                 else:
-                    self.eye_state = (f"{BAD_MARK} " + tr("diag.eye.error", detail=code), True)
+                    self.eye_state = (lambda: f"{BAD_MARK} " + self.tr("diag.eye.error", detail=code), True)
                 outcome = f"failed:{code}"
             else:
                 test, answer = result
                 if answer is None:
-                    self.eye_state = (f"{BAD_MARK} " + tr("diag.selftest.failed", seconds=f"{test.duration_s:.1f}",
+                    self.eye_state = (lambda: f"{BAD_MARK} " + self.tr("diag.selftest.failed", seconds=f"{test.duration_s:.1f}",
                                                           detail=test.detail), True)
                     outcome = "failed:self_test"
                 else:
                     ok = answer.orientation == shown
                     key = "diag.eye.passed" if ok else "diag.eye.failed"
-                    self.eye_state = (f"{OK_MARK if ok else BAD_MARK} " + tr(key, shown=name(shown),
-                                                                            answered=name(answer.orientation)), not ok)
+                    self.eye_state = (lambda: f"{OK_MARK if ok else BAD_MARK} " + self.tr(
+                        key, shown=name(shown), answered=name(answer.orientation)) + "\n" + self._self_test_text(test),
+                        not ok)
                     outcome = "passed" if ok else "failed:wrong_key"
             self.diag.actions.record(StaffAction.EYE_CHECK, device="eye", outcome=outcome)
             if self.tab == "eye":

@@ -93,7 +93,8 @@ def text_of(ui, kiosk_id: str) -> str:
     w = ui.find(kiosk_id)
     if w is None:
         return ""
-    return getattr(w, "source_text", None) or w.text  # the text before line breaking (kiosk.widgets.wrap)
+    # a table row's text, or the text before line breaking (kiosk.widgets.wrap)
+    return getattr(w, "row_text", None) or getattr(w, "source_text", None) or w.text
 
 
 def wait_text(ui, kiosk_id: str, predicate, frames: int = 600) -> str:

@@ -136,10 +136,13 @@ def test_self_test_results_shown_and_a_fault_fails_one(kivy_ui, tmp_path, kiosk_
 # ------------------------------------------------------------------------------ BP calibration
 
 
-def run_calibration(ui, sim, sensor_error: float, readings=(0, 150, 250), begin: str = "diag.cal.start") -> str:
+def run_calibration(ui, sim, sensor_error: float, readings=(0, 150, 250), begin: str = "diag.cal.start",
+                    shot=None) -> str:
     ui.tap(begin)
     ui.wait_for(lambda: ui.find("diag.cal.read") is not None, what="the first calibration point")
-    for target in readings:
+    for n, target in enumerate(readings):
+        if n == 1 and shot:
+            shot()
         sim.static_pressure = float(target)  # staff pump the cuff; the manometer shows `target`
         sim.static_error = sensor_error
         for key in str(target):
@@ -157,14 +160,17 @@ def test_calibration_passes_within_3_mmhg_and_fails_beyond(kivy_ui, tmp_path, ki
     assert "还没有" in text_of(kivy_ui, "diag.cal.last")
     sim = kiosk_devices.sims["bp"]
 
-    message = run_calibration(kivy_ui, sim, sensor_error=2.5)
+    message = run_calibration(kivy_ui, sim, sensor_error=2.5,
+                              shot=lambda: screenshot(kivy_ui, shots, "03-calibration-step-zh"))
     assert "通过" in message and "未通过" not in message and "2.5" in message
     assert "+2.5" in text_of(kivy_ui, "diag.cal.row.150")
-    screenshot(kivy_ui, shots, "03-calibration-pass-zh")
+    screenshot(kivy_ui, shots, "04-calibration-pass-zh")
 
     message = run_calibration(kivy_ui, sim, sensor_error=-4.0, begin="diag.cal.restart")
     assert "未通过" in message and "4.0" in message
-    screenshot(kivy_ui, shots, "04-calibration-fail-zh")
+    kivy_ui.tap("diag.language")  # the result is kept across a language switch
+    assert "FAILED" in text_of(kivy_ui, "diag.cal.message") and "FAIL" in text_of(kivy_ui, "diag.cal.row.250")
+    screenshot(kivy_ui, shots, "05-calibration-fail-en")
     sim.static_error = 0.0
 
     history = diag.calibrations.last()
@@ -186,7 +192,7 @@ def test_eye_check_and_camera_preview_with_face_box(kivy_ui, tmp_path, kiosk_dev
     kivy_ui.tap("diag.tab.eye")
     kivy_ui.tap("diag.eye.run")  # the simulator's "citizen" is the staff member pressing the pad
     wait_text(kivy_ui, "diag.eye.result", lambda t: "PASSED" in t)
-    screenshot(kivy_ui, shots, "05-eye-en")
+    screenshot(kivy_ui, shots, "06-eye-en")
 
     kivy_ui.tap("diag.tab.camera")
     kivy_ui.tap("diag.camera.start")
@@ -202,7 +208,7 @@ def test_eye_check_and_camera_preview_with_face_box(kivy_ui, tmp_path, kiosk_dev
         import asyncio
 
         asyncio.run(diag.handler.screenshot())
-    screenshot(kivy_ui, shots, "06-camera-en")
+    screenshot(kivy_ui, shots, "07-camera-en")
     kivy_ui.tap("diag.tab.devices")
     assert screen.preview is None  # stopped and dropped when leaving the tab
 
@@ -222,20 +228,20 @@ def test_logs_are_redacted_and_network_says_what_it_knows(kivy_ui, tmp_path, kio
     screen = kivy_ui.app.screens["diagnostics"]
     assert any("renewal for" in line for line in screen.log_lines)
     assert not any("张三" in line or "13812345678" in line for line in screen.log_lines)
-    screenshot(kivy_ui, shots, "07-logs-zh")
+    screenshot(kivy_ui, shots, "08-logs-zh")
 
     kivy_ui.tap("diag.tab.network")
     wait_text(kivy_ui, "diag.net.agent", lambda t: "从未" in t)
     assert "未知" in text_of(kivy_ui, "diag.net.broker")
-    screenshot(kivy_ui, shots, "08-network-zh")
+    screenshot(kivy_ui, shots, "09-network-zh")
 
     kivy_ui.tap("diag.tab.service")
     kivy_ui.tap("diag.service.take_out")
     assert "暂停服务" in text_of(kivy_ui, "diag.service.state") and diag.handler.out_of_service
-    screenshot(kivy_ui, shots, "09-service-out-zh")
+    screenshot(kivy_ui, shots, "10-service-out-zh")
     kivy_ui.tap("diag.exit")
     kivy_ui.wait_screen("out_of_service")
-    screenshot(kivy_ui, shots, "10-attract-out-of-service-zh")
+    screenshot(kivy_ui, shots, "11-attract-out-of-service-zh")
     login(kivy_ui, diag)  # the corner works on the out-of-service screen too
     kivy_ui.tap("diag.tab.service")
     kivy_ui.tap("diag.service.put_back")
