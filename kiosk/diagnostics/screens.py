@@ -340,7 +340,8 @@ class DiagnosticsScreen(StaffScreen):
             reason = tr(f"code.{status.reason}") if tr.has(f"code.{status.reason}") else status.reason
             card.add_widget(line(tr("diag.device.reason", reason=reason), s.small))
         if status.consumables:
-            items = ", ".join(f"{k}={v}" for k, v in status.consumables.items())
+            items = ", ".join(f"{self._say('diag.consumable', k)} {self._say('diag.level', v)}"
+                              for k, v in status.consumables.items())
             card.add_widget(line(tr("diag.device.consumables", items=items), s.small, muted=True))
         if status.last_errors:
             errors = "\n".join(redact(e) for e in status.last_errors[-3:])
@@ -359,6 +360,11 @@ class DiagnosticsScreen(StaffScreen):
             card.add_widget(line(note[0](), s.small, bold=True, colour=theme.DANGER if note[1] else theme.TEXT,
                                  kid=f"diag.note.{kind}"))
         return card
+
+    def _say(self, prefix: str, value: str) -> str:
+        """A device's code word in the language (the code itself when the catalog has none)."""
+        key = f"{prefix}.{value}"
+        return self.tr(key) if self.tr.has(key) else value
 
     def _self_test_text(self, result) -> str:
         from fleet.protocol.privacy import redact

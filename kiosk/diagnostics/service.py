@@ -90,6 +90,8 @@ class Diagnostics:
             screen = cls(app, self)
             app.screens[cls.kind] = screen
             app.sm.add_widget(screen)
+        self.handler.screenshot_source = self._grab_screen
+        self.handler.screenshot_blocked = self._screenshot_refusal
         self.corners = []
         for name in ("home", "out_of_service"):
             corner = HiddenCorner(self.open_login, hold_s=self.settings.hold_s, side_px=self.settings.corner_px)
@@ -112,6 +114,37 @@ class Diagnostics:
             self.server.stop()
             self.server = None
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- screenshots for the fleet ---------------------------------------------------------------
+    def _screenshot_refusal(self) -> str | None:
+        screen = self.app.screens.get(DIAGNOSTICS_SCREEN) if self.app is not None else None
+        if screen is not None and getattr(screen, "preview_running", False):
+            return "the camera preview is on screen"  # a face (DESIGN.md, Privacy)
+        return None
+
+    def _grab_screen(self):
+        """The window's pixels as PNG, read on the UI thread (called from the control socket's thread)."""
+        import io
+
+        from kivy.clock import Clock
+
+        from fleet.protocol.control import Screenshot
+
+        result: concurrent.futures.Future = concurrent.futures.Future()
+
+        def grab(_dt) -> None:
+            try:
+                from kiosk.autopilot import grab_window
+
+                image = grab_window()
+                buffer = io.BytesIO()
+                image.save(buffer, "PNG")
+                result.set_result(Screenshot(png=buffer.getvalue(), width=image.width, height=image.height))
+            except Exception as exc:
+                result.set_exception(exc)
+
+        Clock.schedule_once(grab, 0)
+        return result.result(timeout=10)
 
     # -- navigation (UI thread) ---------------------------------------------------------------
     def open_login(self) -> None:

@@ -6,6 +6,8 @@ every staff action as an app event. Screenshots in artifacts/ui/diagnostics/."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 
 import pytest
@@ -38,6 +40,20 @@ def kiosk_devices():
 
 
 @pytest.fixture
+def new_diag(tmp_path, kiosk_devices):
+    """Factory: a Diagnostics over the module's devices, its state in tmp_path; closed after the test."""
+    made = []
+
+    def make(clock=None):
+        made.append(make_diagnostics(tmp_path, kiosk_devices.supervisor, clock))
+        return made[-1]
+
+    yield make
+    for diag in made:
+        diag.close()
+
+
+@pytest.fixture
 def shots(artifacts):
     return artifacts / "diagnostics"
 
@@ -55,9 +71,9 @@ def actions(diag) -> list[str]:
 # ------------------------------------------------------------------------------ PIN and lockout
 
 
-def test_pin_lockout_persists_and_ends_with_the_clock(kivy_ui, tmp_path, kiosk_devices, shots):
+def test_pin_lockout_persists_and_ends_with_the_clock(kivy_ui, tmp_path, kiosk_devices, new_diag, shots):
     clock = FakeClock()
-    diag = make_diagnostics(tmp_path, kiosk_devices.supervisor, clock)
+    diag = new_diag(clock)
     start(kivy_ui, diag)
     corner = diag.corners[0]
 
@@ -109,8 +125,8 @@ def test_wrong_pin_counts_reset_after_a_good_login(tmp_path):
 # ------------------------------------------------------------------------------ devices
 
 
-def test_self_test_results_shown_and_a_fault_fails_one(kivy_ui, tmp_path, kiosk_devices, shots):
-    diag = make_diagnostics(tmp_path, kiosk_devices.supervisor)
+def test_self_test_results_shown_and_a_fault_fails_one(kivy_ui, tmp_path, kiosk_devices, new_diag, shots):
+    diag = new_diag()
     start(kivy_ui, diag)
     login(kivy_ui, diag)
 
@@ -152,8 +168,8 @@ def run_calibration(ui, sim, sensor_error: float, readings=(0, 150, 250), begin:
     return wait_text(ui, "diag.cal.message", lambda t: "校准检查" in t)
 
 
-def test_calibration_passes_within_3_mmhg_and_fails_beyond(kivy_ui, tmp_path, kiosk_devices, shots):
-    diag = make_diagnostics(tmp_path, kiosk_devices.supervisor)
+def test_calibration_passes_within_3_mmhg_and_fails_beyond(kivy_ui, tmp_path, kiosk_devices, new_diag, shots):
+    diag = new_diag()
     start(kivy_ui, diag)
     login(kivy_ui, diag)
     kivy_ui.tap("diag.tab.calibration")
@@ -184,8 +200,8 @@ def test_calibration_passes_within_3_mmhg_and_fails_beyond(kivy_ui, tmp_path, ki
 # ------------------------------------------------------------------------------ eye tester, camera
 
 
-def test_eye_check_and_camera_preview_with_face_box(kivy_ui, tmp_path, kiosk_devices, shots):
-    diag = make_diagnostics(tmp_path, kiosk_devices.supervisor)
+def test_eye_check_and_camera_preview_with_face_box(kivy_ui, tmp_path, kiosk_devices, new_diag, shots):
+    diag = new_diag()
     start(kivy_ui, diag, lang="en")
     login(kivy_ui, diag)
 
@@ -204,13 +220,14 @@ def test_eye_check_and_camera_preview_with_face_box(kivy_ui, tmp_path, kiosk_dev
     assert screen.preview.texture is not None
     wait_text(kivy_ui, "diag.camera.status", lambda t: "1 face" in t)
     with pytest.raises(ControlRefused):  # no screenshot of a face leaves the kiosk
-        diag.handler.screenshot_blocked = lambda: "camera preview on screen" if screen.preview_running else None
-        import asyncio
-
         asyncio.run(diag.handler.screenshot())
     screenshot(kivy_ui, shots, "07-camera-en")
     kivy_ui.tap("diag.tab.devices")
     assert screen.preview is None  # stopped and dropped when leaving the tab
+    grabbed = concurrent.futures.ThreadPoolExecutor(1).submit(asyncio.run, diag.handler.screenshot())
+    kivy_ui.wait_for(grabbed.done, what="the control socket's screen grab (read on the UI thread)")
+    shot = grabbed.result()
+    assert shot.png.startswith(b"\x89PNG") and (shot.width, shot.height) == (1080, 1920)
 
     assert [e.action for e in staff_actions(diag)][-2:] == ["eye_check", "camera_preview"]
     assert staff_actions(diag)[-2].reason == "passed"
@@ -219,8 +236,8 @@ def test_eye_check_and_camera_preview_with_face_box(kivy_ui, tmp_path, kiosk_dev
 # ------------------------------------------------------------------------------ logs, network, service
 
 
-def test_logs_are_redacted_and_network_says_what_it_knows(kivy_ui, tmp_path, kiosk_devices, shots):
-    diag = make_diagnostics(tmp_path, kiosk_devices.supervisor)
+def test_logs_are_redacted_and_network_says_what_it_knows(kivy_ui, tmp_path, kiosk_devices, new_diag, shots):
+    diag = new_diag()
     start(kivy_ui, diag)
     login(kivy_ui, diag)
     logging.getLogger("kiosk.flow").warning("renewal for 姓名：张三 tel 13812345678 done")
