@@ -113,6 +113,7 @@ def _run_virtual(args: argparse.Namespace) -> int:
     virtual = VirtualKiosk(state_dir, sim_options=spec.sim if spec else None,
                            flow_settings=FlowSettings(**spec.settings) if spec else None,
                            backoffice_url=args.backoffice)
+    diagnostics = None
     try:
         try:
             virtual.start()
@@ -129,7 +130,9 @@ def _run_virtual(args: argparse.Namespace) -> int:
             resume=ResumePolicy.NEVER if spec else ResumePolicy.ASK, state_dir=state_dir,
             final_linger_s=3600 if spec else 45, view_pacing_frames=3 if spec else 0,
         )
-        app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock)
+        diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None)
+        app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock,
+                         diagnostics=diagnostics)
         app.host_ready_hooks.append(lambda host: host.submit(virtual.warm_up()))
         app.stop_hooks.append(lambda host: host.submit(virtual.close_devices()).result(15))
         if spec is None:
@@ -139,6 +142,8 @@ def _run_virtual(args: argparse.Namespace) -> int:
             return EXIT_OK
         return _autopilot(app, virtual, spec, clock, args)
     finally:
+        if diagnostics is not None:
+            diagnostics.close()
         virtual.stop()
         if temp is not None:
             temp.cleanup()
@@ -233,9 +238,27 @@ def _run_configured(args: argparse.Namespace) -> int:
                                                   fullscreen=not (args.windowed or args.headless)))
     services = [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), deps_factory=deps,
                              icon=ICONS.get(n, "")) for n in registry.FLOWS]
-    app = create_app(options, services, speaker=_speaker(args))
+    diagnostics = _diagnostics(state_dir, lambda: supervisor)
+    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics)
     try:
         app.run()
     finally:
+        diagnostics.close()
         supervisor.stop()
     return EXIT_OK
+
+
+def _diagnostics(state_dir: Path, supervisor_source):
+    """The staff diagnostics screen (hidden corner + PIN, docs/diagnostics.md); it serves the
+    agent's control socket when $KIOSK_CONTROL_SOCKET names one (kiosk.service sets it)."""
+    import os
+
+    from kiosk.diagnostics import Diagnostics, DiagnosticsSettings
+
+    diagnostics = Diagnostics(DiagnosticsSettings(state_dir=state_dir,
+                                                  broker_address=os.environ.get("KIOSK_BROKER_ADDRESS", "")),
+                              supervisor_source)
+    socket_path = os.environ.get("KIOSK_CONTROL_SOCKET")
+    if socket_path:
+        diagnostics.serve(socket_path)
+    return diagnostics
