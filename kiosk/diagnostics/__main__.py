@@ -1,7 +1,7 @@
 """`python -m kiosk.diagnostics set-pin`: set the staff PIN of the diagnostics screen.
 
     sudo -u kiosk /opt/kiosk/current/venv/bin/python -m kiosk.diagnostics set-pin
-    ... set-pin --state-dir DIR          (default $KIOSK_STATE_DIR, else /var/lib/kiosk)
+    ... set-pin --state-dir DIR          (default $KIOSK_STATE_DIR, else /var/lib/kiosk/state)
     ... set-pin --stdin                  read the PIN from one line of stdin (provisioning scripts)
     ... show                             is a PIN set? (never prints the hash)
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kiosk.diagnostics.staff_auth import InvalidPin, StaffAuth, pin_file_summary
 
-DEFAULT_STATE_DIR = Path("/var/lib/kiosk")
+DEFAULT_STATE_DIR = Path("/var/lib/kiosk/state")  # `kiosk run`'s default --state-dir
 EXIT_USAGE = 64
 
 

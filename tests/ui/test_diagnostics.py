@@ -122,6 +122,23 @@ def test_wrong_pin_counts_reset_after_a_good_login(tmp_path):
     assert "13572468" not in (tmp_path / "staff-pin.json").read_text()
 
 
+def test_set_pin_command(tmp_path, monkeypatch, capsys):
+    import io
+    import json
+
+    from kiosk.diagnostics.__main__ import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("12345\n"))
+    assert main(["set-pin", "--stdin", "--state-dir", str(tmp_path)]) == 64  # too short: nothing stored
+    assert main(["show", "--state-dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"pin_set": False}
+    monkeypatch.setattr("sys.stdin", io.StringIO("97531864\n"))
+    assert main(["set-pin", "--stdin", "--state-dir", str(tmp_path)]) == 0
+    main(["show", "--state-dir", str(tmp_path)])
+    assert json.loads(capsys.readouterr().out)["scheme"] == "scrypt"
+    assert StaffAuth(tmp_path).check("97531864").ok
+
+
 # ------------------------------------------------------------------------------ devices
 
 
