@@ -31,7 +31,7 @@ _PII_KEYS = (
 )
 MARKED_FIELD_RE = re.compile(
     rf"(?i)(?<![A-Za-z0-9_])({_PII_KEYS})(\s*[=:：]\s*)"
-    r"(\"[^\"]*\"|'[^']*'|「[^」]*」|[^\s,;，；)}\]]+)"
+    r"(\[redacted\]|\"[^\"]*\"|'[^']*'|「[^」]*」|[^\s,;，；)}\]]+)"  # [redacted] first: idempotent
 )
 PII_MARKER_RE = re.compile(r"<pii>.*?</pii>", re.DOTALL)
 

@@ -62,3 +62,14 @@ def test_logs_from_a_command_are_redacted(tmp_path):
     assert lines == ["line count 10", f"reader: {REDACTED}"]
     with pytest.raises(RuntimeError):
         logs_from_command(["false"], lines=10)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["姓名:张三 phone=13812345678", 'name="王 五", addr: 重庆市渝中区', "身份证号：11010519491231002X 已读"],
+)
+def test_redact_is_idempotent(text):
+    from fleet.protocol.privacy import redact
+
+    once = redact(text)
+    assert redact(once) == once and "]]" not in once
