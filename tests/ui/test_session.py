@@ -116,3 +116,18 @@ def test_language_voice_and_large_text_switch_on_any_screen(kivy_ui):
     kivy_ui.tap("chrome.language")
     assert speaker.muted and len(speaker.spoken) == n  # muted: nothing more is said
     assert heading_zh is not None
+
+
+def test_escape_and_window_close_do_not_end_the_kiosk(kivy_ui):
+    from kivy.base import EventLoop
+    from kivy.config import Config
+    from kivy.core.window import Window
+
+    app = kivy_ui.start(create_app(KioskOptions(), [demo_service()]))
+    assert Config.get("kivy", "exit_on_escape") == "0"
+    assert Config.get("graphics", "show_cursor") == "0" and Config.get("graphics", "allow_screensaver") == "0"
+    assert "disable_on_activity" in Config.get("input", "mouse")  # one touch, not two, on a touch screen seen as a mouse
+    Window.dispatch("on_keyboard", 27, 0, "", [])
+    assert Window.dispatch("on_request_close") is True  # vetoed
+    kivy_ui.frames(2)
+    assert not EventLoop.quit and app.sm.current == "home"
