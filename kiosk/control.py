@@ -310,6 +310,7 @@ class BasicControlHandler:
         self.config_version = 0
         self.flows: dict[str, FlowCounters] = {}
         self.calls: collections.Counter[str] = collections.Counter()  # for diagnostics/tests
+        self._last_device_states: dict[str, tuple[str, str]] = {}  # kind -> (state, reason) last reported
         if supervisor is not None:
             supervisor.subscribe(self._device_changed)
 
@@ -331,6 +332,10 @@ class BasicControlHandler:
     def _device_changed(self, status) -> None:
         if str(status.state) == DeviceState.BUSY:
             return  # every operation passes through BUSY; not news for the fleet
+        now = (str(status.state), status.reason)
+        if self._last_device_states.get(str(status.kind)) == now:
+            return  # BUSY -> READY after each operation: the device did not change
+        self._last_device_states[str(status.kind)] = now
         self.event_buffer.record(
             EventKind.DEVICE_STATE_CHANGED,
             device=DeviceKind(str(status.kind)),

@@ -45,6 +45,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--windowed", action="store_true", help="a normal window instead of fullscreen")
     p.add_argument("--state-dir", type=Path, metavar="DIR", help="journal directory")
     p.add_argument("--backoffice", metavar="URL", help="back office base URL (with --virtual: instead of starting one)")
+    p.add_argument("--fleet", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --virtual: also run a local MQTT broker, the fleet server and this kiosk's agent "
+                        "(default on, off with --autopilot)")
     p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="--autopilot gives up after S seconds")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=main)
@@ -113,6 +116,7 @@ def _run_virtual(args: argparse.Namespace) -> int:
     virtual = VirtualKiosk(state_dir, sim_options=spec.sim if spec else None,
                            flow_settings=FlowSettings(**spec.settings) if spec else None,
                            backoffice_url=args.backoffice)
+    _add_virtual_fleet(virtual, state_dir, wanted=args.fleet if args.fleet is not None else not args.autopilot)
     diagnostics = None
     try:
         try:
@@ -147,6 +151,25 @@ def _run_virtual(args: argparse.Namespace) -> int:
         virtual.stop()
         if temp is not None:
             temp.cleanup()
+
+
+def _add_virtual_fleet(virtual, state_dir: Path, *, wanted: bool) -> None:
+    """Broker + fleet server + agent beside the virtual kiosk (kiosk/virtual_fleet.py); the
+    app serves the agent's control socket through $KIOSK_CONTROL_SOCKET."""
+    import os
+
+    if not wanted:
+        return
+    from kiosk.virtual_fleet import VirtualFleet
+
+    if not VirtualFleet.available():
+        print("kiosk run: mosquitto is not installed, so the virtual kiosk runs without its fleet "
+              "(scripts/setup.sh installs it)", file=sys.stderr)
+        return
+    socket_path = state_dir / "run" / "control.sock"
+    socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ["KIOSK_CONTROL_SOCKET"] = str(socket_path)
+    virtual.extras.append(VirtualFleet(state_dir, socket_path))
 
 
 def _autopilot(app, virtual, spec, clock, args: argparse.Namespace) -> int:
@@ -255,7 +278,13 @@ def _diagnostics(state_dir: Path, supervisor_source):
 
     from kiosk.diagnostics import Diagnostics, DiagnosticsSettings
 
-    diagnostics = Diagnostics(DiagnosticsSettings(state_dir=state_dir,
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        app_version = version("kiosk-controller")
+    except PackageNotFoundError:
+        app_version = ""
+    diagnostics = Diagnostics(DiagnosticsSettings(state_dir=state_dir, app_version=app_version,
                                                   broker_address=os.environ.get("KIOSK_BROKER_ADDRESS", "")),
                               supervisor_source)
     socket_path = os.environ.get("KIOSK_CONTROL_SOCKET")
