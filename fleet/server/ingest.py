@@ -46,7 +46,8 @@ from fleet.protocol import (
     correlation_id,
     decode_kiosk_publish,
 )
-from fleet.server import alerts
+from fleet.protocol.messages import EventKind
+from fleet.server import alerts, audit
 from fleet.server.db import Database
 from fleet.server.models import Alert, Command, Event, HealthSample, Kiosk
 from fleet.server.mqtt import Inbound
@@ -221,6 +222,8 @@ class Ingest:
         if batch.new_event(event_id):
             batch.session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=event_id, received_at=message.received_at,
                                     kind=msg.kind.value, severity=_event_severity(msg), payload=msg.model_dump(mode="json")))
+            if msg.kind in AUDITED_EVENT_KINDS:
+                _audit_kiosk_action(batch.session, kiosk.kiosk_id, msg)
         self._seen(batch, kiosk, message.received_at)
 
     def _command_result(self, batch: Batch, kiosk: Kiosk, msg: CommandResult, message: Inbound) -> None:
@@ -317,6 +320,20 @@ class Batch:
         self.session.flush()  # kiosks first: samples refer to them
         if self.samples:
             self.session.execute(insert(HealthSample), self.samples)
+
+
+# What maintenance staff do at a kiosk belongs in the same audit log as operators' actions.
+AUDITED_EVENT_KINDS = frozenset({EventKind.STAFF_ACTION, EventKind.OUT_OF_SERVICE_CHANGED})
+
+
+def _audit_kiosk_action(session, kiosk_id: str, msg: EventMessage) -> None:
+    """File a staff action reported by a kiosk as `staff@<kiosk>` in the audit log."""
+    action = msg.action or msg.kind.value
+    detail = {k: str(v) for k, v in {"event_id": msg.id, "kind": msg.kind.value, "device": msg.device,
+                                     "reason": msg.reason, "detail": msg.detail}.items() if v}
+    audit.record(session, f"staff@{kiosk_id}", f"kiosk.{action}"[:64], kiosk_id,
+                 outcome="denied" if "failed" in action or "lockout" in action else "ok",
+                 detail=detail, source="kiosk")
 
 
 def _event_severity(msg: EventMessage) -> str:

@@ -118,6 +118,9 @@ def test_events_are_stored_once_per_id(fleet):
     assert sorted(e["kind"] for e in events) == ["device_state_changed", "staff_action"]
     fault = next(e for e in events if e["kind"] == "device_state_changed")
     assert fault["severity"] == "warning" and fault["payload"]["reason"] == "cover_open"
+    # what staff did at the kiosk is in the operators' audit log too, once
+    staff = fleet.client("admin").get("/api/audit", params={"operator": "staff@k-events"}).json()
+    assert [(e["action"], e["target"], e["source"]) for e in staff] == [("kiosk.print_test_page", "k-events", "kiosk")]
 
 
 def test_offline_alert_after_missed_heartbeats_clears_on_return(fleet):
