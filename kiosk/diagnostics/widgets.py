@@ -5,14 +5,14 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk import theme
-from kiosk.widgets.base import Panel, Text
+from kiosk.widgets.base import FollowsChildrenHeight, Panel, Text
 from kiosk.widgets.buttons import BigButton
 
 OK_MARK = "✔"  # the state is said in words too: colour is never the only signal
 BAD_MARK = "✘"
 
 
-class Card(Panel):
+class Card(FollowsChildrenHeight, Panel):
     """A white card whose height follows its children (all with size_hint_y=None)."""
 
     def __init__(self, **kw):
@@ -21,19 +21,7 @@ class Card(Panel):
         kw.setdefault("bg", list(theme.SURFACE))
         kw.setdefault("border", list(theme.DIVIDER))
         super().__init__(**kw)
-        self.bind(children=self._watch, padding=self._fit, spacing=self._fit)
-
-    def _watch(self, *_):
-        for c in self.children:
-            c.unbind(height=self._fit)
-            c.bind(height=self._fit)
-        self._fit()
-
-    def _fit(self, *_):
-        pad = self.padding
-        vpad = pad[1] + pad[3] if len(pad) == 4 else (pad[1] * 2 if len(pad) == 2 else pad[0] * 2)
-        n = len(self.children)
-        self.height = sum(c.height for c in self.children) + self.spacing * max(0, n - 1) + vpad
+        self.follow_children_height()
 
 
 def line(text: str, size: float, *, bold: bool = False, muted: bool = False, colour=None, kid: str = "") -> Text:

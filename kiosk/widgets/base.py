@@ -90,13 +90,11 @@ class Text(CjkWrap, FreshTexture, Label):
         self.height = self.texture_size[1] + 8
 
 
-class Column(BoxLayout):
-    """A vertical stack whose height follows its children (which must have size_hint_y=None)."""
+class FollowsChildrenHeight:
+    """Mixin for a vertical BoxLayout whose height is the sum of its children's (which must
+    have size_hint_y=None), padding and spacing; call `follow_children_height()` once."""
 
-    def __init__(self, **kw):
-        kw.setdefault("orientation", "vertical")
-        kw.setdefault("size_hint_y", None)
-        super().__init__(**kw)
+    def follow_children_height(self) -> None:
         self.bind(children=self._watch, padding=self._fit, spacing=self._fit)
 
     def _watch(self, *_):
@@ -110,3 +108,13 @@ class Column(BoxLayout):
         vpad = (pad[1] + pad[3]) if len(pad) == 4 else (pad[1] * 2 if len(pad) == 2 else pad[0] * 2)
         n = len(self.children)
         self.height = sum(c.height for c in self.children) + self.spacing * max(0, n - 1) + vpad
+
+
+class Column(FollowsChildrenHeight, BoxLayout):
+    """A vertical stack whose height follows its children (which must have size_hint_y=None)."""
+
+    def __init__(self, **kw):
+        kw.setdefault("orientation", "vertical")
+        kw.setdefault("size_hint_y", None)
+        super().__init__(**kw)
+        self.follow_children_height()

@@ -121,3 +121,18 @@ def test_system_health_reads_the_host():
     health = system_health("/")
     assert health.disk_total_bytes > health.disk_free_bytes > 0
     assert health.memory_total_bytes >= health.memory_available_bytes > 0 and health.cpu_count >= 1
+
+
+def test_device_events_only_when_a_device_really_changes():
+    """Every operation passes BUSY -> READY; only real changes are news for the fleet."""
+    from peripherals.base import DeviceKind as Kind, DeviceState as State, DeviceStatus
+
+    from kiosk.control import BasicControlHandler
+
+    handler = BasicControlHandler()
+    sequence = [State.READY, State.BUSY, State.READY, State.BUSY, State.READY, State.FAULT, State.FAULT, State.READY]
+    for state in sequence:
+        reason = "paper_out" if state is State.FAULT else ""
+        handler._device_changed(DeviceStatus(kind=Kind.PRINTER, state=state, reason=reason))
+    events = handler.event_buffer.fetch(handler.event_buffer.instance, 0, 100).events
+    assert [(str(e.state), e.reason) for e in events] == [("ready", ""), ("fault", "paper_out"), ("ready", "")]
