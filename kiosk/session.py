@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from kivy.clock import Clock
 
@@ -40,6 +40,9 @@ class SessionLifecycle:
         self.last_reason: str | None = None
         self.sessions_ended = 0
         self._linger = None
+        # (flow name, completed: None when it starts, True/False when it ends); the control
+        # handler counts flows here for the fleet's health message (counts only, no data)
+        self.listeners: list[Callable[[str, bool | None], None]] = []
 
     @property
     def active(self) -> bool:
@@ -57,6 +60,7 @@ class SessionLifecycle:
         self.last_status = self.last_reason = None
         log.info("session: %s started", service.name)
         self.current = self.app.host.start(spec, self._on_view, self._on_end)
+        self._tell(service.name, None)
 
     def _on_view(self, view: ViewBase) -> None:
         self.app.show_view(view)
@@ -71,8 +75,17 @@ class SessionLifecycle:
             self.last_reason = outcome.reason.value if outcome.reason else None
         log.info("session: %s ended %s %s", self.service.name if self.service else "?", self.last_status,
                  self.last_reason or "")
+        if self.service is not None:
+            self._tell(self.service.name, self.last_status == "completed")
         if self.current is not None and self.app.current_view is None:
             self._schedule_linger()  # no final view arrived (a broken deps factory): still go home
+
+    def _tell(self, flow: str, completed: bool | None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(flow, completed)
+            except Exception:
+                log.exception("session listener failed")
 
     def _schedule_linger(self) -> None:
         self._cancel_linger()

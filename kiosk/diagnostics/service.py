@@ -92,6 +92,7 @@ class Diagnostics:
             app.sm.add_widget(screen)
         self.handler.screenshot_source = self._grab_screen
         self.handler.screenshot_blocked = self._screenshot_refusal
+        app.session.listeners.append(self._count_flow)
         self.corners = []
         for name in ("home", "out_of_service"):
             corner = HiddenCorner(self.open_login, hold_s=self.settings.hold_s, side_px=self.settings.corner_px)
@@ -224,6 +225,13 @@ class Diagnostics:
                 app.set_out_of_service(value)
 
         Clock.schedule_once(apply, 0)
+
+    def _count_flow(self, flow: str, completed: bool | None) -> None:
+        """Flow counters for the fleet's health message (and flow_* events); counts only."""
+        if completed is None:
+            self.handler.begin_session(flow)
+        else:
+            self.handler.end_session(flow, completed)
 
     def _session_active(self) -> bool:
         return bool(self.app is not None and self.app.session.active)
