@@ -6,10 +6,9 @@ OpenCV or libusb) until a device of that kind is actually built.
 
 from __future__ import annotations
 
-import importlib
-
 from peripherals.base import Device
 from peripherals.config import DeviceConfig
+from peripherals.lazy_import import class_from_table
 
 DRIVERS: dict[str, str] = {
     "idcard.sam": "peripherals.idcard.driver:SamIdCardReader",
@@ -22,11 +21,7 @@ DRIVERS: dict[str, str] = {
 
 
 def driver_class(name: str) -> type[Device]:
-    try:
-        module_name, cls_name = DRIVERS[name].split(":")
-    except KeyError:
-        raise ValueError(f"unknown driver {name!r}; known: {', '.join(sorted(DRIVERS))}") from None
-    return getattr(importlib.import_module(module_name), cls_name)
+    return class_from_table(DRIVERS, name, "unknown driver")
 
 
 def build_device(config: DeviceConfig) -> Device:

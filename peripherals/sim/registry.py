@@ -7,8 +7,9 @@ can inject faults into, or unplug, the very simulator a driver is talking to.
 
 from __future__ import annotations
 
-import importlib
 import threading
+
+from peripherals.lazy_import import class_from_table
 
 from .base import Simulator
 
@@ -25,11 +26,7 @@ _lock = threading.Lock()
 
 
 def simulator_class(kind: str) -> type[Simulator]:
-    try:
-        module_name, cls_name = SIMULATORS[kind].split(":")
-    except KeyError:
-        raise ValueError(f"no simulator for device kind {kind!r}; known: {', '.join(sorted(SIMULATORS))}") from None
-    return getattr(importlib.import_module(module_name), cls_name)
+    return class_from_table(SIMULATORS, kind, "no simulator for device kind")
 
 
 def create(kind: str, faults: str | None = None, **options: str) -> Simulator:
