@@ -39,7 +39,7 @@ from peripherals.bp.ieee11073_codec import BloodPressureRecord, decode_record
 from peripherals.bp.models import BpPhase, BpProgress, BpReading, BpUnit
 from peripherals.errors import DeviceBusy, DeviceError, DeviceFault, DeviceNotPresent, DeviceTimeout, ProtocolError
 from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import open_serial
+from peripherals.transport.serial_port import flush_input, open_serial
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,9 @@ class _SerialBpMonitor(BloodPressureMonitor):
             self._lost()
 
     def _flush_input(self) -> None:
-        port = self._port()
         try:
-            port.reset_input_buffer()
-        except (serial.SerialException, OSError, ValueError):
+            flush_input(self._port(), kind=DeviceKind.BP)  # also maps termios.error (a vanished pty)
+        except (DeviceNotPresent, ValueError):
             self._lost()
 
     def _resync(self, quiet: float = 0.05, limit: float = 0.5) -> None:

@@ -16,7 +16,6 @@ find is repeated every `POLL_INTERVAL` seconds until `wait` has passed.
 from __future__ import annotations
 
 import logging
-import termios
 import time
 
 import serial
@@ -36,7 +35,7 @@ from peripherals.idcard.errors import (
 )
 from peripherals.idcard.models import IdCard
 from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import open_serial
+from peripherals.transport.serial_port import flush_input, open_serial
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +193,14 @@ class SamIdCardReader(IdCardReader):
         if ser is None:
             raise DeviceNotPresent("the reader is not open", kind=self.kind.value)
         try:
-            ser.reset_input_buffer()
+            flush_input(ser, kind=self.kind.value)
             self._parser.reset()
             ser.write(codec.encode_request(request))
             return self._read_response(ser, time.monotonic() + timeout)
-        except (serial.SerialException, OSError, termios.error) as exc:  # tcflush on a vanished pty
+        except DeviceNotPresent:
+            self.close()
+            raise
+        except (serial.SerialException, OSError) as exc:
             self.close()
             raise DeviceNotPresent(f"reader port failed: {type(exc).__name__}", kind=self.kind.value) from None
 

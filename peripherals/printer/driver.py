@@ -47,7 +47,7 @@ from peripherals.printer.escpos_decode import decode_status
 from peripherals.printer.models import PaperLevel, PrinterStatus, Receipt
 from peripherals.printer.receipt_render import make_test_page, render_receipt
 from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import open_serial
+from peripherals.transport.serial_port import flush_input, open_serial
 from peripherals.transport.usb import backend_for, find_args, is_usb_url, parse_usb_url, usb_errors
 
 KIND = DeviceKind.PRINTER.value
@@ -107,8 +107,11 @@ class _SerialLink(Escpos):
 
     def flush_input(self) -> int:
         assert self._serial is not None
-        waiting = self._serial.in_waiting
-        self._serial.reset_input_buffer()
+        try:
+            waiting = self._serial.in_waiting
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceNotPresent(f"port lost: {exc}", kind=KIND) from None
+        flush_input(self._serial, kind=KIND)  # also maps termios.error (a vanished pty)
         return waiting
 
 

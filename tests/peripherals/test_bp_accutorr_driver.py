@@ -85,6 +85,23 @@ def test_unplug_over_pty_then_replug(pty_sim):
         m.close()
 
 
+def test_unplug_while_idle_over_pty_then_replug(pty_sim):
+    """Pulled between operations: the flush before the next command must not leak termios.error."""
+    host = pty_sim("bp", baudrate=9600, link=True, duration="0.1")
+    m = AccutorrMonitor(host.port, timeout=0.5, poll_interval=0.05)
+    m.open()
+    try:
+        host.call_soon(host.unplug)
+        time.sleep(0.2)  # the port vanishes while the driver is idle
+        with pytest.raises(DeviceNotPresent):
+            m.read_patient_data()
+        replug_when_gone(host)
+        m.open()
+        assert m.measure(timeout=5).systolic == 128
+    finally:
+        m.close()
+
+
 @pytest.mark.parametrize("fault, error", [("garbage", ProtocolError), ("truncate", DeviceTimeout)])
 def test_faults_over_pty(pty_sim, fault, error):
     host = pty_sim("bp", baudrate=9600)
