@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows.engine import EngineSettings, Flow, ResumePolicy
+from flows.engine import EngineSettings, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
 from kiosk import theme
 from kiosk.fonts import register_cjk_font
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
 from kiosk.kivy_setup import DisplayOptions, configure, prepare_environment
+from kiosk.ports import ServiceEntry
 from kiosk.tts import NullSpeaker, Speaker, speech_text
 
 prepare_environment()  # before the first `import kivy`
@@ -34,6 +34,7 @@ from kivy.app import App  # noqa: E402
 from kivy.clock import Clock
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from kiosk.diagnostics.install import install_diagnostics
 from kiosk.flowhost import FlowHost
 from kiosk.images import AssetImages
 from kiosk.screens.choice import ChoiceScreen
@@ -51,21 +52,12 @@ from kiosk.screens.simple import (
 )
 from kiosk.session import SessionLifecycle
 
+__all__ = ["KioskApp", "KioskOptions", "ServiceEntry", "create_app"]
+
 FLOW_SCREENS = (PromptScreen, ChoiceScreen, FormScreen, ConsentScreen, MeasuringScreen, BusyScreen,
                 ResultScreen, ErrorScreen, HelpScreen, IdleWarningScreen)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ServiceEntry:
-    """A tile on the home screen and the flow it starts."""
-
-    name: str  # the flow's name; catalog keys service.<name>.title / .desc
-    make_flow: Callable[[], Flow]
-    deps_factory: Callable[[], Any] | None = None  # called on the flow loop; may be async
-    icon: str = ""
-    required_devices: frozenset[str] = field(default_factory=frozenset)
 
 
 class KioskOptions(BaseModel):
@@ -141,7 +133,7 @@ class KioskApp(App):
             self.screens[cls.kind] = screen
             self.sm.add_widget(screen)
         if self.diagnostics is not None:
-            self.diagnostics.install(self)  # its screens, and the hidden corner on home / out of service
+            install_diagnostics(self.diagnostics, self)  # its screens, and the hidden corner on home / out of service
         self.show_home()
         return self.sm
 

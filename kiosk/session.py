@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from kivy.clock import Clock
 
 from flows.engine import FlowOutcome
 from flows.views import ViewBase
 from kiosk.flowhost import FlowSession, SessionSpec
-
-if TYPE_CHECKING:
-    from kiosk.app import KioskApp, ServiceEntry
+from kiosk.ports import ServiceEntry, SessionHost
 
 log = logging.getLogger(__name__)
 
 
 class SessionLifecycle:
-    def __init__(self, app: "KioskApp"):
+    def __init__(self, app: SessionHost):
         self.app = app
         self.current: FlowSession | None = None
-        self.service: "ServiceEntry | None" = None
+        self.service: ServiceEntry | None = None
         self.last_status: str | None = None  # "completed" / "aborted" of the last session (no personal data)
         self.last_reason: str | None = None
         self.sessions_ended = 0
@@ -48,7 +46,7 @@ class SessionLifecycle:
     def active(self) -> bool:
         return self.current is not None
 
-    def start(self, service: "ServiceEntry") -> None:
+    def start(self, service: ServiceEntry) -> None:
         if self.current is not None:
             return
         opts = self.app.options

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from flows import registry
 from flows.deps import FlowDeps, FlowSettings, SimAudio
+from kiosk.ports import ServiceEntry
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,6 @@ class VirtualKiosk:
     def audio(self) -> SimAudio | None:
         return self.deps.audio if self.deps is not None and isinstance(self.deps.audio, SimAudio) else None
 
-    def services(self, names: list[str] | None = None) -> list:
-        from kiosk.app import ServiceEntry
-
+    def services(self, names: list[str] | None = None) -> list[ServiceEntry]:
         return [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), deps_factory=self.warm_up,
                              icon=ICONS.get(n, "")) for n in (names or list(registry.FLOWS))]

@@ -1,4 +1,4 @@
-"""Device interfaces and the device state model.
+"""Device interfaces: one abstract class per device kind.
 
 One abstract interface per device kind. Drivers are blocking (pyserial and pyusb are)
 and every call has a deadline; `peripherals.supervisor` runs them on one worker thread
@@ -9,64 +9,19 @@ raises a `peripherals.errors.DeviceError` subclass — never a pyserial/pyusb ex
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime, timezone
-from enum import StrEnum
 from typing import TYPE_CHECKING, Callable, ClassVar
 
-from pydantic import BaseModel, Field
+from peripherals.bp.models import BpProgress, BpReading
+from peripherals.device_model import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, SelfTestResult
+from peripherals.eye.models import Optotype, PadAnswer
+from peripherals.idcard.models import IdCard
+from peripherals.printer.models import PrinterStatus, Receipt
 
-if TYPE_CHECKING:  # models live beside each kind's codec; imported lazily to keep this light
+if TYPE_CHECKING:
     import numpy as np
 
-    from peripherals.bp.models import BpProgress, BpReading
-    from peripherals.eye.models import Optotype, PadAnswer
-    from peripherals.idcard.models import IdCard
-    from peripherals.printer.models import PrinterStatus, Receipt
-
-
-class DeviceKind(StrEnum):
-    IDCARD = "idcard"
-    BP = "bp"
-    EYE = "eye"
-    PRINTER = "printer"
-    CAMERA = "camera"
-
-
-class DeviceState(StrEnum):
-    ABSENT = "absent"  # not connected, or could not be opened; the supervisor retries
-    READY = "ready"
-    BUSY = "busy"  # an operation is running
-    FAULT = "fault"  # connected but reporting a fault (cover open, SAM failure ...)
-
-
-class DeviceInfo(BaseModel):
-    kind: DeviceKind
-    driver: str
-    model: str = ""
-    serial: str = ""
-    firmware: str = ""
-    port: str = ""
-
-
-class SelfTestResult(BaseModel):
-    kind: DeviceKind
-    passed: bool
-    checks: dict[str, bool] = Field(default_factory=dict)
-    detail: str = ""  # plain words for maintenance staff; never personal data
-    duration_s: float = 0.0
-
-
-class DeviceStatus(BaseModel):
-    """What the supervisor knows about one device; published on every change."""
-
-    kind: DeviceKind
-    state: DeviceState
-    reason: str = ""  # error code (`peripherals.errors.*.code`) when not ready
-    message: str = ""
-    info: DeviceInfo | None = None
-    consumables: dict[str, str] = Field(default_factory=dict)  # e.g. {"paper": "near_end"}
-    since: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    last_errors: list[str] = Field(default_factory=list)
+__all__ = ["BloodPressureMonitor", "Camera", "Device", "DeviceInfo", "DeviceKind", "DeviceState",
+           "DeviceStatus", "EyeTester", "IdCardReader", "ReceiptPrinter", "SelfTestResult"]
 
 
 class Device(ABC):

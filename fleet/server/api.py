@@ -1,5 +1,5 @@
-"""REST API (FastAPI; OpenAPI at /openapi.json, docs at /docs) and the app that also
-serves the web console.
+"""REST API (FastAPI; OpenAPI at /openapi.json, docs at /docs); `fleet.server.webapp`
+joins it with the web console into one ASGI app.
 
 Authentication: `POST /api/login` gives a token, used as `Authorization: Bearer …`
 (CLI, scripts) or carried by the `fleet_session` cookie it also sets (console). Every
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from fleet.protocol import CommandName, KioskSettings
@@ -501,21 +501,3 @@ def healthz(request: Request) -> dict[str, Any]:
     server = server_of(request)
     return {"ok": True, "version": SERVER_VERSION, "mqtt_connected": server.link.connected.is_set(),
             "database": server.db.backend}
-
-
-def create_app(server: FleetServer) -> FastAPI:
-    """The ASGI app: REST under /api, console under /console."""
-    from fleet.server.console import LoginRequired, console, login_redirect
-
-    app = FastAPI(title="Kiosk fleet server", version=SERVER_VERSION,
-                  description="Kiosks, health, alerts, commands, configuration and audit of the kiosk fleet.")
-    app.state.server = server
-    app.include_router(api)
-    app.include_router(console)
-    app.add_exception_handler(LoginRequired, login_redirect)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/console/", status_code=303)
-
-    return app

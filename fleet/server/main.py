@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
-    from fleet.server.api import create_app
+    from fleet.server.webapp import create_app
 
     settings = ServerSettings(db_url=args.db, mqtt=mqtt_settings(args), default_heartbeat_s=args.heartbeat_s,
                               missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies,

@@ -3,7 +3,7 @@ artifacts and the rollout engine.
 
 `FleetServer(settings)` opens (and migrates) the database; `start()` connects to the
 broker and starts the ingest thread; `stop()` says goodbye on MQTT and stops. The web
-application (`fleet.server.api.create_app`) takes a FleetServer, so tests and the
+application (`fleet.server.webapp.create_app`) takes a FleetServer, so tests and the
 entry point build it the same way.
 """
 

@@ -401,10 +401,10 @@ class FleetHarness:
         self.clients: list = []
 
     def start(self) -> FleetHarness:
-        from fleet.server.api import create_app
         from fleet.server.auth import hash_password
         from fleet.server.models import Operator
         from fleet.server.service import FleetServer
+        from fleet.server.webapp import create_app
 
         self.server = FleetServer(self.settings)
         with self.server.db.session() as session:

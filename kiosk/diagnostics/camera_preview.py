@@ -111,7 +111,7 @@ class CameraPreview(Image):
             frame = future.result()
         except BaseException as exc:  # DeviceError (timeout, unplugged): tell the screen, try again later
             self._busy = False
-            Clock.schedule_once(lambda _dt: self._on_check and self._running_check(None, exc), 0)
+            Clock.schedule_once(lambda _dt, exc=exc: self._on_check and self._running_check(None, exc), 0)
             return
         threading.Thread(target=self._analyse, args=(frame,), daemon=True, name="preview-face").start()
 

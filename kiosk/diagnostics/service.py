@@ -7,8 +7,9 @@ supervisor worker (`DeviceSupervisor.submit`), blocking waits (scrypt, a TCP pro
 supervisor future) run on the pool, and results come back to the UI thread through
 `Clock.schedule_once` (thread-safe, kivy.md §4 A).
 
-`install(app)` adds the PIN and diagnostics screens to a `KioskApp`, the hidden corner
-to its attract and out-of-service screens, and mirrors out-of-service into the UI.
+`kiosk.diagnostics.install.install_diagnostics(diag, app)` adds the PIN and diagnostics
+screens to the app, the hidden corner to its attract and out-of-service screens; this object
+then mirrors out-of-service into the UI.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import concurrent.futures
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,9 +27,6 @@ from kiosk.diagnostics.actions import StaffAction, StaffActions
 from kiosk.diagnostics.calibration import CALIBRATION_POINTS_MMHG, TOLERANCE_MMHG, CalibrationRecords
 from kiosk.diagnostics.control import MAINTENANCE_REASON, AppControlHandler
 from kiosk.diagnostics.staff_auth import StaffAuth
-
-if TYPE_CHECKING:
-    from kiosk.app import KioskApp
 
 log = logging.getLogger(__name__)
 
@@ -71,37 +69,18 @@ class Diagnostics:
                                          session_active=self._session_active, app_version=settings.app_version,
                                          log_buffer=self.log_buffer, events=self.events)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="diagnostics")
-        self.app: "KioskApp | None" = None
+        self.app: Any = None  # the KioskApp, set by install_diagnostics
         self.server: ControlServerThread | None = None
+        self.corners: list = []  # the hidden corners install_diagnostics put on the attract screens
         self.logged_in = False
 
     # -- wiring -----------------------------------------------------------------------------
     def supervisor(self):
         return self.supervisor_source()
 
-    def install(self, app: "KioskApp") -> None:
-        """Called from `KioskApp.build()` once its screens exist (UI thread)."""
-        from kiosk.diagnostics.gesture import HiddenCorner
-        from kiosk.diagnostics.screens import DiagnosticsScreen, StaffLoginScreen
-
-        self.app = app
-        logging.getLogger().addHandler(self.log_buffer)
-        for cls in (StaffLoginScreen, DiagnosticsScreen):
-            screen = cls(app, self)
-            app.screens[cls.kind] = screen
-            app.sm.add_widget(screen)
-        self.handler.screenshot_source = self._grab_screen
-        self.handler.screenshot_blocked = self._screenshot_refusal
-        app.session.listeners.append(self._count_flow)
-        self.corners = []
-        for name in ("home", "out_of_service"):
-            corner = HiddenCorner(self.open_login, hold_s=self.settings.hold_s, side_px=self.settings.corner_px)
-            app.screens[name].add_widget(corner)
-            self.corners.append(corner)
-
     def uninstall(self) -> None:
         logging.getLogger().removeHandler(self.log_buffer)
-        for corner in getattr(self, "corners", []):
+        for corner in self.corners:
             corner.stop()
 
     def serve(self, socket_path: Path | str) -> ControlServerThread:
@@ -117,13 +96,13 @@ class Diagnostics:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # -- screenshots for the fleet ---------------------------------------------------------------
-    def _screenshot_refusal(self) -> str | None:
+    def screenshot_refusal(self) -> str | None:
         screen = self.app.screens.get(DIAGNOSTICS_SCREEN) if self.app is not None else None
         if screen is not None and getattr(screen, "preview_running", False):
             return "the camera preview is on screen"  # a face (DESIGN.md, Privacy)
         return None
 
-    def _grab_screen(self):
+    def grab_screen(self):
         """The window's pixels as PNG, read on the UI thread (called from the control socket's thread)."""
         import io
 
@@ -226,7 +205,7 @@ class Diagnostics:
 
         Clock.schedule_once(apply, 0)
 
-    def _count_flow(self, flow: str, completed: bool | None) -> None:
+    def count_flow(self, flow: str, completed: bool | None) -> None:
         """Flow counters for the fleet's health message (and flow_* events); counts only."""
         if completed is None:
             self.handler.begin_session(flow)

@@ -8,7 +8,7 @@ drops the widgets (kiosk.session calls it at the end of every session).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
@@ -19,12 +19,10 @@ from kivy.uix.scrollview import ScrollView
 
 from flows.views import Action, ViewBase
 from kiosk import theme
+from kiosk.ports import ScreenHost
 from kiosk.widgets.base import Column, Fill, Panel, Text
 from kiosk.widgets.buttons import BigButton
 from kiosk.widgets.progress import StepProgress
-
-if TYPE_CHECKING:
-    from kiosk.app import KioskApp
 
 
 def wipe_widget_tree(root) -> None:
@@ -50,7 +48,7 @@ class KioskScreen(Screen):
 
     kind = ""
 
-    def __init__(self, app: "KioskApp", **kw):
+    def __init__(self, app: ScreenHost, **kw):
         super().__init__(name=self.kind, **kw)
         self.app = app
         self.view: ViewBase | None = None

@@ -52,7 +52,7 @@ class PadAnswer(BaseModel):
 from enum import IntEnum  # noqa: E402
 from typing import ClassVar, Union  # noqa: E402
 
-from peripherals.base import DeviceInfo, DeviceKind  # noqa: E402
+from peripherals.device_model import DeviceInfo, DeviceKind  # noqa: E402
 
 U32_MAX = 0xFFFF_FFFF
 MAX_TEXT = 16  # model / serial / firmware strings in INFO (3 × 17 + 5 = 56 ≤ 64-byte payload)

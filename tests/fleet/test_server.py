@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import inspect
 
 from fleet.protocol import Channel, CommandResult, EventKind, kiosk_topic
-from fleet.server.api import create_app
+from fleet.server.webapp import create_app
 from fleet.server.db import Database
 from fleet.server.service import FleetServer
 from fleet.server.testing import FleetHarness, HttpServer, publish_raw, wait_until

@@ -1,0 +1,30 @@
+"""The fleet server's ASGI app: the REST API under /api and the web console under /console.
+
+It is the one module that joins the two routers, so `api` and `console` never import each
+other both ways (the console builds on the API's operations, not the reverse).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from fleet.server.api import api
+from fleet.server.console import LoginRequired, console, login_redirect
+from fleet.server.service import SERVER_VERSION, FleetServer
+
+
+def create_app(server: FleetServer) -> FastAPI:
+    """The ASGI app for one FleetServer (tests and `kiosk-fleet-server` both build it here)."""
+    app = FastAPI(title="Kiosk fleet server", version=SERVER_VERSION,
+                  description="Kiosks, health, alerts, commands, configuration and audit of the kiosk fleet.")
+    app.state.server = server
+    app.include_router(api)
+    app.include_router(console)
+    app.add_exception_handler(LoginRequired, login_redirect)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=303)
+
+    return app
