@@ -25,8 +25,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import documents, numbers, rules, seed
+from backoffice import documents, errand_routes, numbers, rules, seed
 from backoffice.db import Database
+from backoffice.http import TZ, Rejection, now
+from backoffice.http import json_response as _json
 from backoffice.faults import FaultConfig, FaultController, FaultMiddleware
 from flows.services import validation as v
 from flows.services.models import (
@@ -56,7 +58,6 @@ from flows.services.models import (
 )
 
 VERSION = "1.0"
-TZ = dt.timezone(dt.timedelta(hours=8), "CST")  # China Standard Time, no DST
 LICENCE_FEE_FEN = 1_000  # 工本费 10 yuan
 QR_BASE = "https://pay.backoffice.example/qr/"
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
@@ -75,23 +76,6 @@ class Settings:
     home_province: str = "重庆市"  # where this kiosk's post office is (postage is cheaper inside)
     region_code: str = "50"  # for invoice numbers
     faults: FaultConfig = field(default_factory=FaultConfig)
-
-
-class Rejection(Exception):
-    """A refusal with a reason code; becomes {"error": {...}} with `status`."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(TZ)
-
-
-def _json(model: BaseModel | list[Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model, ensure_ascii=False)
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
@@ -517,6 +501,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
         bo.faults.clear()
         return _json(bo.faults.snapshot())
 
+    errand_routes.register(api, bo)  # vehicle licence, property certificate
     return api
 
 

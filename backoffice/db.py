@@ -94,6 +94,11 @@ class Database:
                 raise
             self.conn.execute("COMMIT")
 
+    def add_schema(self, sql: str) -> None:
+        """Tables of a route module (CREATE ... IF NOT EXISTS), created at app start."""
+        with self._lock:
+            self.conn.executescript(sql)
+
     def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:
             return self.conn.execute(sql, args).fetchall()

@@ -145,7 +145,8 @@ class WaybillInfo(BaseModel):
 ELIGIBILITY_CODES = {
     "renewal_window_not_open", "medical_requirements_not_met", "medical_certificate_expired", "licence_not_found",
     "licence_class_mismatch", "unpaid_fines", "vehicle_not_eligible", "inspection_required", "insurance_expired",
-    "invalid_registration_date", "real_name_check_failed",
+    "invalid_registration_date", "real_name_check_failed", "not_vehicle_owner", "vehicle_seized", "vehicle_scrapped",
+    "vehicle_stolen", "certificate_not_ready", "certificate_already_released",
 }
 # What to do next after a refusal, by the back office's reason code.
 REJECTION_NEXT = {
@@ -160,6 +161,12 @@ REJECTION_NEXT = {
     "insurance_expired": "error.next.renew_insurance",
     "invalid_registration_date": "error.next.check_registration",
     "real_name_check_failed": "error.next.counter",
+    "not_vehicle_owner": "error.next.counter",
+    "vehicle_seized": "error.next.counter",
+    "vehicle_scrapped": "error.next.counter",
+    "vehicle_stolen": "error.next.counter",
+    "certificate_not_ready": "error.next.property_office",
+    "certificate_already_released": "error.next.property_office",
 }
 
 

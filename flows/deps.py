@@ -36,7 +36,16 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows.services.interfaces import PaymentService, PostService, TaxService, TrafficService
+from flows.services.interfaces import (
+    CardIssuerService,
+    DocumentService,
+    PaymentService,
+    PostService,
+    PropertyService,
+    TaxService,
+    TrafficService,
+    VehicleService,
+)
 from flows.vision_test import AcuitySettings, AsyncEyeTester, Side
 from peripherals.base import Device, DeviceKind
 from peripherals.errors import DeviceNotPresent
@@ -212,10 +221,15 @@ class FlowDeps:
     audio: AudioOut = field(default_factory=NoAudio)
     face_verifier: FaceVerifier | None = None
     sims: dict[str, Any] = field(default_factory=dict)  # simulator instances by kind (sim only)
+    vehicles: VehicleService | None = None
+    property: PropertyService | None = None
+    cards: CardIssuerService | None = None
+    documents: DocumentService | None = None
 
     @classmethod
     def from_backoffice(cls, devices: DeviceAccess, backoffice: Any, **kw: Any) -> "FlowDeps":
-        return cls(devices=devices, traffic=backoffice, tax=backoffice, post=backoffice, payment=backoffice, **kw)
+        return cls(devices=devices, traffic=backoffice, tax=backoffice, post=backoffice, payment=backoffice,
+                   vehicles=backoffice, property=backoffice, cards=backoffice, documents=backoffice, **kw)
 
 
 # --- the simulated kiosk --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What licence renewal and licence reissue share: a new licence card, mailed home.
 
-Both look up the card holder's licence (a revoked one ends the errand at once), take the
+Built on `flows.mailing.FeeErrand` (an application with a fee, mailed home), which the
+vehicle licence shares too. Both look up the card holder's licence (a revoked one ends the errand at once), take the
 licence photo, submit an application the traffic service accepts with a fee, mail the
 card (`MailingSteps`: the waybill and the payment carry the application id, the payment
 is fee + postage) and print the same receipt lines under their own title and footer.
@@ -16,17 +17,16 @@ from flows.common_steps import (
     StepResult,
     abort_with,
     take_licence_photo,
-    yuan,
 )
 from flows.engine import AbortReason, Next
-from flows.mailing import MailingSteps, require_steps
+from flows.mailing import FeeErrand, require_steps
 from flows.services.models import LicenceQuery, LicenceRecord
 from flows.views import Msg, Prompt, msg
 
 
-class LicenceErrand(MailingSteps[S]):
-    """`step_photo` (→ review) and the mailing steps; the State has `holder`, `licence`, `photo`,
-    `photo_ref`, `application`, the mailing fields and `paid_fen`."""
+class LicenceErrand(FeeErrand[S]):
+    """`step_photo` (→ review) and the mailing steps of a fee errand; the State has `holder`,
+    `licence`, `photo`, `photo_ref`, `application`, the mailing fields and `paid_fen`."""
 
     mail_contents = "机动车驾驶证"
 
@@ -35,13 +35,6 @@ class LicenceErrand(MailingSteps[S]):
         if hasattr(cls, "Step") and hasattr(cls, "State"):
             require_steps(cls, ("photo", "review"), "LicenceErrand")
 
-    def accepted_reference(self, ctx: Ctx) -> str | None:
-        return ctx.state.application.application_id if ctx.state.application else None
-
-    def amount_due(self, ctx: Ctx) -> int:
-        assert ctx.state.application and ctx.state.waybill
-        return ctx.state.application.fee_fen + ctx.state.waybill.postage_fen
-
     async def step_photo(self, ctx: Ctx) -> StepResult:
         ctx.state.photo = await take_licence_photo(ctx)
         ctx.state.photo_ref = "photo-" + ctx.idempotency_key("photo")[:20]
@@ -49,23 +42,11 @@ class LicenceErrand(MailingSteps[S]):
 
     def licence_receipt(self, ctx: Ctx, *, title: str, footer: str) -> Any:
         """The receipt once the application is paid and mailed (no ID number on it)."""
-        from peripherals.printer.models import Receipt, ReceiptLine
+        from peripherals.printer.models import Receipt
 
         st = ctx.state
-        return Receipt(
-            title=title,
-            lines=[
-                ReceiptLine(text=f"受理编号：{st.application.application_id}"),
-                ReceiptLine(text=f"准驾车型：{st.licence.licence_class}"),
-                ReceiptLine(text=f"工本费：{yuan(st.application.fee_fen)}"),
-                ReceiptLine(text=f"邮费：{yuan(st.waybill.postage_fen)}"),
-                ReceiptLine(text=f"合计已付：{yuan(st.paid_fen)}", bold=True),
-                ReceiptLine(text=f"支付订单：{st.payment_order_id}"),
-                ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
-            ],
-            qr=st.waybill.tracking_number,
-            footer=footer,
-        )
+        return Receipt(title=title, lines=self.fee_receipt_lines(ctx, between=(f"准驾车型：{st.licence.licence_class}",)),
+                       qr=st.waybill.tracking_number, footer=footer)
 
 
 async def licence_on_file(ctx: Ctx, *, looking_up: Msg, revoked: Msg) -> LicenceRecord:

@@ -1,6 +1,7 @@
 """The steps of a citizen flow that mails its result home: address → mail → pay (→ print).
 
-Renewal, reissue, the inspection label and the mailed tax invoice end the same way: the
+Renewal, reissue, the vehicle licence, the inspection label, the property certificate and
+the mailed tax invoice end the same way: the
 back office has accepted a submission (`accepted_reference`), the citizen types a mailing
 address, a China Post waybill is created for it, one QR payment covers what is due, and
 the receipt (each flow's own `step_print`) names the tracking number. One implementation
@@ -22,6 +23,7 @@ from flows.common_steps import (
     ask_address,
     create_waybill,
     pay_by_qr,
+    yuan,
 )
 from flows.engine import Next
 from flows.errors import FlowDefinitionError
@@ -83,6 +85,38 @@ class MailingSteps(CitizenFlow[S]):
         if "paid_fen" in type(st).model_fields:
             st.paid_fen = order.amount_fen
         return Next(step=self.Step("print"), allow_back=False)
+
+
+class FeeErrand(MailingSteps[S]):
+    """An application the back office accepted with a fee, its result mailed home.
+
+    The State has `application` (`ApplicationInfo`: id and fee), the mailing fields and
+    `paid_fen`; the waybill and the payment carry the application id, and one QR payment
+    covers fee + postage. Driving-licence renewal and reissue (`LicenceErrand`) and the
+    vehicle licence share it.
+    """
+
+    def accepted_reference(self, ctx: Ctx) -> str | None:
+        return ctx.state.application.application_id if ctx.state.application else None
+
+    def amount_due(self, ctx: Ctx) -> int:
+        assert ctx.state.application and ctx.state.waybill
+        return ctx.state.application.fee_fen + ctx.state.waybill.postage_fen
+
+    def fee_receipt_lines(self, ctx: Ctx, *, between: tuple[str, ...] = ()) -> list[Any]:
+        """受理编号, `between` (the errand's own lines), fee, postage, total, order, tracking number."""
+        from peripherals.printer.models import ReceiptLine
+
+        st = ctx.state
+        return [
+            ReceiptLine(text=f"受理编号：{st.application.application_id}"),
+            *(ReceiptLine(text=t) for t in between),
+            ReceiptLine(text=f"工本费：{yuan(st.application.fee_fen)}"),
+            ReceiptLine(text=f"邮费：{yuan(st.waybill.postage_fen)}"),
+            ReceiptLine(text=f"合计已付：{yuan(st.paid_fen)}", bold=True),
+            ReceiptLine(text=f"支付订单：{st.payment_order_id}"),
+            ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
+        ]
 
 
 def mailed_details(waybill: WaybillInfo, printed: bool) -> tuple[Msg, ...]:

@@ -15,6 +15,8 @@ FLOWS: dict[str, str] = {
     "traffic-fines": "flows.fines:TrafficFines",
     "inspection-label": "flows.inspection_label:InspectionLabel",
     "tax-invoice": "flows.tax_invoice:TaxInvoice",
+    "vehicle-licence": "flows.vehicle_licence:VehicleLicence",
+    "property-certificate": "flows.property_certificate:PropertyCertificate",
 }
 
 

@@ -31,6 +31,8 @@ from flows.services.errors import (
     ServiceTimeout,
     ServiceUnavailable,
 )
+from flows.services.http_hall import HallServicesMixin
+from flows.services.http_hall import _seg as _segment
 from flows.services.models import (
     ErrorBody,
     FineList,
@@ -62,7 +64,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 _RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-class HttpBackOffice:
+class HttpBackOffice(HallServicesMixin):
     """All back-office services over HTTP. Use as `async with HttpBackOffice(url) as bo:`.
 
     `timeout` bounds each attempt (read/write/pool), `connect_timeout` the TCP connect;
@@ -235,14 +237,6 @@ class HttpBackOffice:
     def _backoff(self, attempt: int) -> float:
         capped = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
         return capped / 2 + self._rng.uniform(0, capped / 2)
-
-
-def _segment(value: str) -> str:
-    """Server-made ids only ever hold these characters; refuse anything that could
-    change the path instead of quoting it."""
-    if not value or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value):
-        raise ServiceRejected("malformed identifier", code="invalid_identifier")
-    return value
 
 
 def _transport_failure(exc: Exception, service: str) -> ServiceError:

@@ -15,6 +15,23 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from flows.services.hall_models import (
+    CertificateMailing,
+    CertificateMailingRequest,
+    CertificateQuery,
+    CertificateRecord,
+    DocumentSubmission,
+    DocumentSubmissionRequest,
+    LoadAuthorisation,
+    LoadAuthorisationRequest,
+    LoadConfirmation,
+    LoadRecord,
+    LoadRefundRequest,
+    VehicleLicenceApplication,
+    VehicleLicenceRequest,
+    VehicleQuery,
+    VehicleRecord,
+)
 from flows.services.models import (
     FineList,
     FinePaymentReceipt,
@@ -84,6 +101,47 @@ class PaymentService(Protocol):
     async def get_order(self, order_id: str) -> PaymentOrder: ...
 
     async def cancel_order(self, order_id: str, *, idempotency_key: str) -> PaymentOrder: ...
+
+
+@runtime_checkable
+class VehicleService(Protocol):
+    """Traffic management's vehicle register: the vehicle licence (行驶证) replaced or reissued."""
+
+    async def lookup_vehicle(self, query: VehicleQuery) -> VehicleRecord: ...
+
+    async def apply_vehicle_licence(self, request: VehicleLicenceRequest, *,
+                                    idempotency_key: str) -> VehicleLicenceApplication: ...
+
+
+@runtime_checkable
+class PropertyService(Protocol):
+    """The planning and natural-resources bureau: property certificates (不动产权证书) released for mailing."""
+
+    async def lookup_certificate(self, query: CertificateQuery) -> CertificateRecord: ...
+
+    async def request_certificate_mailing(self, request: CertificateMailingRequest, *,
+                                          idempotency_key: str) -> CertificateMailing: ...
+
+
+@runtime_checkable
+class CardIssuerService(Protocol):
+    """The traffic-card issuer: MAC2 for a paid load, the TAC that proves it, refunds of loads never credited."""
+
+    async def authorise_load(self, request: LoadAuthorisationRequest, *, idempotency_key: str) -> LoadAuthorisation: ...
+
+    async def confirm_load(self, load_id: str, confirmation: LoadConfirmation, *, idempotency_key: str) -> LoadRecord: ...
+
+    async def refund_load(self, load_id: str, request: LoadRefundRequest, *, idempotency_key: str) -> LoadRecord: ...
+
+    async def get_load(self, load_id: str) -> LoadRecord: ...
+
+
+@runtime_checkable
+class DocumentService(Protocol):
+    """Government-service matters: application papers received, the result mailed back."""
+
+    async def submit_documents(self, request: DocumentSubmissionRequest, *,
+                               idempotency_key: str) -> DocumentSubmission: ...
 
 
 @runtime_checkable

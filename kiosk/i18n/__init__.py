@@ -30,9 +30,21 @@ MISSING_KEY = "ui.missing_text"  # shown (in the current language) when a key ha
 
 @lru_cache(maxsize=None)
 def load_catalog(lang: str) -> dict[str, str]:
-    stem = LANGUAGES[lang]
-    data = json.loads((CATALOG_DIR / f"{stem}.json").read_text(encoding="utf-8"))
+    """`<stem>.json` plus every fragment `<stem>.<area>.json` (one per area, e.g. zh_CN.services.json),
+    so work on different areas edits different files; a key defined twice is an error."""
+    data: dict[str, str] = {}
+    for path in catalog_files(lang):
+        part = json.loads(path.read_text(encoding="utf-8"))
+        twice = sorted(k for k in part if k in data and not k.startswith("_"))
+        if twice:
+            raise ValueError(f"{path.name}: keys already defined elsewhere: {twice[:5]}")
+        data.update(part)
     return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def catalog_files(lang: str) -> list[Path]:
+    stem = LANGUAGES[lang]
+    return [CATALOG_DIR / f"{stem}.json", *sorted(CATALOG_DIR.glob(f"{stem}.*.json"))]
 
 
 class _Lenient(string.Formatter):

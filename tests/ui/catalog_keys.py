@@ -80,6 +80,7 @@ def expansions() -> dict[str, set[str]]:
     """Values for the f-string keys, from the code's own data."""
     from flows.common_steps import CARD_LEVEL_ERRORS, ELIGIBILITY_CODES, REJECTION_NEXT
     from flows.inspection_label import VEHICLE_TYPES
+    from flows.vehicle_licence import REASONS as VEHICLE_LICENCE_REASONS
     from flows.engine import AbortReason
     from flows.medical_rules import BpAdviceLevel
     from flows.vision_test import DEMO_PLATE, RESERVE_PLATES, SCREENING_PLATES
@@ -99,6 +100,7 @@ def expansions() -> dict[str, set[str]]:
         "face.{code}": {"face_mismatch", "face_check_failed"},
         "face.{topic}.intro": {"renewal", "tax"},
         "inspection.type.{t}": set(VEHICLE_TYPES),
+        "vehicle_licence.reason.{r}": set(VEHICLE_LICENCE_REASONS),
         "bp.{advisory}.reminder": {lv.value for lv in BpAdviceLevel if lv.value != "none"},
     }
 
