@@ -25,6 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from flows.registry import FLOWS
+
 
 class ServiceGroup(StrEnum):
     """Hall order: the home screen shows the groups in this order."""
@@ -34,6 +36,7 @@ class ServiceGroup(StrEnum):
     POST = "post"
     NATURAL_RESOURCES = "natural_resources"
     GOVERNMENT = "government"
+    OTHER = "other"  # a flow the catalogue does not know (the demo, a test flow)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ SERVICES: tuple[Service, ...] = (
             frozenset({"idcard", "camera", "printer"}), aliases=("JSZBZ",)),
     Service("vehicle-licence", ServiceGroup.TRAFFIC, "行驶证补领换领", "XSZBLHL", "idcard",
             frozenset({"idcard", "printer"}), aliases=("XSZ",)),
-    Service("card-topup", ServiceGroup.TRAFFIC, "交通卡充值", "JTKCZ", "card",
+    Service("card-topup", ServiceGroup.TRAFFIC, "交通卡充值", "JTKCZ", "qr",
             frozenset({"cardreader", "printer"}), aliases=("CZ", "JKCZ")),  # 交卡充值
     Service("tax-invoice", ServiceGroup.TAX, "代开发票", "DKFP", "camera", frozenset({"idcard", "camera", "printer"}),
             aliases=("FP",)),
@@ -128,7 +131,7 @@ class Catalogue:
         if unknown:
             raise UnknownService(f"unknown services: {', '.join(unknown)}")
         self.enabled = frozenset(wanted) if wanted else frozenset(names)
-        self.usage = dict(usage or {})
+        self.usage = usage if usage is not None else {}  # shared with the UsageStore: counts as they grow
 
     def offered(self) -> list[Service]:
         return [s for s in self.all if s.name in self.enabled]
@@ -168,6 +171,22 @@ class Catalogue:
 
     def with_enabled(self, enabled: Iterable[str] | None) -> "Catalogue":
         return Catalogue(self.all, enabled=enabled, usage=self.usage)
+
+
+def catalogue_for(flow_names: Iterable[str], *, enabled: Iterable[str] | None = None,
+                  usage: Mapping[str, int] | None = None) -> Catalogue:
+    """The catalogue of the flows a kiosk was built with, in catalogue order; a flow the
+    catalogue does not describe goes to `ServiceGroup.OTHER` under its own name."""
+    names = list(flow_names)
+    known = {s.name: s for s in SERVICES}
+    services = [s for s in SERVICES if s.name in names]
+    services += [Service(n, ServiceGroup.OTHER, n, "") for n in names if n not in known]
+    return Catalogue(services, enabled=enabled, usage=usage)
+
+
+def registered_catalogue(**kw) -> Catalogue:
+    """Every service with a flow in `flows.registry`."""
+    return catalogue_for(FLOWS, **kw)
 
 
 class UsageStore:

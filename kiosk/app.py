@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows.catalogue import Catalogue, UnknownService, UsageStore, catalogue_for
 from flows.engine import EngineSettings, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
@@ -88,6 +89,9 @@ class KioskApp(App):
         self.diagnostics = diagnostics  # kiosk.diagnostics.Diagnostics: staff screens behind a hidden gesture
         self.options = options or KioskOptions()
         self.services = list(services or [])
+        # What the home screen offers, and in which order: a flows-level model (flows.catalogue).
+        self.usage = UsageStore(self.options.state_dir / "service_usage.json" if self.options.state_dir else None)
+        self.catalogue: Catalogue = catalogue_for([s.name for s in self.services], usage=self.usage.counts)
         self.speaker: Speaker = speaker or NullSpeaker()
         self._journal = journal
         self.flow_clock = flow_clock
@@ -238,8 +242,22 @@ class KioskApp(App):
         return self.tr(f"service.{svc.name}.title") if svc else self.tr("ui.home.title")
 
     def start_service(self, name: str) -> None:
-        if self.out_of_service_reason is None:
+        if self.out_of_service_reason is None and name in self.catalogue.enabled:
+            self.usage.record(name)
             self.session.start(self.service(name))
+
+    def check_fleet_settings(self, settings: Any) -> str | None:
+        """Why the fleet's settings cannot be applied here (a service this kiosk has no flow for)."""
+        try:
+            self.catalogue.with_enabled(getattr(settings, "enabled_flows", None))
+        except UnknownService as e:
+            return str(e)
+        return None
+
+    def apply_fleet_settings(self, settings: Any) -> None:
+        """The fleet's `enabled_flows` switch services on and off (any thread; home redrawn on the UI thread)."""
+        self.catalogue = self.catalogue.with_enabled(getattr(settings, "enabled_flows", None))
+        Clock.schedule_once(lambda _dt: self.show_home() if not self.session.active else None, 0)
 
     def act(self, action: Action) -> None:
         self.session.act(action)

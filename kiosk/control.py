@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -309,6 +309,7 @@ class BasicControlHandler:
         self.settings = None
         self.config_version = 0
         self.flows: dict[str, FlowCounters] = {}
+        self.config_listeners: list[Callable[[Any], None]] = []  # called with the KioskSettings applied
         self.calls: collections.Counter[str] = collections.Counter()  # for diagnostics/tests
         self._last_device_states: dict[str, tuple[str, str]] = {}  # kind -> (state, reason) last reported
         if supervisor is not None:
@@ -408,10 +409,19 @@ class BasicControlHandler:
             return ReloadResult(applied=False, config_version=self.config_version, reason="no config file")
         except ValidationError as exc:
             return ReloadResult(applied=False, config_version=self.config_version, reason=_summary(exc))
+        problem = self.check_config(config.settings)
+        if problem:
+            return ReloadResult(applied=False, config_version=self.config_version, reason=problem)
         self.settings = config.settings
         self.config_version = config.version
+        for listener in list(self.config_listeners):
+            listener(config.settings)
         self.event_buffer.record(EventKind.CONFIG_APPLIED, count=config.version)
         return ReloadResult(applied=True, config_version=config.version)
+
+    def check_config(self, settings) -> str | None:
+        """Why the app cannot apply these settings (e.g. an unknown service), or None. Replaceable."""
+        return None
 
     async def recent_logs(self, lines: int) -> RecentLogs:
         self.calls["recent_logs"] += 1

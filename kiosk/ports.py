@@ -43,6 +43,7 @@ class ScreenHost(Protocol):
     voice_on: bool
     images: "AssetImages"
     services: list[ServiceEntry]
+    catalogue: Any  # flows.catalogue.Catalogue: what the home screen offers, grouped and ordered
     out_of_service_reason: str | None
 
     def toggle_voice(self) -> None: ...

@@ -169,7 +169,9 @@ def _add_virtual_fleet(virtual, state_dir: Path, *, wanted: bool) -> None:
     socket_path = state_dir / "run" / "control.sock"
     socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ["KIOSK_CONTROL_SOCKET"] = str(socket_path)
-    virtual.extras.append(VirtualFleet(state_dir, socket_path))
+    fleet = VirtualFleet(state_dir, socket_path)
+    os.environ.setdefault("KIOSK_FLEET_CONFIG", str(fleet.dir / "agent" / "fleet-config.json"))  # the agent writes it
+    virtual.extras.append(fleet)
 
 
 def _autopilot(app, virtual, spec, clock, args: argparse.Namespace) -> int:
@@ -284,8 +286,10 @@ def _diagnostics(state_dir: Path, supervisor_source):
         app_version = version("kiosk-controller")
     except PackageNotFoundError:
         app_version = ""
+    fleet_config = os.environ.get("KIOSK_FLEET_CONFIG", "/etc/kiosk/fleet-config.json")  # the agent's apply_config file
     diagnostics = Diagnostics(DiagnosticsSettings(state_dir=state_dir, app_version=app_version,
-                                                  broker_address=os.environ.get("KIOSK_BROKER_ADDRESS", "")),
+                                                  broker_address=os.environ.get("KIOSK_BROKER_ADDRESS", ""),
+                                                  fleet_config_path=Path(fleet_config) if fleet_config else None),
                               supervisor_source)
     socket_path = os.environ.get("KIOSK_CONTROL_SOCKET")
     if socket_path:

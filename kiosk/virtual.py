@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flows import registry
+from flows.catalogue import SERVICES
 from flows.deps import FlowDeps, FlowSettings, SimAudio
 from kiosk.ports import ServiceEntry
 
 log = logging.getLogger(__name__)
 
-ICONS = {"licence-renewal": "eye", "licence-reissue": "idcard", "traffic-fines": "qr",
-         "inspection-label": "printer", "tax-invoice": "camera", "demo": "idcard"}
+ICONS = {s.name: s.icon for s in SERVICES} | {"demo": "idcard"}  # the catalogue's icons
 
 
 class Extra(Protocol):

@@ -28,6 +28,9 @@ def install_diagnostics(diag: Diagnostics, app: Any) -> None:
     diag.handler.screenshot_source = diag.grab_screen
     diag.handler.screenshot_blocked = diag.screenshot_refusal
     app.session.listeners.append(diag.count_flow)
+    diag.handler.check_config = app.check_fleet_settings  # services switched per kiosk by the fleet
+    diag.handler.config_listeners.append(app.apply_fleet_settings)
+    diag.load_fleet_config()
     diag.corners = []
     for name in CORNER_SCREENS:
         corner = HiddenCorner(diag.open_login, hold_s=diag.settings.hold_s, side_px=diag.settings.corner_px)

@@ -50,6 +50,7 @@ class DiagnosticsSettings(BaseModel):
     eye_answer_timeout_s: float = Field(default=30.0, gt=0)
     camera_interval_s: float = Field(default=0.2, gt=0)
     app_version: str = ""
+    fleet_config_path: Path | None = None  # the agent's apply_config file (/etc/kiosk/fleet-config.json)
 
 
 class Diagnostics:
@@ -67,7 +68,8 @@ class Diagnostics:
         self.calibrations = CalibrationRecords(settings.state_dir)
         self.handler = AppControlHandler(supervisor_source, on_out_of_service=self._out_of_service_changed,
                                          session_active=self._session_active, app_version=settings.app_version,
-                                         log_buffer=self.log_buffer, events=self.events)
+                                         log_buffer=self.log_buffer, events=self.events,
+                                         config_path=settings.fleet_config_path)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="diagnostics")
         self.app: Any = None  # the KioskApp, set by install_diagnostics
         self.server: ControlServerThread | None = None
@@ -77,6 +79,22 @@ class Diagnostics:
     # -- wiring -----------------------------------------------------------------------------
     def supervisor(self):
         return self.supervisor_source()
+
+    def load_fleet_config(self) -> None:
+        """At start, the settings the agent last wrote (the agent asks for a reload only on changes)."""
+        from fleet.protocol.control import read_config_file
+
+        path = self.handler.config_path
+        if path is None or not path.exists():
+            return
+        try:
+            config = read_config_file(path)
+        except (OSError, ValueError):
+            log.warning("diagnostics: the fleet config file cannot be read; starting with every service")
+            return
+        if self.app is not None and self.app.check_fleet_settings(config.settings) is None:
+            self.handler.settings, self.handler.config_version = config.settings, config.version
+            self.app.apply_fleet_settings(config.settings)
 
     def uninstall(self) -> None:
         logging.getLogger().removeHandler(self.log_buffer)

@@ -50,6 +50,7 @@ def test_renewal_headless_with_its_own_back_office(tmp_path):
 @pytest.mark.parametrize("flow, key", [
     ("licence-reissue", "application_id"), ("traffic-fines", "receipt_number"),
     ("inspection-label", "label_number"), ("tax-invoice", "invoice_number"),
+    ("vehicle-licence", "application_id"), ("property-certificate", "pickup_code"),
 ])
 def test_every_example_answers_file_completes(backoffice, tmp_path, flow, key):
     rc, lines, err = run_cli("run-flow", flow, "--answers", str(EXAMPLES / f"{flow}.yaml"), "--devices", "sim",

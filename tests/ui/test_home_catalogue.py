@@ -1,0 +1,67 @@
+"""The home screen as a view of the service catalogue: the hall's groups, search by pinyin
+initials, the most-used services first, and services switched off by the fleet config."""
+
+from __future__ import annotations
+
+from flows import registry
+from flows.catalogue import ServiceGroup
+from fleet.protocol.messages import KioskSettings
+from kiosk.app import KioskOptions, ServiceEntry, create_app
+from kiosk.autopilot import walk
+
+
+def every_service() -> list[ServiceEntry]:
+    return [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n)) for n in registry.FLOWS]
+
+
+def tile_ids(app) -> list[str]:
+    return [w.kiosk_id for w in walk(app.screens["home"]) if getattr(w, "kiosk_id", "").startswith("home.")
+            and not w.kiosk_id.startswith("home.search")]
+
+
+def texts(app) -> set[str]:
+    return {w.text for w in walk(app.screens["home"]) if isinstance(getattr(w, "text", None), str)}
+
+
+def test_home_offers_every_service_grouped_as_the_hall_does(kivy_ui, artifacts):
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh"), every_service()))
+    ids = tile_ids(app)
+    assert {f"home.service.{n}" for n in registry.FLOWS} <= set(ids)
+    shown = texts(app)
+    for group in (ServiceGroup.TRAFFIC, ServiceGroup.TAX, ServiceGroup.NATURAL_RESOURCES):
+        assert app.tr(f"ui.home.group.{group.value}") in shown
+    # hall order: the traffic police's group (with the vehicle licence) before tax, tax before the bureau's
+    assert ids.index("home.service.vehicle-licence") < ids.index("home.service.tax-invoice") \
+        < ids.index("home.service.property-certificate")
+    app.screens["home"].export_to_png(str(artifacts / "home-catalogue-zh.png"))
+
+
+def test_search_by_pinyin_initials_finds_the_vehicle_licence(kivy_ui, artifacts):
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh"), every_service()))
+    kivy_ui.tap("home.search")
+    for ch in "XSZ":
+        kivy_ui.tap(f"home.search.key.{ch}")
+    assert [i for i in tile_ids(app) if i.startswith("home.service.")] == ["home.service.vehicle-licence"]
+    app.screens["home"].export_to_png(str(artifacts / "home-search-xsz.png"))
+    kivy_ui.tap("home.search.clear")
+    assert len([i for i in tile_ids(app) if i.startswith("home.service.")]) == len(registry.FLOWS)
+
+
+def test_most_used_services_come_first(kivy_ui, tmp_path):
+    counts = tmp_path / "service_usage.json"
+    counts.write_text('{"property-certificate": 5, "traffic-fines": 2}')
+    app = kivy_ui.start(create_app(KioskOptions(lang="en", state_dir=tmp_path), every_service()))
+    ids = tile_ids(app)
+    assert ids[:2] == ["home.top.property-certificate", "home.top.traffic-fines"]
+    assert app.tr("ui.home.most_used") in texts(app)
+
+
+def test_the_fleet_config_switches_services_off_and_a_typo_is_refused(kivy_ui):
+    app = kivy_ui.start(create_app(KioskOptions(lang="en"), every_service()))
+    assert app.check_fleet_settings(KioskSettings(enabled_flows=["traffic-fines", "no-such-service"])) is not None
+    app.apply_fleet_settings(KioskSettings(enabled_flows=["traffic-fines", "vehicle-licence"]))
+    kivy_ui.frames(3)
+    assert sorted(i for i in tile_ids(app) if i.startswith("home.service.")) == [
+        "home.service.traffic-fines", "home.service.vehicle-licence"]
+    app.start_service("tax-invoice")  # switched off: a stale tap starts nothing
+    assert not app.session.active
