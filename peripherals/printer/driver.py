@@ -151,6 +151,7 @@ class EscPosUsbPrinter(ReceiptPrinter):
         self._info: DeviceInfo | None = None
         self._lock = threading.RLock()
         self.last_status: PrinterStatus | None = None
+        self.job_started = False  # see print_receipt
 
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
@@ -259,9 +260,14 @@ class EscPosUsbPrinter(ReceiptPrinter):
         return status
 
     def print_receipt(self, receipt: Receipt) -> None:
+        """Print one receipt. `job_started` tells afterwards whether any byte of it went out:
+        False when the status check refused it (nothing on the paper), True once sending began
+        (a failure then may have left half a receipt — on pre-numbered paper, a spoiled form)."""
         data = render_receipt(receipt, profile=self.profile, chinese_mode=self.chinese_mode)
+        self.job_started = False
         with self._session() as printer:
             raise_for_status(self._query_status(printer))
+            self.job_started = True
             for start in range(0, len(data), self.chunk_size):
                 printer._raw(data[start : start + self.chunk_size])
 

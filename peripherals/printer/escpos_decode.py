@@ -13,6 +13,8 @@ Bixolon command references summarised in /work/shared/reference/peripherals.md Â
   height-1); GS V m [n] cut; ESC d n feed; FS & / FS . Chinese mode on/off.
 - GS ( k pL pH cn fn [m] data: 2D codes; cn 0x31 = QR; fn 65 model, 67 module size,
   69 error correction, 80 store (m = 0x30), 81 print (m = 0x30).
+- GS k m ...: 1D barcodes; m 0..6 NUL-terminated, m 65..79 with a length byte
+  (73 = CODE128, whose data starts with the code set "{A"/"{B"/"{C"); GS h n height.
 - DLE EOT n (n = 1..4): real-time status request.
 
 Text between commands is GB18030 (Chinese-market printers boot in GB18030/GBK mode).
@@ -29,6 +31,7 @@ from typing import Union
 from peripherals.printer.errors import EscPosCodecError, EscPosTruncated
 from peripherals.printer.models import (
     PaperLevel,
+    PrintedBarcode,
     PrintedDocument,
     PrintedLine,
     PrintedQr,
@@ -64,6 +67,8 @@ _FULL_CUT_MODES = {0, 48, 65, 97, 103}
 _PARTIAL_CUT_MODES = {1, 49, 66, 98, 104}
 _CUT_WITH_N = {65, 66, 97, 98, 103, 104}
 QR_EC_NAMES = {48: "L", 49: "M", 50: "Q", 51: "H"}
+_BARCODES = {65: "UPC-A", 66: "UPC-E", 67: "EAN13", 68: "EAN8", 69: "CODE39", 70: "ITF", 71: "NW7", 72: "CODE93",
+             73: "CODE128"}
 
 Event = Union[StatusRequest, PrintedDocument]
 
@@ -89,6 +94,7 @@ class EscPosStreamDecoder:
         self._line_style: PrintedLine | None = None
         self._qr_data: str | None = None
         self._qr_model, self._qr_size, self._qr_ec = 2, 3, "L"
+        self._barcode_height = 162
 
     # -- public -------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
@@ -223,11 +229,14 @@ class EscPosStreamDecoder:
             self._need(4)
             size = 4 + self._buf[3]
             self._need(size)
+            self._barcode(self._buf[2], bytes(self._buf[4:size]))
             return size
         if cmd not in _GS_PARAMS:
             raise EscPosCodecError(f"unsupported command GS 0x{cmd:02X}")
         size = 2 + _GS_PARAMS[cmd]
         self._need(size)
+        if cmd == ord("h"):
+            self._barcode_height = self._buf[2] or 162
         if cmd == ord("!"):
             n = self._buf[2]
             if (n >> 4) > 7 or (n & 0x0F) > 7:
@@ -307,6 +316,20 @@ class EscPosStreamDecoder:
             )
         elif fn not in (82,):  # 82: transmit size information
             raise EscPosCodecError(f"unsupported QR function {fn}")
+
+    def _barcode(self, m: int, data: bytes) -> None:
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise EscPosCodecError("barcode data is not ASCII") from None
+        symbology = _BARCODES.get(m, f"GS k {m}")
+        if m == 73:
+            if text[:2] not in ("{A", "{B", "{C"):
+                raise EscPosCodecError("CODE128 data without a code set")
+            text = text[2:]
+        self._flush_line(force=False)
+        self.current.barcodes.append(PrintedBarcode(data=text, symbology=symbology, height=self._barcode_height,
+                                                    after_line=len(self.current.lines)))
 
     # -- document building --------------------------------------------------------------
     def _reset_style(self) -> None:

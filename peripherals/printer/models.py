@@ -34,10 +34,20 @@ class ReceiptLine(BaseModel):
     double: bool = False  # double width and height
 
 
+class Barcode(BaseModel):
+    """A 1D barcode printed by the printer itself (GS k), e.g. a waybill's tracking number."""
+
+    data: str = Field(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")
+    symbology: str = "CODE128"
+    height: int = Field(default=80, ge=1, le=255)  # dots (GS h)
+    width: int = Field(default=2, ge=2, le=6)  # module width (GS w)
+
+
 class Receipt(BaseModel):
     title: str
     lines: list[ReceiptLine] = Field(default_factory=list)
     qr: str | None = None  # payload of a QR code printed after the lines
+    barcode: Barcode | None = None  # printed after the QR code, before the footer
     footer: str | None = None
 
 
@@ -68,15 +78,26 @@ class PrintedQr(BaseModel):
     after_line: int = 0  # number of text lines printed before it
 
 
+class PrintedBarcode(BaseModel):
+    """A 1D barcode (GS k) as the printer would print it."""
+
+    data: str
+    symbology: str = "CODE128"
+    height: int = 162  # dots, the printer's default
+    after_line: int = 0
+
+
 class PrintedDocument(BaseModel):
     """Everything printed between two cuts; `cut` is False for a job that never finished."""
 
     lines: list[PrintedLine] = Field(default_factory=list)
     qr_codes: list[PrintedQr] = Field(default_factory=list)
+    barcodes: list[PrintedBarcode] = Field(default_factory=list)
     cut: bool = False
     partial_cut: bool = False
     initialised: bool = False  # ESC @ was seen
     chinese_mode: bool = False  # FS & was in force at some point
+    form: str | None = None  # pre-printed number of the form it landed on (simulator with forms loaded)
 
     @property
     def texts(self) -> list[str]:
@@ -84,7 +105,7 @@ class PrintedDocument(BaseModel):
         return [line.text for line in self.lines if line.text.strip()]
 
     def is_empty(self) -> bool:
-        return not (self.lines or self.qr_codes or self.cut)
+        return not (self.lines or self.qr_codes or self.barcodes or self.cut)
 
 
 class StatusRequest(BaseModel):

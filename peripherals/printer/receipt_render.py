@@ -4,6 +4,7 @@ The whole job is rendered before anything is sent, so a receipt that cannot be r
 fails before the printer has printed half of it, and the driver can send it in chunks.
 
 Styles (bold, alignment, double size), the native QR (`qr(..., native=True)`, GS ( k)
+the hardware 1D barcode (GS k m=73, CODE128 set B, with GS h height and GS w module width)
 and the cut (ESC d 6 + GS V 0) come from python-escpos. Text does not go through
 python-escpos's `text()`: its magic encoder picks single-byte code pages and cannot encode
 CJK (python-escpos issues #491, #269). Chinese-market printers print GB18030/GBK, so
@@ -61,6 +62,14 @@ def render_receipt(receipt: Receipt, *, profile: str | None = None, chinese_mode
     if receipt.qr:
         p.set(align="center", bold=False, normal_textsize=True)
         p.qr(receipt.qr, native=True, size=QR_MODULE_SIZE, ec=QR_ECLEVEL_M)
+        p.ln()
+    if receipt.barcode:
+        code = receipt.barcode
+        p.set(align="center", bold=False, normal_textsize=True)
+        # CODE128 code set B ("{B"): printable ASCII; the printer prints the human-readable text below.
+        # `_hw_barcode`, not `barcode()`: the latter prints "Using hardware barcode renderer" to stdout.
+        p._hw_barcode("{B" + code.data, code.symbology, height=code.height, width=code.width, pos="BELOW",
+                      function_type="B", check=True)
         p.ln()
     if receipt.footer:
         _line(p, ReceiptLine(text=receipt.footer, align="center"))
