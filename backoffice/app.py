@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import documents, errand_routes, numbers, rules, seed
+from backoffice import documents, errand_routes, numbers, rules, seed, terminal
 from backoffice.db import Database
 from backoffice.http import TZ, Rejection, now
 from backoffice.http import json_response as _json
@@ -486,6 +486,8 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
             if order.status == "pending":
                 conn.execute("UPDATE payment_orders SET expires_at = ? WHERE order_id = ?", (at.isoformat(), order_id))
             return _json(bo.order(conn, order_id, at))
+
+    terminal.register(api, bo, rejection=Rejection, now=now)
 
     @api.get("/v1/_faults")
     async def faults_get() -> Response:

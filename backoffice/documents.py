@@ -30,6 +30,24 @@ def invoice_lines(
     ]
 
 
+def paper_invoice_lines(
+    *, code: str, number: str, issued_at: dt.datetime, buyer: str, item: str, net_fen: int, tax_fen: int,
+    amount_fen: int, rate: int,
+) -> list[str]:
+    """What is printed on a pre-numbered roll invoice form (增值税普通发票（卷票）)."""
+    return [
+        "增值税普通发票（卷票）",
+        f"发票代码：{code}",
+        f"发票号码：{number}",
+        f"开票日期：{issued_at:%Y-%m-%d %H:%M}",
+        f"购买方：{buyer}",
+        f"项目：{item}",
+        f"金额：{yuan(net_fen)}  税率：{rate}%  税额：{yuan(tax_fen)}",
+        f"价税合计：{yuan(amount_fen)}",
+        "销售方：国家税务总局代开（自助终端）",
+    ]
+
+
 def _hex_utf16(text: str) -> str:
     return "<" + text.encode("utf-16-be", errors="replace").hex().upper() + ">"
 
