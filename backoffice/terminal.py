@@ -258,8 +258,9 @@ def register(api: FastAPI, bo: "BackOfficeApp", *, rejection: Callable[..., Exce
         if response.status_code < 300 and faults.core():
             answer = json.loads(response.body)
             answer["invoice_number"] = _wrong(answer["invoice_number"], faults._rng)
+            replayed = {"Idempotent-Replayed": response.headers.get("Idempotent-Replayed", "false")}
             return Response(json.dumps(answer, ensure_ascii=False), status_code=response.status_code,
-                            media_type="application/json", headers=dict(response.headers))
+                            media_type="application/json", headers=replayed)
         return response
 
     @api.post("/v1/tax/terminal/voids", status_code=201)

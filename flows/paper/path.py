@@ -129,7 +129,7 @@ class PaperPath:
                 self._printer_problem(exc.cause_code)
                 return "retry"
             self.ledger.record("print_fault", code=code, number=number, source=source, cause=exc.cause_code)
-            self._open_hold("print_interrupted", source=source, code=code, number=number, cause=exc.cause_code)
+            self._open_hold("print_interrupted", source=source, code=code, number=number, fault=exc.cause_code)
             return "held"
         try:
             status = await self.printer.status()
@@ -142,7 +142,7 @@ class PaperPath:
                        "paper_out" if status.paper is PaperLevel.OUT and not last_form else None)
         if problem:
             self.ledger.record("print_fault", code=code, number=number, source=source, cause=problem)
-            self._open_hold("print_interrupted", source=source, code=code, number=number, cause=problem)
+            self._open_hold("print_interrupted", source=source, code=code, number=number, fault=problem)
             return "held"
         return "printed"
 

@@ -84,9 +84,7 @@ def alarm_for(kind: str, detail: dict[str, Any], at: float) -> Alarm | None:
     """The alarm (or note) a paper-path notification deserves on the staff screen."""
     if kind == "hold_opened":
         cause = detail["cause"]
-        params = {k: str(detail.get(k, "")) for k in ("core", "system", "paper", "code", "number", "cause")}
-        if cause == "print_interrupted":
-            params["cause"] = str(detail.get("cause", ""))
+        params = {k: str(detail.get(k, "")) for k in ("core", "system", "paper", "code", "number", "fault")}
         return Alarm(at=at, level="alarm", code=cause, text=msg(ALARM_TEXTS.get(cause, "terminal.alarm.hold"), **params),
                      hold_id=detail["hold_id"], sound=True)
     if kind == "hold_resolved":

@@ -159,6 +159,7 @@ class EscPosPrinterSimulator(Simulator):
             if len(data) >= self._unplug_after:
                 data, self._unplug_after = data[: self._unplug_after], None
                 self._decode(data)
+                self.on_attach()  # power gone: what was printed stays on the paper, uncut
                 assert self.host is not None
                 self.host.unplug()
                 return
