@@ -257,6 +257,8 @@ class EventKind(StrEnum):
     APP_UNREACHABLE = "app_unreachable"
     CONFIG_APPLIED = "config_applied"
     AGENT_STARTED = "agent_started"
+    PAPER_HOLD = "paper_hold"  # invoice printing stopped: numbers disagree or a print was cut short
+    PAPER_HOLD_RESOLVED = "paper_hold_resolved"
     TEST = "test"  # for tests and `bench/`
 
 

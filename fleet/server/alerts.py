@@ -10,6 +10,9 @@ open at most per (kiosk, kind, device).
 - device_fault: a device reports state fault or absent.
 - paper_low / paper_out: the printer's paper consumable is near_end / out.
 - app_unreachable: the agent cannot reach the kiosk app.
+- paper_hold: an invoice terminal (or kiosk) stopped printing invoices — the tax core's,
+  the invoice system's and the paper's numbers disagree, or a print was cut short — until
+  staff resolve it on site. Opened and cleared by the kiosk's events, not by health.
 """
 
 from __future__ import annotations
@@ -118,3 +121,24 @@ def sweep_offline(session: Session, now: dt.datetime, default_heartbeat_s: float
                          f"no heartbeat for {missed} intervals of {interval:g} s", now)
             silent.append(kiosk.kiosk_id)
     return silent
+
+
+EVENT_ALERTS = frozenset({"paper_hold"})
+
+
+def open_event_alert(session: Session, current: list[Alert], kiosk_id: str, kind: str, device: str, message: str,
+                     now: dt.datetime) -> None:
+    """An alert an event opens (one per kiosk, kind and device; a newer event updates the message)."""
+    for alert in current:
+        if alert.kind == kind and alert.device == device and alert.cleared_at is None:
+            alert.message = message
+            return
+    alert = Alert(kiosk_id=kiosk_id, kind=kind, device=device, severity="critical", message=message, opened_at=now)
+    session.add(alert)
+    current.append(alert)
+
+
+def clear_event_alert(current: list[Alert], kind: str, device: str, now: dt.datetime) -> None:
+    for alert in current:
+        if alert.kind == kind and alert.device == device and alert.cleared_at is None:
+            alert.cleared_at = now

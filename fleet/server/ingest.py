@@ -224,6 +224,7 @@ class Ingest:
                                     kind=msg.kind.value, severity=_event_severity(msg), payload=msg.model_dump(mode="json")))
             if msg.kind in AUDITED_EVENT_KINDS:
                 _audit_kiosk_action(batch.session, kiosk.kiosk_id, msg)
+            _event_alert(batch, kiosk.kiosk_id, msg, message.received_at)
         self._seen(batch, kiosk, message.received_at)
 
     def _command_result(self, batch: Batch, kiosk: Kiosk, msg: CommandResult, message: Inbound) -> None:
@@ -336,7 +337,18 @@ def _audit_kiosk_action(session, kiosk_id: str, msg: EventMessage) -> None:
                  detail=detail, source="kiosk")
 
 
+def _event_alert(batch: "Batch", kiosk_id: str, msg: EventMessage, at: dt.datetime) -> None:
+    """Paper holds open an alert with the hold event and clear it with the resolution."""
+    if msg.kind is EventKind.PAPER_HOLD:
+        alerts.open_event_alert(batch.session, batch.open_alerts(kiosk_id), kiosk_id, "paper_hold", "printer",
+                                f"invoice printing held: {msg.reason or 'check the paper'} (hold {msg.count})", at)
+    elif msg.kind is EventKind.PAPER_HOLD_RESOLVED:
+        alerts.clear_event_alert(batch.open_alerts(kiosk_id), "paper_hold", "printer", at)
+
+
 def _event_severity(msg: EventMessage) -> str:
+    if msg.kind is EventKind.PAPER_HOLD:
+        return "critical"
     if msg.state is not None and msg.state.value in ("fault", "absent"):
         return "warning"
     if msg.kind.value == "app_unreachable":
