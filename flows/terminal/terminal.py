@@ -82,6 +82,7 @@ class InvoiceTerminal:
         self.records: list[ErrandRecord] = []
         self.listeners: list[Callable[[TerminalStatus], None]] = []  # the staff screen
         self._holds_in_errand = 0
+        self.refused: set[str] = set()  # applications the back office refused: left for a person
         self._refresh()
 
     # ------------------------------------------------------------ the loop
@@ -108,7 +109,13 @@ class InvoiceTerminal:
                     self._set(state="idle")
                     await _sleep_or_stop(stop, self.settings.poll_s)
                     continue
-                for application in queue.applications:
+                todo = [a for a in queue.applications if a.application_id not in self.refused]
+                if not todo:
+                    if exit_when_empty:
+                        return
+                    await _sleep_or_stop(stop, self.settings.poll_s)
+                    continue
+                for application in todo:
                     if stop.is_set():
                         break
                     if not await self._errand_safely(application, stop):
@@ -125,6 +132,7 @@ class InvoiceTerminal:
             return False
         except ServiceRejected as exc:
             log.warning("application %s refused: %s", application.application_id, exc.code)
+            self.refused.add(application.application_id)
             self._alarm(Alarm(at=self._wall(), level="warning", code=exc.code,
                               text=msg("terminal.alarm.refused", application=application.application_id, code=exc.code)))
             return False
