@@ -19,6 +19,7 @@ import sys
 SUBCOMMANDS: tuple[str, ...] = (
     "kiosk.runflow",  # run-flow
     "kiosk.run",  # run (the Kivy UI; imports Kivy only when run)
+    "kiosk.terminal.cli",  # terminal (the invoice terminal; Kivy only for its staff screen)
     "kiosk.cli",  # flows (below)
 )
 

@@ -62,3 +62,77 @@ def put_roll_in(sim: EscPosPrinterSimulator, allocation: StockAllocation) -> Non
     """The physical roll in the simulated printer: its forms carry the allocated numbers."""
     sim.load_forms(allocation.invoice_code, int(allocation.first_number), allocation.count,
                    width=len(allocation.first_number))
+
+
+class SimulatedStaff:
+    """Staff on the simulators, for `kiosk terminal --virtual --auto-staff`, tests and the bench.
+
+    They do what a person at the terminal does — fix the printer (plug the cable back, close
+    the cover), look at the roll — except that looking means reading the simulator's next
+    form. Then: numbers disagree but the paper is where the ledger says → recheck; the
+    paper moved on → realign to it; a print cut short on a form that is still clean →
+    reprint, else void the spoiled form; paper used up → a new roll from the tax core.
+    """
+
+    def __init__(self, terminal, printers: VirtualPrinters, *, staff_id: str = "staff-sim", delay_s: float = 0.0,
+                 roll_size: int = 500):
+        self.terminal, self.printers, self.staff_id = terminal, printers, staff_id
+        self.delay_s, self.roll_size = delay_s, roll_size
+        self.resolved: list[tuple[int, str, str]] = []  # (hold id, cause, action)
+
+    def fix_printer(self) -> None:
+        sim = self.printers.invoice_sim
+        if not sim.plugged:
+            sim._usb_backend.device_of(sim).replug()  # type: ignore[attr-defined]
+        if sim.cover_open:
+            sim.close_cover()
+        if sim.forms and sim.paper.value == "out":
+            sim.set_paper("ok")
+
+    async def resolve_open_holds(self) -> int:
+        import asyncio
+
+        done = 0
+        for hold in list(self.terminal.status.holds):
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            self.fix_printer()
+            action, args = await self._decide(hold)
+            await self.terminal.resolve(hold.hold_id, action, staff=self.staff_id, **args)
+            self.resolved.append((hold.hold_id, hold.cause, action))
+            done += 1
+        return done
+
+    async def _decide(self, hold) -> tuple[str, dict]:
+        sim = self.printers.invoice_sim
+        roll = self.terminal.ledger.roll()
+        under_head = sim.forms[0] if sim.forms else None
+        expected = f"{roll.invoice_code}:{roll.next_number}" if roll else None
+        if hold.cause == "stock_empty" or under_head is None:
+            allocation = await allocate_roll(self.terminal.bo, self.terminal.settings.terminal_id, self.roll_size)
+            put_roll_in(sim, allocation)
+            return "reload", {"invoice_code": allocation.invoice_code, "first_number": allocation.first_number,
+                              "last_number": allocation.last_number}
+        if hold.cause == "mismatch":
+            if under_head == expected:
+                return "recheck", {}
+            return "realign", {"next_number": under_head.split(":")[1]}
+        if under_head == expected:
+            return "reprint", {}
+        return "void_form", {}
+
+    async def run(self, stop) -> None:
+        """Resolve holds as they open, until `stop`."""
+        import asyncio
+
+        changed = asyncio.Event()
+        self.terminal.listeners.append(lambda status: changed.set())
+        while not stop.is_set():
+            if self.terminal.status.holds:
+                await self.resolve_open_holds()
+                continue
+            changed.clear()
+            try:
+                await asyncio.wait_for(changed.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
