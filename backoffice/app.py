@@ -487,7 +487,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
                 conn.execute("UPDATE payment_orders SET expires_at = ? WHERE order_id = ?", (at.isoformat(), order_id))
             return _json(bo.order(conn, order_id, at))
 
-    terminal.register(api, bo, rejection=Rejection, now=now)
+    terminal.register(api, bo)  # invoice terminal: queue, paper stock, numbers
 
     @api.get("/v1/_faults")
     async def faults_get() -> Response:

@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import random
 import sqlite3
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Header, Request
@@ -28,6 +27,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from backoffice import documents
+from backoffice.http import Rejection, now
+from backoffice.http import json_response as _json
 from backoffice.testing import address, make_id
 from flows.services import validation as v
 from flows.services.models import MailingAddress
@@ -115,16 +116,8 @@ def _wrong(number: str, rng: random.Random) -> str:
     return _num(max(0, int(number) + rng.choice((-2, -1, 1, 2))))
 
 
-def _json(model: BaseModel | list) -> Response:
-    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model, ensure_ascii=False)
-    return Response(body, media_type="application/json")
-
-
-def register(api: FastAPI, bo: "BackOfficeApp", *, rejection: Callable[..., Exception],
-             now: Callable[[], dt.datetime]) -> None:
-    """Add the terminal's routes to the back office's API. `rejection(status, code, message)`
-    builds the app's typed refusal; `now` is its clock."""
-    Rejection = rejection
+def register(api: FastAPI, bo: "BackOfficeApp") -> None:
+    """Add the terminal's routes to the back office's API."""
     db = bo.db
     with db._lock:
         db.conn.executescript(SCHEMA)
