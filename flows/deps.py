@@ -31,6 +31,7 @@ import datetime as dt
 import secrets
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Protocol, TypeVar
 from urllib.parse import urlencode
 
@@ -68,6 +69,7 @@ class FlowSettings(BaseModel):
     photo_attempts: int = Field(default=3, ge=1, description="frames tried for the licence photo per round")
     acuity: AcuitySettings = Field(default_factory=AcuitySettings)
     eye_timeout_s: float = Field(default=300.0, gt=0, description="one eye's whole acuity procedure")
+    colour_plates_dir: Path | None = Field(default=None, description="generated plate pool; None: kiosk/assets/colour")
     hearing_trials_per_ear: int = Field(default=6, ge=6, description="6 per ear: guessing passes with 1/64")
     bp_timeout_s: float = Field(default=120.0, gt=0)
     payment_poll_s: float = Field(default=1.0, gt=0, description="payment status polling interval")

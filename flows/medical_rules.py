@@ -139,6 +139,35 @@ BP_GUIDELINE = Citation(
 )
 
 
+SELF_EXAM_SEQUENCE = Citation(
+    source="自助体检机操作流程（m.wsmp3.cn/ask/234831.html，二手资料，见 /work/shared/reference/health.md §2）",
+    article="检查顺序",
+    text_zh="视力每眼3次；辨色力4张色盲图；听力左右喇叭各2次；超声波测身高",
+)
+
+
+class ColourPlateRule(BaseModel):
+    """How many generated plates a session shows and must be read (Art. 14(二)3 screening).
+
+    One demonstration plate first (misread: the citizen did not understand or sees no
+    plate at all → an examiner decides). Then `screening` plates, as many as the self-exam
+    machines in licence halls show (4, SELF_EXAM_SEQUENCE): one vanishing and one
+    transformation plate for each of protan and deutan. All of them read → normal.
+    Exactly `slips_allowed` misread → the `reserve` vanishing plates decide and must all be
+    read. More → red-green deficient. Guessing among 4 choices passes with ≈0.7 %.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    demonstration: int = 1
+    screening: int = 4
+    must_read: int = 4  # of the screening plates, to be judged normal outright
+    slips_allowed: int = 1  # misreads that call for the reserve plates instead of a failure
+    reserve: int = 2
+    choices: int = 4  # answer buttons per plate (figure, the deficient reading or a distractor, a distractor, "none")
+    rule: Citation = ART_14_COLOUR
+    count_source: Citation = SELF_EXAM_SEQUENCE
+
+
 class VisionRule(BaseModel):
     model_config = ConfigDict(frozen=True)
     classes: frozenset[LicenceClass]
@@ -175,6 +204,7 @@ HEIGHT_RULES: tuple[HeightRule, ...] = (
     HeightRule(classes=frozenset({L.A1, L.A2, L.A3, L.B2, L.N}), min_cm=155.0),
     HeightRule(classes=frozenset({L.B1}), min_cm=150.0),
 )
+COLOUR_PLATE_RULE = ColourPlateRule()
 HEARING_RULE = HearingRule(distance_cm=50.0, hearing_aid_classes=frozenset({L.C1, L.C2}))
 
 RENEWAL_WINDOW_DAYS = 90  # Art. 63

@@ -65,7 +65,8 @@ from flows.services.models import (
 )
 from flows.services.models import MedicalResults as MedicalSubmission
 from flows.views import Choice, ChoiceOption, ConsentItem, FieldKind, Form, FormField, Measuring, Prompt, msg
-from flows.vision_test import Side, measure_eye, run_colour_test, run_hearing_test
+from flows.colour.index import NOTHING, PlatesMissing, load_pool
+from flows.vision_test import Side, measure_eye, run_colour_test, run_hearing_test, session_plates
 from peripherals.errors import DeviceError
 from peripherals.eye.models import Eye
 
@@ -219,12 +220,18 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         return Next(step=self.Step.COLOUR)
 
     async def step_colour(self, ctx: Ctx) -> Next | Done | Abort:
-        async def ask(plate) -> str:
-            return await ctx.ask(Choice(message=msg("colour.what_number"), image=plate.image,
-                                        options=tuple(ChoiceOption(key=o, label=msg(f"colour.option.{o}"))
-                                                      for o in plate.options)))
+        """Generated plates (flows/colour), a random set per session; the rule is COLOUR_PLATE_RULE."""
+        try:
+            demo, screening, reserve = session_plates(load_pool(ctx.deps.settings.colour_plates_dir), _rng(ctx))
+        except PlatesMissing:
+            raise staff_needed("colour_plates") from None
 
-        result = await run_colour_test(ask)
+        async def ask(plate) -> str:
+            return await ctx.ask(Choice(message=msg("colour.what_number"), image=plate.image, options=tuple(
+                ChoiceOption(key=o, label=msg("colour.option.nothing") if o == NOTHING else
+                             msg("colour.option.figure", figure=o)) for o in plate.options)))
+
+        result = await run_colour_test(ask, demo=demo, screening=screening, reserve=reserve)
         ctx.state.colour = result.outcome
         return Next(step=self.Step.HEARING)
 

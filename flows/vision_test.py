@@ -15,14 +15,13 @@ or above 2 %. The procedure starts at `start_level`, climbs one row at a time wh
 are passed, or descends until one is; the result is the smallest row passed.
 (Chart and pass-rule background: /work/shared/reference/health.md §3.)
 
-Colour vision: red-green screening with pseudo-isochromatic plates, modelled on the
-Ishihara 38-plate edition (plate numbers and figures from memory, to be replaced by the
-licensed plate set the kiosk ships, e.g. 俞自萍《色盲检查图》, with its own answer key).
-Rule: the demonstration plate must be read (else INCONCLUSIVE: the citizen did not
-understand or cannot see the plates at all); 0 errors on the 4 screening plates is
-NORMAL; 2 or more is RED_GREEN_DEFICIENT; exactly 1 shows the 2 reserve plates, which
-must both be read. A deficient observer guessing among 4 choices passes with
-probability 28/4096 ≈ 0.7 %.
+Colour vision: red-green screening with pseudo-isochromatic plates the project generates
+(flows/colour: figure and ground on the Machado 2009 protan/deutan confusion lines), a
+random set per session (`session_plates`). Rule (medical_rules.COLOUR_PLATE_RULE): the
+demonstration plate must be read (else INCONCLUSIVE: the citizen did not understand or
+cannot see the plates at all); 0 errors on the 4 screening plates is NORMAL; 2 or more
+is RED_GREEN_DEFICIENT; exactly 1 shows the 2 reserve plates, which must both be read.
+A deficient observer guessing among 4 choices passes with probability 28/4096 ≈ 0.7 %.
 
 Hearing (Order 162 Art. 14(二)4, "两耳分别…能辨别声源方向"): a sound is played on the
 left or right, in a shuffled balanced order, `trials_per_ear` times per side; an ear passes
@@ -37,12 +36,14 @@ import random
 from enum import StrEnum
 from fractions import Fraction
 from math import comb
+from pathlib import Path
 from typing import Awaitable, Callable, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flows.errors import FlowError
-from flows.medical_rules import ColourVision
+from flows.colour.index import NOTHING, PlatePool, SessionPlate, draw_session  # NOTHING: "I see no number"
+from flows.medical_rules import COLOUR_PLATE_RULE, ColourPlateRule, ColourVision
 from peripherals.base import EyeTester
 from peripherals.errors import DeviceTimeout
 from peripherals.eye.models import LEVELS, Eye, Optotype, Orientation, PadAnswer
@@ -230,7 +231,6 @@ async def run_acuity(tester: AsyncEyeTester, settings: AcuitySettings | None = N
 
 # --- colour vision -------------------------------------------------------------------------
 
-NOTHING = "nothing"  # the answer "I see no number"
 
 
 class PlateKind(StrEnum):
@@ -248,6 +248,7 @@ class ColourPlate(BaseModel):
     normal: str
     red_green: str | None  # what a red-green deficient observer typically reads; None: nothing
     options: tuple[str, ...]  # the choices shown, always incl. NOTHING
+    detects: tuple[str, ...] = ()  # "protan" / "deutan": whom the plate screens
 
     @model_validator(mode="after")
     def _answers_offered(self) -> "ColourPlate":
@@ -258,23 +259,17 @@ class ColourPlate(BaseModel):
         return self
 
 
-def _plate(n: int, kind: PlateKind, normal: str, rg: str | None, distractor: str) -> ColourPlate:
-    options = tuple(dict.fromkeys([normal, rg or distractor, distractor, NOTHING]))
-    return ColourPlate(id=f"plate{n:02d}", image=f"colour/plate{n:02d}", kind=kind, normal=normal, red_green=rg,
-                       options=tuple(sorted(options, key=lambda o: (o == NOTHING, o))))
+def session_plates(pool: PlatePool, rng: random.Random) -> tuple[ColourPlate, tuple[ColourPlate, ...], tuple[ColourPlate, ...]]:
+    """This session's random (demonstration, screening, reserve) plates from the generated pool."""
+    drawn = draw_session(pool, rng)
 
+    def plate(p: SessionPlate) -> ColourPlate:
+        e = p.entry
+        return ColourPlate(id=Path(e.file).stem, image=e.key, kind=PlateKind(e.kind), normal=e.answer,
+                           red_green=e.answer if e.kind == "demonstration" else e.deficient_answer, options=p.options,
+                           detects=tuple(d.value for d in e.detects))
 
-DEMO_PLATE = _plate(1, PlateKind.DEMONSTRATION, "12", "12", "17")
-SCREENING_PLATES: tuple[ColourPlate, ...] = (
-    _plate(2, PlateKind.TRANSFORMATION, "8", "3", "6"),
-    _plate(4, PlateKind.TRANSFORMATION, "29", "70", "26"),
-    _plate(6, PlateKind.TRANSFORMATION, "5", "2", "8"),
-    _plate(10, PlateKind.VANISHING, "2", None, "7"),
-)
-RESERVE_PLATES: tuple[ColourPlate, ...] = (
-    _plate(5, PlateKind.TRANSFORMATION, "57", "35", "51"),
-    _plate(12, PlateKind.VANISHING, "97", None, "87"),
-)
+    return plate(drawn.demonstration), tuple(map(plate, drawn.screening)), tuple(map(plate, drawn.reserve))
 
 
 class PlateAnswer(BaseModel):
@@ -287,20 +282,22 @@ class PlateAnswer(BaseModel):
 class ColourVisionResult(BaseModel):
     outcome: ColourVision
     answers: list[PlateAnswer]
+    demo_id: str = ""
 
     @property
     def errors(self) -> int:
-        return sum(not a.correct for a in self.answers if a.plate != DEMO_PLATE.id)
+        return sum(not a.correct for a in self.answers if a.plate != self.demo_id)
 
 
 async def run_colour_test(
     ask: Callable[[ColourPlate], Awaitable[str]],
     *,
-    demo: ColourPlate = DEMO_PLATE,
-    screening: tuple[ColourPlate, ...] = SCREENING_PLATES,
-    reserve: tuple[ColourPlate, ...] = RESERVE_PLATES,
+    demo: ColourPlate,
+    screening: tuple[ColourPlate, ...],
+    reserve: tuple[ColourPlate, ...],
+    rule: ColourPlateRule = COLOUR_PLATE_RULE,
 ) -> ColourVisionResult:
-    """Show the plates through `ask` (returns one of plate.options) and apply the screening rule."""
+    """Show the plates through `ask` (returns one of plate.options) and apply `rule` (medical_rules)."""
     answers: list[PlateAnswer] = []
 
     async def show(plate: ColourPlate) -> bool:
@@ -311,15 +308,18 @@ async def run_colour_test(
         return a == plate.normal
 
     if not await show(demo):
-        return ColourVisionResult(outcome=ColourVision.INCONCLUSIVE, answers=answers)
-    errors = sum([not await show(p) for p in screening])
-    if errors == 1:  # one slip: the reserve plates decide
-        errors = 0 if all([await show(p) for p in reserve]) else 2
+        return ColourVisionResult(outcome=ColourVision.INCONCLUSIVE, answers=answers, demo_id=demo.id)
+    read = sum([await show(p) for p in screening])
+    short = max(0, min(rule.must_read, len(screening)) - read)  # plates missing to the required number
+    errors = short
+    if 0 < short <= rule.slips_allowed:  # a slip: the reserve plates decide
+        errors = 0 if all([await show(p) for p in reserve]) else short + 1
     outcome = ColourVision.NORMAL if errors == 0 else ColourVision.RED_GREEN_DEFICIENT
-    return ColourVisionResult(outcome=outcome, answers=answers)
+    return ColourVisionResult(outcome=outcome, answers=answers, demo_id=demo.id)
 
 
-def colour_guess_probability(choices: int = 4, screening: int = 4, reserve: int = 2) -> Fraction:
+def colour_guess_probability(choices: int = COLOUR_PLATE_RULE.choices, screening: int = COLOUR_PLATE_RULE.screening,
+                             reserve: int = COLOUR_PLATE_RULE.reserve) -> Fraction:
     """Chance that someone who cannot read the plates is judged NORMAL by guessing."""
     p = Fraction(1, choices)
     all_screening = p**screening

@@ -21,13 +21,15 @@ Answers file (YAML or JSON)::
     engine: {ask_timeout_s: 60}       # optional: flows.engine.EngineSettings fields
     answers:                     # for each asked view, the first key present is used:
       consent: {biometrics: true, health: true}   #   "<step>.<view kind>", "<step>", "*.<view kind>"
-      colour: ["12", "8", "29", "5", "2"]         # a list is consumed in order, one item per view
+      colour: ["@normal", "@normal", "nothing"]    # a list is consumed in order, one item per view
       hearing: "@heard"                           # anything else answers every view of that key
 
 Answer values are the view's answer (a choice key, a dict of form values or consents, null)
 or one of: "@continue" (null), "@cancel", "@help", "@back", "@more_time", "@idle" (do
 nothing: time moves past the view's timeout), "@heard" / "@missed" (the hearing test:
-the side the simulated speaker played, or the other one). "@@x" is the literal "@x".
+the side the simulated speaker played, or the other one), "@normal" / "@protan" /
+"@deutan" (a colour plate: what that observer reads, judged from the plate's pixels
+through the Machado 2009 simulation — flows.colour.index.simulated_reading). "@@x" is the literal "@x".
 Without an entry, prompts, help and results are continued, the idle warning gets
 "@more_time"; any other view ends the run with status 2.
 
@@ -102,6 +104,7 @@ _DEFAULTS = {ViewKind.PROMPT: "@continue", ViewKind.HELP: "@continue", ViewKind.
              ViewKind.IDLE_WARNING: "@more_time"}
 _SPECIAL = {"@continue": Action.answer(None), "@cancel": Action.cancel(), "@help": Action.help(),
             "@back": Action.back(), "@more_time": Action.more_time()}
+_OBSERVERS = {"@normal": None, "@protan": "protan", "@deutan": "deutan"}  # colour plates
 
 
 def _jsonable(value: Any) -> Any:
@@ -118,9 +121,10 @@ def _jsonable(value: Any) -> Any:
 class AnswerBook:
     """Answers keyed by step / view kind; lists are consumed in order (one cursor per key)."""
 
-    def __init__(self, answers: dict[str, Any], audio: Any = None):
+    def __init__(self, answers: dict[str, Any], audio: Any = None, plates_dir: Any = None):
         self.answers = {str(k): _jsonable(v) for k, v in answers.items()}
         self.audio = audio
+        self.plates_dir = plates_dir
         self._cursor: dict[str, int] = {}
 
     @classmethod
@@ -160,11 +164,24 @@ class AnswerBook:
                     raise NoAnswer(f"{value} needs the simulated audio output to have played a sound")
                 answer = side.value if value == "@heard" else ("left" if side.value == "right" else "right")
                 return Action.answer(answer, view_id=view.view_id)
+            elif value in _OBSERVERS:
+                return Action.answer(self._plate_reading(view, _OBSERVERS[value]), view_id=view.view_id)
             elif value in _SPECIAL:
                 return _SPECIAL[value].model_copy(update={"view_id": view.view_id})
             else:
                 raise NoAnswer(f"unknown special answer {value!r}")
         return Action.answer(value, view_id=view.view_id)
+
+    def _plate_reading(self, view: ViewBase, deficiency: str | None) -> str:
+        """What the simulated citizen reads on the colour plate the view shows (flows.colour.index)."""
+        from flows.colour.index import load_pool, simulated_reading
+
+        key = getattr(view, "image", None)
+        pool = load_pool(self.plates_dir)
+        entry = pool.by_key(key) if key else None
+        if entry is None:
+            raise NoAnswer(f"the view at step {view.step!r} shows no generated colour plate")
+        return simulated_reading(pool, entry, deficiency)
 
 
 # --- time that can be skipped -------------------------------------------------------------

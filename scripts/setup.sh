@@ -13,6 +13,7 @@ APT_PACKAGES=(
   xvfb xauth                            # headless display for UI tests
   fonts-wqy-microhei                    # a CJK font whose face 0 draws Simplified Chinese
   espeak-ng                             # voice prompts
+  libportaudio2                         # sounddevice's PortAudio: the hearing test's tones
   mosquitto                             # local MQTT broker for the fleet
   socat                                 # handy for poking serial ports by hand
   systemd udev                          # systemd-analyze verify / security on the shipped units

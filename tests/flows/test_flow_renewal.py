@@ -69,7 +69,8 @@ def test_renewal_completes_submits_once_mails_pays_and_prints(backoffice, tmp_pa
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("changes, criterion", [
     ({"sim": {"eye": {"acuity_left": 4.5, "acuity_right": 4.6}}}, "vision"),
-    ({"answers": {"colour": ["12", "3", "70", "2", "nothing"]}}, "colour_vision"),
+    ({"answers": {"colour": "@protan"}}, "colour_vision"),
+    ({"answers": {"colour": "@deutan"}}, "colour_vision"),
     ({"answers": {"hearing.choice": "@missed"}}, "hearing_left"),
 ])
 def test_failing_an_order_162_criterion_ends_naming_it_and_pointing_to_a_hospital(backoffice, tmp_path, changes, criterion):
@@ -85,7 +86,7 @@ def test_failing_an_order_162_criterion_ends_naming_it_and_pointing_to_a_hospita
 
 @pytest.mark.timeout(60)
 def test_inconclusive_colour_plates_refer_to_an_examiner(backoffice, tmp_path):
-    r = run(spec(answers={"colour": ["17"]}), backoffice.url, tmp_path / "state")  # demonstration plate misread
+    r = run(spec(answers={"colour": ["nothing"]}), backoffice.url, tmp_path / "state")  # demonstration plate misread
     err = final(r)
     assert err.code == "examiner_needed" and "colour_vision" in str(err.what.params["criteria"])
 

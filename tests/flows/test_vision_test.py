@@ -8,12 +8,10 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
+from flows.colour.index import load_pool
 from flows.medical_rules import ColourVision, Criterion, MedicalResults, Verdict, evaluate
 from flows.vision_test import (
-    DEMO_PLATE,
     NOTHING,
-    RESERVE_PLATES,
-    SCREENING_PLATES,
     AcuitySettings,
     ColourPlate,
     LineRule,
@@ -25,8 +23,10 @@ from flows.vision_test import (
     hearing_guess_probability,
     measure_eye,
     run_acuity,
+    PlateKind,
     run_colour_test,
     run_hearing_test,
+    session_plates,
 )
 from peripherals.base import DeviceInfo, EyeTester, SelfTestResult
 from peripherals.errors import DeviceTimeout
@@ -171,6 +171,9 @@ def test_acuity_settings_refuse_off_scale_start():
 
 # --- colour ---------------------------------------------------------------------------------
 
+DEMO_PLATE, SCREENING_PLATES, RESERVE_PLATES = session_plates(load_pool(), random.Random(5))
+PLATES = dict(demo=DEMO_PLATE, screening=SCREENING_PLATES, reserve=RESERVE_PLATES)
+
 def answerer(kind: str, wrong: set[str] = frozenset()):
     async def ask(plate: ColourPlate) -> str:
         assert plate.normal in plate.options and NOTHING in plate.options
@@ -186,25 +189,34 @@ def answerer(kind: str, wrong: set[str] = frozenset()):
 
 
 async def test_colour_normal_observer():
-    r = await run_colour_test(answerer("normal"))
+    r = await run_colour_test(answerer("normal"), **PLATES)
     assert r.outcome is ColourVision.NORMAL and len(r.answers) == 1 + len(SCREENING_PLATES)
 
 
 async def test_colour_red_green_observer_is_detected():
-    r = await run_colour_test(answerer("red_green"))
+    r = await run_colour_test(answerer("red_green"), **PLATES)
     assert r.outcome is ColourVision.RED_GREEN_DEFICIENT
     assert all(a.red_green_typical for a in r.answers if a.plate != DEMO_PLATE.id)
 
 
+def test_every_session_draws_its_own_plates():
+    drawn = {tuple(p.id for p in session_plates(load_pool(), random.Random(seed))[1]) for seed in range(12)}
+    assert len(drawn) >= 8  # figures differ from session to session
+    demo, screening, reserve = session_plates(load_pool(), random.Random(1))
+    assert {d for p in screening for d in p.detects} == {"protan", "deutan"}
+    assert {p.kind for p in screening} == {PlateKind.VANISHING, PlateKind.TRANSFORMATION}
+    assert not {p.id for p in reserve} & {p.id for p in screening}
+
+
 async def test_colour_one_slip_goes_to_reserve_plates():
-    ok = await run_colour_test(answerer("normal", wrong={SCREENING_PLATES[0].id}))
+    ok = await run_colour_test(answerer("normal", wrong={SCREENING_PLATES[0].id}), **PLATES)
     assert ok.outcome is ColourVision.NORMAL and len(ok.answers) == 1 + len(SCREENING_PLATES) + len(RESERVE_PLATES)
-    bad = await run_colour_test(answerer("normal", wrong={SCREENING_PLATES[0].id, RESERVE_PLATES[1].id}))
+    bad = await run_colour_test(answerer("normal", wrong={SCREENING_PLATES[0].id, RESERVE_PLATES[1].id}), **PLATES)
     assert bad.outcome is ColourVision.RED_GREEN_DEFICIENT
 
 
 async def test_colour_demo_plate_misread_is_inconclusive():
-    r = await run_colour_test(answerer("blind"))
+    r = await run_colour_test(answerer("blind"), **PLATES)
     assert r.outcome is ColourVision.INCONCLUSIVE and len(r.answers) == 1
 
 

@@ -83,18 +83,15 @@ def expansions() -> dict[str, set[str]]:
     from flows.vehicle_licence import REASONS as VEHICLE_LICENCE_REASONS
     from flows.engine import AbortReason
     from flows.medical_rules import BpAdviceLevel
-    from flows.vision_test import DEMO_PLATE, RESERVE_PLATES, SCREENING_PLATES
     from peripherals.bp.models import BpPhase
     from peripherals.camera.models import FaceIssue
 
-    plate_options = {o for p in (DEMO_PLATE, *SCREENING_PLATES, *RESERVE_PLATES) for o in p.options}
     rejection_codes = backoffice_codes() | set(ELIGIBILITY_CODES) | set(REJECTION_NEXT)
     return {
         "error.{reason}.what/next": {r.value for r in AbortReason},
         "idcard.{code}": set(CARD_LEVEL_ERRORS) | {"card_not_supported", "id_card_expired"},
         "face.issue.{issue}": {i.value for i in FaceIssue} | {"ok", "no_face"},
         "bp.phase.{phase}": {p.value for p in BpPhase},
-        "colour.option.{o}": plate_options,
         "error.rejected.{code}": rejection_codes,
         "payment.{status}": {"expired", "cancelled", "pending"},
         "face.{code}": {"face_mismatch", "face_check_failed"},
