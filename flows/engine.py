@@ -16,205 +16,31 @@ Front ends pull views (`await runner.next_view()`) and push actions (`await runn
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import secrets
 from enum import StrEnum
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Generic, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializeAsAny, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from flows.clock import TIMED_OUT, Clock, MonotonicClock, wait_for
-from flows.errors import (
-    AnswerInvalid,
-    FlowDefinitionError,
-    FlowFinished,
-    JournalError,
-    OperationTimeout,
-    ServiceError,
-    UnknownStep,
-)
+from flows.errors import AnswerInvalid, FlowFinished, JournalError, OperationTimeout, ServiceError, UnknownStep
+from flows.flow import RESUME_STEP, Flow
 from flows.journal import Journal, JournalCorrupt, idempotency_key
-from flows.views import (
-    Action,
-    ActionKind,
-    Choice,
-    ChoiceOption,
-    Error,
-    Help,
-    IdleWarning,
-    Msg,
-    Result,
-    StepProgress,
-    ViewBase,
-    msg,
-)
+from flows.outcomes import (Abort, AbortReason, Done, EngineSettings, FlowOutcome, Next, OutcomeStatus, ResumePolicy,
+                            _Cancelled, _GoBack, _IdleTimeout, _JournalFailed, _Signal)
+from flows.views import Action, ActionKind, Choice, ChoiceOption, Error, Help, IdleWarning, Msg, Result, ViewBase, msg
 from peripherals.errors import DeviceError
+
+# the engine's public surface: flows and front ends import these names from here
+__all__ = ["Abort", "AbortReason", "Done", "EngineSettings", "Flow", "FlowContext", "FlowOutcome", "FlowRunner", "Next",
+           "OutcomeStatus", "ResumePolicy"]
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=BaseModel)
 D = TypeVar("D")
 T = TypeVar("T")
-
-RESUME_STEP = "resume"  # the pseudo-step name of the resume offer
-
-
-class EngineSettings(BaseModel):
-    """Timing policy. The lower bounds are WCAG 2.2.1 (warn, ≥20 s to extend, ≥10 extensions)."""
-
-    ask_timeout_s: float = Field(default=60.0, gt=0)  # idle time on a view before the warning
-    elderly_factor: float = Field(default=2.0, ge=1.0)  # every ask timeout × this in elderly mode
-    warning_s: float = Field(default=30.0, ge=20.0)  # how long the idle warning waits for "more time"
-    extension_s: float = Field(default=60.0, ge=20.0)  # minimum time one extension grants
-    max_extensions: int = Field(default=10, ge=10)  # per asked view
-    call_timeout_s: float = Field(default=30.0, gt=0)  # default for device/service calls
-
-
-class ResumePolicy(StrEnum):
-    ASK = "ask"  # offer the citizen: resume or start over (the kiosk)
-    ALWAYS = "always"  # resume without asking (headless runner after a crash)
-    NEVER = "never"  # wipe any unfinished session
-
-
-class AbortReason(StrEnum):
-    CANCELLED = "cancelled"
-    IDLE_TIMEOUT = "idle_timeout"
-    STEP_TIMEOUT = "step_timeout"
-    DEVICE_FAULT = "device_fault"
-    SERVICE_FAILED = "service_failed"
-    NOT_ELIGIBLE = "not_eligible"
-    CONSENT_DECLINED = "consent_declined"
-    STAFF_NEEDED = "staff_needed"
-    JOURNAL_FAILED = "journal_failed"
-    INTERNAL_ERROR = "internal_error"
-
-
-class Next(BaseModel):
-    """Go to `step` (a member of the flow's Step enum). `allow_back=False` makes it a barrier."""
-
-    model_config = ConfigDict(frozen=True)
-
-    step: str
-    allow_back: bool = True
-
-
-class Done(BaseModel):
-    """The errand finished; `outcome` is what the runner reports (submission id, tracking number)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    outcome: SerializeAsAny[BaseModel] | None = None
-    message: Msg = Field(default_factory=lambda: Msg(key="result.done"))
-    details: tuple[Msg, ...] = ()
-
-
-class Abort(BaseModel):
-    """The errand ends unfinished; `error` is the view shown (a default per reason otherwise)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    reason: AbortReason
-    code: str = ""  # finer cause: a device/service error code
-    error: Error | None = None
-
-
-StepResult = Next | Done | Abort
-
-
-class OutcomeStatus(StrEnum):
-    COMPLETED = "completed"
-    ABORTED = "aborted"
-
-
-class FlowOutcome(BaseModel):
-    status: OutcomeStatus
-    flow: str
-    session_id: str
-    reason: AbortReason | None = None
-    code: str = ""
-    outcome: dict[str, JsonValue] | None = None
-    steps_run: int = 0
-    resumed: bool = False
-    final_view: Result | Error
-
-
-# Control signals raised out of `ctx.ask`. BaseException, so a step's `except Exception`
-# around a device call cannot swallow the citizen's Cancel.
-class _Signal(BaseException):
-    pass
-
-
-class _Cancelled(_Signal):
-    pass
-
-
-class _IdleTimeout(_Signal):
-    pass
-
-
-class _GoBack(_Signal):
-    pass
-
-
-class _JournalFailed(_Signal):
-    pass
-
-
-class Flow(Generic[S, D]):
-    """Base of every flow. Subclasses set `name`, `State`, `Step` and write `step_<value>` methods.
-
-    `first` defaults to the first member of `Step`; "step i of n" follows `Step` order
-    (override `progress`). `version` must change when the State or the steps change shape,
-    so an old journaled session is wiped instead of resumed.
-    """
-
-    name: ClassVar[str] = ""
-    version: ClassVar[int] = 1
-    State: ClassVar[type[BaseModel]]
-    Step: ClassVar[type[StrEnum]]
-    first: ClassVar[StrEnum | None] = None
-    ask_timeouts: ClassVar[dict[str, float]] = {}  # step value -> idle seconds, overriding the default
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        if not (hasattr(cls, "Step") and hasattr(cls, "State")):
-            return  # an intermediate base class
-        if not cls.name:
-            raise FlowDefinitionError(f"{cls.__name__}: set `name`")
-        if not (isinstance(cls.Step, type) and issubclass(cls.Step, StrEnum)) or not list(cls.Step):
-            raise FlowDefinitionError(f"{cls.__name__}: `Step` must be a non-empty StrEnum")
-        if not (isinstance(cls.State, type) and issubclass(cls.State, BaseModel)):
-            raise FlowDefinitionError(f"{cls.__name__}: `State` must be a pydantic model")
-        if RESUME_STEP in {s.value for s in cls.Step}:
-            raise FlowDefinitionError(f"{cls.__name__}: step name {RESUME_STEP!r} is reserved")
-        for s in cls.Step:
-            fn = getattr(cls, f"step_{s.value}", None)
-            if fn is None or not inspect.iscoroutinefunction(fn):
-                raise FlowDefinitionError(f"{cls.__name__}: missing `async def step_{s.value}(self, ctx)`")
-        unknown = set(cls.ask_timeouts) - {s.value for s in cls.Step}
-        if unknown:
-            raise FlowDefinitionError(f"{cls.__name__}: ask_timeouts for unknown steps {sorted(unknown)}")
-        if cls.first is None:
-            cls.first = next(iter(cls.Step))
-        elif cls.first not in set(cls.Step):
-            raise FlowDefinitionError(f"{cls.__name__}: `first` is not a member of Step")
-
-    def initial_state(self) -> S:
-        return self.State()  # type: ignore[return-value]
-
-    def progress(self, step: StrEnum) -> StepProgress | None:
-        members = list(self.Step)
-        return StepProgress(index=members.index(step) + 1, total=len(members))
-
-    def step_for(self, name: str) -> StrEnum:
-        try:
-            return self.Step(name)
-        except ValueError:
-            raise UnknownStep(f"{self.name}: no step {name!r}") from None
-
-    def help_key(self, step: str) -> str:
-        return f"help.{self.name}.{step}"
 
 
 class FlowContext(Generic[S, D]):
