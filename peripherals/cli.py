@@ -7,6 +7,8 @@ Other tools rely on these exact forms (issue #2):
   kiosk-devices status
   kiosk-devices print-test [--port URL]
   kiosk-devices demo                               (every simulator, each device read once)
+  kiosk-devices face verify --reference IMG --probe IMG
+  kiosk-devices face liveness --video FILE [--challenge blink,turn-left,...]
 Failures exit non-zero with one line on stderr naming the cause in plain words.
 """
 
@@ -177,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start every simulator and read each device once")
     demo.set_defaults(func=cmd_demo)
+
+    from peripherals.face.cli import add_parser as add_face_parser
+
+    add_face_parser(sub)
     return p
 
 
