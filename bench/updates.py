@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fleet.updates.bundle import build_bundle, sign_bundle  # noqa: E402
+from fleet.bundle.archive import build_bundle, sign_bundle  # noqa: E402
 from fleet.updates.download import Downloader, DownloadOptions  # noqa: E402
 from fleet.updates.health import CallableProbe, HealthReport  # noqa: E402
 from fleet.updates.installer import Updater, UpdaterConfig  # noqa: E402
-from fleet.updates.keys import generate_keypair, load_private_key  # noqa: E402
-from fleet.updates.manifest import sha256_file  # noqa: E402
+from fleet.bundle.keys import generate_keypair, load_private_key  # noqa: E402
+from fleet.bundle.manifest import sha256_file  # noqa: E402
 from fleet.updates.models import UpdateError, UpdateRequest  # noqa: E402
 from fleet.updates.testing import RangeServer  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Update artifacts: signed bundles the server accepts, stores and serves to kiosks.
 
 An upload is written to a temporary file in the artifact directory while it arrives,
-then checked exactly as a kiosk would check it (`fleet.updates.verify_bundle`: signature
+then checked exactly as a kiosk would check it (`fleet.bundle.archive.verify_bundle`: signature
 by one of the server's trusted keys, manifest, size and sha256 of every file). Only then
 is it renamed into place and recorded with its sha256, size and version. A tampered,
 unsigned or foreign-signed bundle is refused with the installer's reason code, so an
@@ -32,11 +32,11 @@ from fleet.server import audit
 from fleet.server.db import Database
 from fleet.server.models import Artifact, Rollout, utcnow
 from fleet.server.rollouts import RolloutStatus
-from fleet.updates.bundle import verify_bundle
-from fleet.updates.keys import TrustedKeys
-from fleet.updates.manifest import sha256_file
-from fleet.updates.models import UpdateError
-from fleet.updates.state import fsync_dir
+from fleet.bundle.archive import verify_bundle
+from fleet.bundle.keys import TrustedKeys
+from fleet.bundle.manifest import sha256_file
+from fleet.bundle.errors import UpdateError
+from fleet.bundle.durable import fsync_dir
 
 DOWNLOAD_PATH = "api/artifacts/{artifact_id}/download"
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]")

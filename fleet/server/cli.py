@@ -13,7 +13,7 @@
                                [--approve 2,3] [--success-percent 95] [--deadline-s S]
                                [--max-failures N] [--max-failure-percent P] [--min-finished N] [--allow-downgrade]
     kiosk-fleet rollout list | show ID [--wait] | pause ID | resume ID | cancel ID | approve ID [--stage N]
-    kiosk-fleet keys generate ... | bundle build|sign|verify|inspect ...   (offline; fleet.updates.cli)
+    kiosk-fleet keys generate ... | bundle build|sign|verify|inspect ...   (offline; fleet.bundle.cli)
     kiosk-fleet logout
 
 `login` keeps the URL and token in $KIOSK_FLEET_TOKEN_FILE (default
@@ -442,7 +442,7 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--stage", type=int, help="stage number (default: the next one waiting)")
         s.set_defaults(run=_rollout_action(action))
 
-    from fleet.updates.cli import register  # keys generate, bundle build|sign|verify|inspect (offline)
+    from fleet.bundle.cli import register  # keys generate, bundle build|sign|verify|inspect (offline)
 
     register(sub)
     return p
@@ -451,8 +451,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, out=None) -> int:
     args = parser().parse_args(argv)
     out = out or sys.stdout
-    if not hasattr(args, "run"):  # an offline command of fleet.updates.cli (keys, bundle)
-        from fleet.updates.cli import run_command
+    if not hasattr(args, "run"):  # an offline command of fleet.bundle.cli (keys, bundle)
+        from fleet.bundle.cli import run_command
 
         return run_command(args, "kiosk-fleet")
     saved = load_session()

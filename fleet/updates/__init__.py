@@ -4,7 +4,7 @@ See docs/updates.md. The agent uses `Updater` (apply / resume), the operator CLI
 `fleet.updates.cli.register`.
 """
 
-from fleet.updates.bundle import VerifiedBundle, build_bundle, inspect_bundle, sign_bundle, verify_bundle
+from fleet.bundle.archive import VerifiedBundle, build_bundle, inspect_bundle, sign_bundle, verify_bundle
 from fleet.updates.gating import MaintenanceWindow
 from fleet.updates.health import (
     CallableProbe,
@@ -16,7 +16,7 @@ from fleet.updates.health import (
     control_session_active,
 )
 from fleet.updates.installer import Updater, UpdaterConfig
-from fleet.updates.manifest import Manifest
+from fleet.bundle.manifest import Manifest
 from fleet.updates.models import (
     ReasonCode,
     UpdateError,

@@ -23,9 +23,9 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from fleet.updates.manifest import sha256_file
+from fleet.bundle.manifest import sha256_file
 from fleet.updates.models import ReasonCode, UpdateError
-from fleet.updates.state import atomic_write_bytes
+from fleet.bundle.durable import atomic_write_bytes
 
 ProgressFn = Callable[[int, int | None], None]  # (bytes on disk, total or None)
 

@@ -44,12 +44,13 @@ from typing import Callable, Iterator
 
 from pydantic import BaseModel, Field
 
-from fleet.updates.bundle import verify_bundle
+from fleet.bundle.archive import verify_bundle
+from fleet.bundle.durable import atomic_write_bytes, fsync_dir
+from fleet.bundle.keys import TrustedKeys
+from fleet.bundle.manifest import MANIFEST_NAME, WHEELS_DIR, Manifest, parse_version
 from fleet.updates.download import Downloader, DownloadOptions
 from fleet.updates.gating import MaintenanceWindow, install_blocker
 from fleet.updates.health import HealthProbe, wait_healthy
-from fleet.updates.keys import TrustedKeys
-from fleet.updates.manifest import MANIFEST_NAME, WHEELS_DIR, Manifest, parse_version
 from fleet.updates.models import (
     ReasonCode,
     UpdateError,
@@ -65,8 +66,6 @@ from fleet.updates.state import (
     Phase,
     StateStore,
     UpdateRecord,
-    atomic_write_bytes,
-    fsync_dir,
 )
 
 log = logging.getLogger("fleet.updates")
@@ -105,7 +104,7 @@ _VERIFY_REASONS = {
 
 class UpdaterConfig(BaseModel):
     root: Path
-    trusted_keys: list[str]  # "ed25519:<base64>" lines (see fleet.updates.keys)
+    trusted_keys: list[str]  # "ed25519:<base64>" lines (see fleet.bundle.keys)
     restart_command: list[str] | None = None  # e.g. ["systemctl", "restart", "kiosk.service"]; {release} {version}
     restart_timeout_s: float = 120.0
     health_deadline_s: float = 180.0

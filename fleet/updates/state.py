@@ -8,13 +8,13 @@ undo whatever was in progress.
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from fleet.bundle.durable import atomic_write_bytes
 from fleet.updates.models import ReasonCode, UpdateRequest, utcnow
 
 
@@ -50,31 +50,6 @@ class UpdateRecord(BaseModel):
     failed_attempts: list[str] = Field(default_factory=list)  # UpdateRequest.attempt_key rolled back here
     started_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 class StateStore:

@@ -267,7 +267,7 @@ class UpdateLab:
     app_main = FAKE_APP_MAIN  # the releases' ``fakekiosk/__main__.py``
 
     def __init__(self, base: Path, rate_bytes_s: float | None = None) -> None:
-        from fleet.updates.keys import generate_keypair, load_private_key
+        from fleet.bundle.keys import generate_keypair, load_private_key
 
         self.base = Path(base)
         self.serve_dir = self.base / "srv"
@@ -294,7 +294,7 @@ class UpdateLab:
         key=None,
     ) -> Path:
         """Build (and sign with `key`, default the lab's own) the bundle of `version`."""
-        from fleet.updates.bundle import build_bundle, sign_bundle
+        from fleet.bundle.archive import build_bundle, sign_bundle
 
         wheels = fake_app_wheels(self.base / "wheels" / version, version, healthy=healthy, padding=padding,
                                  main=self.app_main)
@@ -305,7 +305,7 @@ class UpdateLab:
         return out
 
     def request(self, version: str, **fields):
-        from fleet.updates.manifest import sha256_file
+        from fleet.bundle.manifest import sha256_file
         from fleet.updates.models import UpdateRequest
 
         size, digest = sha256_file(self.serve_dir / self.bundle_name(version))

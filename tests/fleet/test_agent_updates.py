@@ -16,8 +16,8 @@ import pytest
 from fleet.agent.testing import ControlAppLab, ReleaseKiosk, install_first_release, short_dir
 from fleet.protocol import Channel, Presence, UpdateDesired, UpdateReported, decode, kiosk_topic, outgoing
 from fleet.updates.installer import CRASH_ENV
-from fleet.updates.keys import generate_keypair, load_private_key
-from fleet.updates.manifest import sha256_file
+from fleet.bundle.keys import generate_keypair, load_private_key
+from fleet.bundle.manifest import sha256_file
 from fleet.updates.testing import tamper_bundle
 
 A = "kiosk-a"

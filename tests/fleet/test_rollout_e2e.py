@@ -26,7 +26,7 @@ from fleet.agent.testing import ControlAppLab, ReleaseKiosk, install_first_relea
 from fleet.protocol import Channel, kiosk_topic
 from fleet.server import cli
 from fleet.server.testing import FleetHarness, wait_until
-from fleet.updates.keys import generate_keypair, load_private_key
+from fleet.bundle.keys import generate_keypair, load_private_key
 from fleet.updates.testing import tamper_bundle
 
 pytestmark = pytest.mark.timeout(120)

@@ -20,7 +20,7 @@ import pytest
 
 from fleet.protocol import Channel, UpdateDesired, UpdateReported, decode, kiosk_topic
 from fleet.server.testing import FleetHarness, wait_until
-from fleet.updates.keys import generate_keypair, load_private_key
+from fleet.bundle.keys import generate_keypair, load_private_key
 from fleet.updates.testing import UpdateLab, tamper_bundle
 
 pytestmark = pytest.mark.timeout(60)
@@ -37,7 +37,7 @@ def lab(tmp_path_factory):
     lab.add_release("3.0.0", sign=False)
     rogue, _ = generate_keypair(lab.base / "rogue", "rogue")
     wheels = lab.base / "wheels"
-    from fleet.updates.bundle import build_bundle, sign_bundle
+    from fleet.bundle.archive import build_bundle, sign_bundle
     from fleet.updates.testing import fake_app_wheels
 
     build_bundle(fake_app_wheels(wheels / "4.0.0", "4.0.0"), lab.serve_dir / "rogue.bundle", package="fakekiosk")
@@ -323,6 +323,6 @@ def test_kiosk_fleet_carries_the_offline_key_and_bundle_commands(tmp_path, capsy
 
 
 def key_id_of(key: dict) -> str:
-    from fleet.updates.keys import key_id, parse_public_key
+    from fleet.bundle.keys import key_id, parse_public_key
 
     return key_id(parse_public_key(key["public_key"]))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from fleet.bundle import cli as bundle_cli
 from fleet.updates import cli
-from fleet.updates.bundle import build_bundle, inspect_bundle, read_manifest, sign_bundle, verify_bundle
-from fleet.updates.keys import TrustedKeys, generate_keypair, load_private_key, parse_public_key, public_key_text
-from fleet.updates.manifest import MANIFEST_NAME, SIGNATURE_NAME, sha256_file
+from fleet.bundle.archive import build_bundle, inspect_bundle, read_manifest, sign_bundle, verify_bundle
+from fleet.bundle.keys import TrustedKeys, generate_keypair, load_private_key, parse_public_key, public_key_text
+from fleet.bundle.manifest import MANIFEST_NAME, SIGNATURE_NAME, sha256_file
 from fleet.updates.models import ReasonCode, UpdateError
 from fleet.updates.testing import fake_app_wheels
 
@@ -223,10 +224,10 @@ def test_register_mounts_into_another_cli():
     parser = argparse.ArgumentParser(prog="kiosk-fleet")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("kiosks")  # somebody else's command
-    cli.register(sub)
+    bundle_cli.register(sub)
     args = parser.parse_args(["bundle", "sign", "x.bundle", "--key", "k.key"])
-    assert args.func is cli.cmd_bundle_sign and args.bundle == "x.bundle"
-    assert parser.parse_args(["keys", "generate", "--out", "d"]).func is cli.cmd_keys_generate
+    assert args.func is bundle_cli.cmd_bundle_sign and args.bundle == "x.bundle"
+    assert parser.parse_args(["keys", "generate", "--out", "d"]).func is bundle_cli.cmd_keys_generate
 
 
 def test_version_order_matches_pep440_reference():
@@ -235,7 +236,7 @@ def test_version_order_matches_pep440_reference():
 
     from packaging.version import Version as Reference
 
-    from fleet.updates.manifest import parse_version
+    from fleet.bundle.manifest import parse_version
 
     versions = ["0.9.9", "1.0.dev1", "1.0a1", "1.0a2.dev1", "1.0a2", "1.0b1", "1.0rc1", "1.0", "1.0.0",
                 "1.0.post1.dev2", "1.0.post1", "1.0.1", "1.1", "2", "10.0"]

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from fleet.updates.download import Downloader, DownloadOptions
-from fleet.updates.manifest import sha256_file
+from fleet.bundle.manifest import sha256_file
 from fleet.updates.models import ReasonCode, UpdateError
 from fleet.updates.testing import RangeServer
 

@@ -166,7 +166,7 @@ def test_wrong_key_and_tampered_bundle_through_the_installer(lab, kiosk, tmp_pat
     outcome = lab.updater(root, run, config=cfg).apply(lab.request("2.0.0"))
     assert outcome.status == "refused" and outcome.reason is ReasonCode.UNTRUSTED_KEY
     # Tamper with the served bundle (a byte inside a wheel) and announce the new file's hash.
-    from fleet.updates.bundle import inspect_bundle
+    from fleet.bundle.archive import inspect_bundle
 
     bundle = lab.serve_dir / lab.bundle_name("2.0.0")
     original = bundle.read_bytes()

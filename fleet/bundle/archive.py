@@ -31,8 +31,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fleet.updates.keys import TrustedKeys, key_id
-from fleet.updates.manifest import (
+from fleet.bundle.keys import TrustedKeys, key_id
+from fleet.bundle.manifest import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     WHEELS_DIR,
@@ -41,7 +41,7 @@ from fleet.updates.manifest import (
     parse_version,
     sha256_file,
 )
-from fleet.updates.models import ReasonCode, UpdateError
+from fleet.bundle.errors import ReasonCode, UpdateError
 
 _CHUNK = 1 << 20
 
