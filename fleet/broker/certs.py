@@ -3,6 +3,7 @@
     python -m fleet.broker.certs --dir PKI init [--host broker.example --host 10.0.0.5]
     python -m fleet.broker.certs --dir PKI issue-kiosk KIOSK_ID
     python -m fleet.broker.certs --dir PKI issue-server            # fleet-server's client cert
+    python -m fleet.broker.certs --dir PKI issue-service fleet-ingest.1   # an ingest worker's cert
     python -m fleet.broker.certs --dir PKI issue-broker --host ...  # re-issue the broker's cert
 
 Layout of PKI: ``ca.crt ca.key broker.crt broker.key fleet-server.crt fleet-server.key
@@ -19,6 +20,7 @@ import argparse
 import datetime as dt
 import ipaddress
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fleet.protocol.topics import SERVER_USERNAME, check_kiosk_id
+
+# Server-side identities besides fleet-server: ingest workers ("fleet-ingest.N") and, in
+# tests only, watching probes ("fleet-probe.N"). The '.' keeps them out of the kiosk id
+# space (KIOSK_ID_RE), so no kiosk certificate can ever carry one of these names.
+SERVICE_NAME_RE = re.compile(r"^fleet-[a-z]+\.[0-9]{1,3}$")
+
+
+def check_service_name(name: str) -> str:
+    if not SERVICE_NAME_RE.match(name):
+        raise ValueError(f"invalid service identity {name!r}: want {SERVICE_NAME_RE.pattern}")
+    return name
 
 CA_DAYS = 3650
 LEAF_DAYS = 825
@@ -65,6 +78,11 @@ class CertificateAuthority:
         return Identity(
             self.ca_cert_path, self.dir / f"{SERVER_USERNAME}.crt", self.dir / f"{SERVER_USERNAME}.key", SERVER_USERNAME
         )
+
+    def service_identity(self, name: str) -> Identity:
+        check_service_name(name)
+        return Identity(self.ca_cert_path, self.dir / "services" / f"{name}.crt",
+                        self.dir / "services" / f"{name}.key", name)
 
     def kiosk_identity(self, kiosk_id: str) -> Identity:
         check_kiosk_id(kiosk_id)
@@ -111,6 +129,16 @@ class CertificateAuthority:
         ident = self.server_identity()
         self._issue(ident, common_name=SERVER_USERNAME, server=False)
         return ident
+
+    def issue_service(self, name: str) -> Identity:
+        """A server-side client certificate (CN = `name`, e.g. ``fleet-ingest.1``)."""
+        ident = self.service_identity(name)
+        self._issue(ident, common_name=name, server=False)
+        return ident
+
+    def ensure_service(self, name: str) -> Identity:
+        ident = self.service_identity(name)
+        return ident if ident.cert.exists() else self.issue_service(name)
 
     def issue_kiosk(self, kiosk_id: str) -> Identity:
         ident = self.kiosk_identity(kiosk_id)
@@ -188,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     p_kiosk = sub.add_parser("issue-kiosk", help="issue a kiosk client certificate (CN = kiosk id)")
     p_kiosk.add_argument("kiosk_id")
     sub.add_parser("issue-server", help="issue the fleet server's client certificate")
+    p_service = sub.add_parser("issue-service", help="issue an ingest worker's certificate (fleet-ingest.N)")
+    p_service.add_argument("name")
     p_broker = sub.add_parser("issue-broker", help="re-issue the broker's TLS certificate")
     p_broker.add_argument("--host", action="append")
     args = parser.parse_args(argv)
@@ -201,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{ident.cert}\n{ident.key}")
         elif args.cmd == "issue-server":
             ident = ca.issue_server()
+            print(f"{ident.cert}\n{ident.key}")
+        elif args.cmd == "issue-service":
+            ident = ca.issue_service(args.name)
             print(f"{ident.cert}\n{ident.key}")
         elif args.cmd == "issue-broker":
             ident = ca.issue_broker(tuple(args.host or DEFAULT_BROKER_HOSTS))

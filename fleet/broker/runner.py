@@ -125,7 +125,7 @@ class MosquittoBroker(LoggedProcess):
     """One mosquitto process with the fleet TLS + ACL config in `workdir`."""
 
     def __init__(self, workdir: Path, ca: CertificateAuthority, *, port: int | None = None,
-                 host: str = "127.0.0.1", executable: str | None = None) -> None:
+                 host: str = "127.0.0.1", executable: str | None = None, extra_acl: str = "") -> None:
         self.workdir = Path(workdir)
         self.ca = ca
         self.host = host
@@ -136,12 +136,13 @@ class MosquittoBroker(LoggedProcess):
         self.conf_path = self.workdir / "mosquitto.conf"
         self.acl_path = self.workdir / "acl"
         self.log_path = self.workdir / "mosquitto.log"
+        self.extra_acl = extra_acl  # appended to the shipped ACL (tests: watching probe identities)
         self.proc: subprocess.Popen | None = None
 
     def write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "data").mkdir(exist_ok=True)
-        self.acl_path.write_text(shipped_file("acl"))
+        self.acl_path.write_text(shipped_file("acl") + self.extra_acl)
         self.conf_path.write_text(
             render_config(port=self.port, bind=self.host, certs=self.ca.dir, acl_file=self.acl_path,
                           persistence_dir=self.workdir / "data")

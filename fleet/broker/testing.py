@@ -24,6 +24,16 @@ from fleet.broker.certs import CertificateAuthority, Identity
 from fleet.broker.runner import LoggedProcess, MosquittoBroker, terminate
 
 
+PROBES = 8
+# Tests watch the broker beside a running fleet server. The broker binds the client id
+# to the certificate's CN, so such a watcher cannot share the `fleet-server` identity
+# (it would take over the server's session): it gets one of these test-only identities,
+# with the server's rights. Appended to the shipped ACL by the tests' broker fixture.
+PROBE_ACL = "\n# test-only watching probes (fleet.broker.testing)\n" + "".join(
+    f"user fleet-probe.{n}\ntopic readwrite kiosk/#\ntopic readwrite fleet/#\ntopic read $SYS/broker/log/#\n"
+    for n in range(1, PROBES + 1))
+
+
 @dataclass
 class Received:
     topic: str

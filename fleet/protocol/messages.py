@@ -242,6 +242,10 @@ class Health(KioskMessage):
     devices: list[DeviceHealth] = Field(default_factory=list)
     system: SystemHealth = Field(default_factory=SystemHealth)
     flows: dict[str, FlowCounters] = Field(default_factory=dict)
+    # The kiosk's queue of submissions waiting for the back office (offline outbox): how
+    # many, and how long the oldest has waited. The server alerts past a configured age.
+    submission_queue_depth: int = Field(default=0, ge=0)
+    submission_queue_oldest_s: float = Field(default=0.0, ge=0.0)
 
 
 # ---------------------------------------------------------------- events

@@ -13,6 +13,10 @@ open at most per (kiosk, kind, device).
 - paper_hold: an invoice terminal (or kiosk) stopped printing invoices — the tax core's,
   the invoice system's and the paper's numbers disagree, or a print was cut short — until
   staff resolve it on site. Opened and cleared by the kiosk's events, not by health.
+- submission_queue_age: the oldest submission in the kiosk's queue for the back office
+  has waited longer than `queue_age_alert_s`.
+- update_failed: an update ended failed or rolled back (ingest); clears when a later
+  update of that kiosk commits.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from sqlalchemy.orm import Session
 from fleet.protocol import DeviceState, Health
 from fleet.server.models import Alert, Kiosk
 
-HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable"})
+HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable", "submission_queue_age"})
+QUEUE_AGE_ALERT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,13 @@ class Condition:
     message: str
 
 
-def health_conditions(health: Health) -> list[Condition]:
+def health_conditions(health: Health, queue_age_alert_s: float = QUEUE_AGE_ALERT_S) -> list[Condition]:
     """What in one health message deserves an alert."""
     found: list[Condition] = []
+    if health.submission_queue_depth and health.submission_queue_oldest_s > queue_age_alert_s:
+        found.append(Condition("submission_queue_age", "", "warning",
+                               f"{health.submission_queue_depth} submission(s) waiting for the back office, "
+                               f"oldest {health.submission_queue_oldest_s / 60:.0f} min"))
     if not health.app_reachable:
         found.append(Condition("app_unreachable", "", "critical", "the agent cannot reach the kiosk app"))
     for device in health.devices:
@@ -92,6 +101,23 @@ def open_offline(session: Session, current: list[Alert], kiosk_id: str, message:
         current.append(alert)
     elif explains:
         offline[0].message = message
+
+
+def sync_update_alert(session: Session, current: list[Alert], kiosk_id: str, state: str, message: str,
+                      now: dt.datetime) -> None:
+    """Open `update_failed` on a failed / rolled-back update, clear it on a commit."""
+    open_ = [a for a in current if a.kind == "update_failed" and a.cleared_at is None]
+    if state in ("failed", "rolled_back"):
+        if open_:
+            open_[0].message = message
+        else:
+            alert = Alert(kiosk_id=kiosk_id, kind="update_failed", device="", severity="critical", message=message,
+                          opened_at=now)
+            session.add(alert)
+            current.append(alert)
+    elif state == "committed":
+        for alert in open_:
+            alert.cleared_at = now
 
 
 def clear_offline(current: list[Alert], now: dt.datetime) -> None:

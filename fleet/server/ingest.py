@@ -62,7 +62,9 @@ class Ingest:
     """The writer thread and what it does with each message."""
 
     def __init__(self, db: Database, ack: Callable[[Inbound], None], *, default_heartbeat_s: float = 30.0,
-                 missed_heartbeats: int = 3, sweep_every_s: float = 1.0, batch_size: int = 500) -> None:
+                 missed_heartbeats: int = 3, sweep_every_s: float = 1.0, batch_size: int = 500,
+                 queue_age_alert_s: float = alerts.QUEUE_AGE_ALERT_S) -> None:
+        self.queue_age_alert_s = queue_age_alert_s
         self.db = db
         self._ack = ack
         self.default_heartbeat_s = default_heartbeat_s
@@ -170,7 +172,7 @@ class Ingest:
         if not items:
             return
         with session.no_autoflush:
-            batch = Batch(session, {item.kiosk_id for item in items})
+            batch = Batch(session, {item.kiosk_id for item in items}, self.queue_age_alert_s)
             for item in items:
                 kiosk = batch.kiosk(item.kiosk_id, item.message.received_at)
                 self._handlers[item.channel](self, batch, kiosk, item.msg, item.message)
@@ -252,6 +254,10 @@ class Ingest:
     def _update_reported(self, batch: Batch, kiosk: Kiosk, msg: UpdateReported, message: Inbound) -> None:
         batch.session.add(Event(kiosk_id=kiosk.kiosk_id, event_id=None, received_at=message.received_at,
                                 kind="update_reported", severity="info", payload=msg.model_dump(mode="json")))
+        why = f": {msg.reason}" if msg.reason else ""
+        alerts.sync_update_alert(batch.session, batch.open_alerts(kiosk.kiosk_id), kiosk.kiosk_id, msg.state.value,
+                                 f"update to {msg.version or '?'} {msg.state.value.replace('_', ' ')}{why}",
+                                 message.received_at)
         self._seen(batch, kiosk, message.received_at)
 
     def _ignore(self, batch: Batch, kiosk: Kiosk, msg: KioskMessage, message: Inbound) -> None:
@@ -282,8 +288,9 @@ class Batch:
     """What one transaction of ingest works on: the kiosks and open alerts it touches
     (loaded with one query each), health samples to insert, latest health per kiosk."""
 
-    def __init__(self, session: Session, kiosk_ids: set[str]) -> None:
+    def __init__(self, session: Session, kiosk_ids: set[str], queue_age_alert_s: float = alerts.QUEUE_AGE_ALERT_S) -> None:
         self.session = session
+        self.queue_age_alert_s = queue_age_alert_s
         ids = sorted(kiosk_ids)
         self.kiosks = {k.kiosk_id: k for k in session.scalars(select(Kiosk).where(Kiosk.kiosk_id.in_(ids)))}
         self._open_alerts: dict[str, list[Alert]] = {kiosk_id: [] for kiosk_id in ids}
@@ -317,7 +324,7 @@ class Batch:
 
     def finish(self) -> None:
         for kiosk_id, (health, at) in self.latest_health.items():
-            alerts.sync_health_alerts(self.session, self.open_alerts(kiosk_id), kiosk_id, alerts.health_conditions(health), at)
+            alerts.sync_health_alerts(self.session, self.open_alerts(kiosk_id), kiosk_id, alerts.health_conditions(health, self.queue_age_alert_s), at)
         self.session.flush()  # kiosks first: samples refer to them
         if self.samples:
             self.session.execute(insert(HealthSample), self.samples)

@@ -24,6 +24,7 @@ from pathlib import Path
 from fleet.protocol import SERVER_USERNAME
 from fleet.server.db import DEFAULT_URL
 from fleet.server.mqtt import MqttSettings
+from fleet.server.notify import config as notify_config
 from fleet.server.service import SERVER_VERSION, FleetServer, ServerSettings
 
 
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="this server's URL as kiosks reach it (bundle URLs); else kiosks resolve a relative URL "
                         "against their update_base_url")
     p.add_argument("--rollout-tick-s", type=float, default=1.0, help="how often rollouts look at reports and deadlines")
+    p.add_argument("--notify-config", type=Path, default=os.environ.get("FLEET_NOTIFY_CONFIG"),
+                   help="YAML/JSON file of alert notification channels and rules (docs/fleet-server.md)")
     p.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (HTTPS in front)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--version", action="version", version=SERVER_VERSION)
@@ -85,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
                               missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies,
                               artifact_dir=args.artifact_dir, artifact_base_url=args.public_url,
                               trusted_keys=args.trusted_key + _env_keys(), rollout_tick_s=args.rollout_tick_s)
+    if args.notify_config:
+        try:
+            settings.notify = notify_config.load(args.notify_config)
+        except (OSError, ValueError) as exc:
+            print(f"kiosk-fleet-server: --notify-config {args.notify_config}: {exc}", file=sys.stderr)
+            return 2
     try:
         server = FleetServer(settings)
     except (OSError, ValueError) as exc:  # unreadable certificates, bad database URL ...

@@ -293,3 +293,30 @@ class ServerState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]]
+
+
+# ---------------------------------------------------------------- alert notifications
+
+
+class Notification(Base):
+    """One delivery (or held / suppressed one) of an alert by a notification rule.
+
+    At most one row per (alert, rule, level, channel): that unique key is the
+    de-duplication, so a restarted server or two notifier ticks never send twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_at", "created_at"),
+                      Index("uq_notification", "alert_id", "rule", "level", "channel", unique=True))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer, default=0)  # 0 first notice, 1.. escalations, -1 resolved
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed | held | suppressed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]

@@ -70,8 +70,9 @@ class MqttLink:
     """Connect, subscribe to every kiosk channel, publish; reconnects by itself (paho)."""
 
     def __init__(self, settings: MqttSettings, on_message: Callable[[Inbound], None],
-                 server_version: str = "") -> None:
+                 server_version: str = "", extra_subscriptions: tuple[str, ...] = ()) -> None:
         self.settings = settings
+        self.extra_subscriptions = extra_subscriptions  # QoS 0 (the broker's log lines)
         self.server_version = server_version
         self._on_message = on_message
         self.connected = threading.Event()
@@ -131,6 +132,7 @@ class MqttLink:
             return
         self.connected.set()
         subs = [(kiosk_filter(channel), 1) for channel in KIOSK_PUBLISHES]
+        subs += [(topic, 0) for topic in self.extra_subscriptions]
         _, self._pending_sub = client.subscribe(subs)
         server_presence_outgoing(ServerPresence(online=True, server_version=self.server_version)).publish(client)
 

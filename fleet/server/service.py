@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleet.server.artifacts import ArtifactStore
+from fleet.server.alerts import QUEUE_AGE_ALERT_S
 from fleet.server.auth import Auth
+from fleet.server.broker_watch import LOG_TOPICS, BrokerWatch
 from fleet.server.commands import Dispatcher
 from fleet.server.db import DEFAULT_URL, Database
 from fleet.server.ingest import Ingest
 from fleet.server.mqtt import MqttLink, MqttSettings
+from fleet.server.notify.config import NotifyConfig
+from fleet.server.notify.engine import Notifier
 from fleet.server.rollout_engine import RolloutEngine
 
 SERVER_VERSION = "0.1.0"
@@ -36,6 +40,8 @@ class ServerSettings:
     artifact_base_url: str | None = None  # public URL of this server, for the bundle URL kiosks get
     max_artifact_bytes: int = 2 << 30
     rollout_tick_s: float = 1.0  # how often rollouts look at new reports and deadlines
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # alert notification rules and channels
+    queue_age_alert_s: float = QUEUE_AGE_ALERT_S  # a kiosk's oldest queued submission older: alert
 
 
 class FleetServer:
@@ -43,9 +49,13 @@ class FleetServer:
         self.settings = settings
         self.db = Database(settings.db_url)
         self.auth = Auth(self.db)
-        self.link = MqttLink(settings.mqtt, self._received, server_version=SERVER_VERSION)
+        self.broker_watch = BrokerWatch(self.db)
+        self.link = MqttLink(settings.mqtt, self._received, server_version=SERVER_VERSION,
+                             extra_subscriptions=LOG_TOPICS)
         self.ingest = Ingest(self.db, self.link.ack, default_heartbeat_s=settings.default_heartbeat_s,
-                             missed_heartbeats=settings.missed_heartbeats, sweep_every_s=settings.sweep_every_s)
+                             missed_heartbeats=settings.missed_heartbeats, sweep_every_s=settings.sweep_every_s,
+                             queue_age_alert_s=settings.queue_age_alert_s)
+        self.notifier = Notifier(self.db, settings.notify)
         self.dispatcher = Dispatcher(self.db, self.link.publish)
         self.artifacts = ArtifactStore(self.db, settings.artifact_dir, settings.trusted_keys,
                                        max_bytes=settings.max_artifact_bytes)
@@ -54,6 +64,10 @@ class FleetServer:
         self._started = False
 
     def _received(self, message) -> None:
+        if message.topic.startswith("$SYS/"):
+            self.broker_watch.handle(message.topic, message.payload)
+            self.link.ack(message)
+            return
         self.ingest.submit(message)
 
     def start(self, wait: float | None = 10.0) -> None:
@@ -66,11 +80,13 @@ class FleetServer:
         if wait and not self.link.wait_ready(wait):
             raise TimeoutError(f"no connection to the broker at {self.settings.mqtt.host}:{self.settings.mqtt.port}")
         self.rollouts.start()  # paho keeps what it publishes before the connection is up
+        self.notifier.start()
 
     def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        self.notifier.stop()
         self.rollouts.stop()
         self.link.stop()
         self.ingest.stop()

@@ -6,10 +6,13 @@
 - ``mosquitto``   a running `fleet.broker.runner.MosquittoBroker` on a free loopback port
                   using that PKI; ``.host``, ``.port``, ``.stop()``, ``.start()`` (keeps
                   retained messages and persistent sessions across a restart), ``.log()``.
-- ``mqtt_probe``  factory: ``mqtt_probe("fleet-server" | kiosk_id, client_id=None,
+- ``mqtt_probe``  factory: ``mqtt_probe("probe" | "fleet-server" | kiosk_id, client_id=None,
                   clean_start=True, session_expiry_s=0)`` → a connected
                   `fleet.broker.testing.MqttProbe` (subscribe/publish wait for acks,
                   ``wait_for(topic, where, count, timeout)``); closed after the test.
+                  "probe" (the default): the next test-only identity ``fleet-probe.N``
+                  with the server's rights — the broker binds the client id to the CN,
+                  so watchers beside a running server must not use ``fleet-server``.
 - ``kiosk_app``   the kiosk app's control socket served by `kiosk.control.BasicControlHandler`
                   over simulated printer + BP monitor (``.handler``, ``.socket``, ``.call(coro)``).
 - ``agent_process`` factory: ``agent_process(kiosk_id="kiosk-a", **settings)`` →
@@ -34,7 +37,7 @@ import pytest
 
 from fleet.broker.certs import CertificateAuthority
 from fleet.broker.runner import MosquittoBroker, find_mosquitto
-from fleet.broker.testing import AgentProcess, MqttProbe
+from fleet.broker.testing import PROBE_ACL, PROBES, AgentProcess, MqttProbe
 from fleet.protocol.topics import SERVER_USERNAME
 from fleet.server.testing import PostgresServer, find_postgres_bin
 
@@ -58,7 +61,7 @@ def fleet_pki(tmp_path: Path) -> CertificateAuthority:
 def mosquitto(fleet_pki: CertificateAuthority, tmp_path: Path):
     if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-    broker = MosquittoBroker(tmp_path / "broker", fleet_pki)
+    broker = MosquittoBroker(tmp_path / "broker", fleet_pki, extra_acl=PROBE_ACL)
     broker.start()
     yield broker
     broker.stop()
@@ -67,12 +70,20 @@ def mosquitto(fleet_pki: CertificateAuthority, tmp_path: Path):
 @pytest.fixture
 def mqtt_probe(mosquitto: MosquittoBroker, fleet_pki: CertificateAuthority):
     probes: list[MqttProbe] = []
+    numbers = itertools.count(1)
 
-    def connect(identity: str = SERVER_USERNAME, client_id: str | None = None, *, connect: bool = True,
+    def connect(identity: str = "probe", client_id: str | None = None, *, connect: bool = True,
                 **options) -> MqttProbe:
-        ident = fleet_pki.server_identity() if identity == SERVER_USERNAME else fleet_pki.kiosk_identity(identity)
-        if identity != SERVER_USERNAME and not ident.cert.exists():
-            fleet_pki.issue_kiosk(identity)
+        if identity == "probe":
+            number = next(numbers)
+            assert number <= PROBES, "more watching probes than PROBE_ACL grants"
+            ident = fleet_pki.ensure_service(f"fleet-probe.{number}")
+        elif identity == SERVER_USERNAME:
+            ident = fleet_pki.server_identity()
+        else:
+            ident = fleet_pki.kiosk_identity(identity)
+            if not ident.cert.exists():
+                fleet_pki.issue_kiosk(identity)
         probe = MqttProbe(mosquitto.host, mosquitto.port, ident, client_id, **options)
         probes.append(probe)
         return probe.connect() if connect else probe

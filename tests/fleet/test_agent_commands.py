@@ -31,7 +31,7 @@ RES = kiosk_topic(A, Channel.CMD_RES)
 
 
 def online_agent(mqtt_probe, agent_process, **settings):
-    server = mqtt_probe("fleet-server")
+    server = mqtt_probe()
     server.subscribe(kiosk_topic(A, Channel.STATUS))
     server.subscribe(RES)
     server.subscribe(kiosk_topic(A, Channel.CONFIG_REPORTED))
@@ -177,7 +177,7 @@ def test_config_desired_is_applied_and_reported(mqtt_probe, kiosk_app, agent_pro
     assert kiosk_app.handler.config_version == 1 and read_config_file(agent.config_path).version == 1
 
     # reported state is retained: the server learns it after its own restart
-    late = mqtt_probe("fleet-server")
+    late = mqtt_probe()
     late.subscribe(reported)
     assert decode(ConfigReported, late.wait_for(reported, timeout=5)[0].payload).version == 2
 
@@ -194,7 +194,7 @@ def test_without_the_app_the_agent_still_reports_and_falls_back_to_the_journal(m
     journal = tmp_path / "journal.sh"
     journal.write_text("#!/bin/sh\necho \"kiosk crashed serving 13812345678 ($1 lines)\"\n")
     journal.chmod(0o755)
-    server = mqtt_probe("fleet-server")
+    server = mqtt_probe()
     server.subscribe(kiosk_topic(A, Channel.HEALTH))
     server.subscribe(RES)
     agent_process(A, control_socket=tmp_path / "no-app.sock", logs_command=f'["{journal}", "{{lines}}"]')

@@ -24,7 +24,7 @@ def outbox_size(path) -> int:
 def test_outage_with_agent_restart_delivers_every_message_exactly_once_in_order(
         mosquitto, mqtt_probe, kiosk_app, agent_process):
     # the server's subscription is a persistent session, so it outlives the broker restart
-    server = mqtt_probe("fleet-server", client_id="fleet-server-ingest", clean_start=False, session_expiry_s=600)
+    server = mqtt_probe("probe", clean_start=False, session_expiry_s=600)
     server.subscribe(kiosk_filter(Channel.EVENTS))
     server.subscribe(kiosk_topic(A, Channel.STATUS))
     agent = agent_process(A)

@@ -77,7 +77,7 @@ def kiosk(lab, template, tmp_path):
 
 
 def fleet_server(mqtt_probe):
-    server = mqtt_probe("fleet-server")
+    server = mqtt_probe()
     server.subscribe(REPORTED)
     server.subscribe(STATUS)
     return server

@@ -65,7 +65,7 @@ def test_out_of_service_switch_reaches_the_agents_health_and_staff_actions_the_f
     app = kivy_ui.start(create_app(KioskOptions(voice=False), [], diagnostics=diag))
     socket = tmp_path / "run" / "control.sock"
     diag.serve(socket)
-    server = mqtt_probe("fleet-server")
+    server = mqtt_probe()
     server.subscribe(kiosk_filter(Channel.HEALTH))
     server.subscribe(kiosk_filter(Channel.EVENTS))
     agent = agent_process(A, control_socket=socket)
