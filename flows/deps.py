@@ -223,6 +223,7 @@ class FlowDeps:
     audio: AudioOut = field(default_factory=NoAudio)
     face_verifier: FaceVerifier | None = None
     sims: dict[str, Any] = field(default_factory=dict)  # simulator instances by kind (sim only)
+    paper: Any = None  # flows.paper.path.PaperPath when the kiosk prints on pre-numbered invoice paper
     vehicles: VehicleService | None = None
     property: PropertyService | None = None
     cards: CardIssuerService | None = None

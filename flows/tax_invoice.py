@@ -33,6 +33,7 @@ from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
 from flows.mailing import MailingSteps
+from flows.paper.citizen import print_paper_invoice
 from flows.services.models import InvoiceRequest, MailingAddress, RealNameCheck
 from flows.views import Busy, Choice, ChoiceOption, ConsentItem, FieldKind, Form, FormField, msg
 
@@ -56,6 +57,7 @@ class TaxState(BaseModel):
     address: Personal[MailingAddress | None] = None
     waybill: WaybillInfo | None = None
     payment_order_id: str | None = None
+    paper_invoice: str | None = None  # 'CODE:NUMBER' when printed on the kiosk's pre-numbered paper
 
 
 class TaxOutcome(BaseModel):
@@ -68,6 +70,7 @@ class TaxOutcome(BaseModel):
     tracking_number: str | None
     payment_order_id: str | None
     printed: bool
+    paper_invoice: str | None = None
 
 
 class TaxInvoice(MailingSteps[TaxState]):
@@ -171,6 +174,9 @@ class TaxInvoice(MailingSteps[TaxState]):
 
         st = ctx.state
         assert st.invoice_number and st.amount_fen is not None and st.tax_fen is not None and st.delivery
+        if st.delivery == "print" and ctx.deps.paper is not None:  # the kiosk keeps pre-numbered invoice paper
+            st.paper_invoice = await print_paper_invoice(ctx, st.invoice_number)
+            return self._done(st, printed=st.paper_invoice is not None)
         if st.delivery == "print":
             receipt = Receipt(title=st.printable_lines[0] if st.printable_lines else "发票",
                               lines=[ReceiptLine(text=line) for line in st.printable_lines[1:]],
@@ -182,12 +188,15 @@ class TaxInvoice(MailingSteps[TaxState]):
                 ReceiptLine(text=f"邮费已付：{yuan(st.waybill.postage_fen)}"),
                 ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True),
             ], qr=st.waybill.tracking_number, footer="发票将邮寄到家，请凭邮件号查询")
-        printed = await print_receipt(ctx, receipt)
+        return self._done(st, printed=await print_receipt(ctx, receipt))
+
+    def _done(self, st: TaxState, *, printed: bool) -> Done:
+        assert st.invoice_number and st.amount_fen is not None and st.tax_fen is not None and st.delivery
         outcome = TaxOutcome(
             invoice_number=st.invoice_number, amount_fen=st.amount_fen, tax_fen=st.tax_fen, delivery=st.delivery,
             real_name_method="face", waybill_id=st.waybill.waybill_id if st.waybill else None,
             tracking_number=st.waybill.tracking_number if st.waybill else None,
-            payment_order_id=st.payment_order_id, printed=printed,
+            payment_order_id=st.payment_order_id, printed=printed, paper_invoice=st.paper_invoice,
         )
         details = (msg("result.tracking_number", tracking_number=st.waybill.tracking_number),) if st.waybill else ()
         if not printed:
