@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import random
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response
@@ -53,9 +53,6 @@ from flows.services.terminal_models import (
     VoidRecord,
     VoidRequest,
 )
-
-if TYPE_CHECKING:
-    from backoffice.app import BackOfficeApp
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS terminal_applications (
@@ -116,8 +113,8 @@ def _wrong(number: str, rng: random.Random) -> str:
     return _num(max(0, int(number) + rng.choice((-2, -1, 1, 2))))
 
 
-def register(api: FastAPI, bo: "BackOfficeApp") -> None:
-    """Add the terminal's routes to the back office's API."""
+def register(api: FastAPI, bo: Any) -> None:
+    """Add the terminal's routes to the back office's API (`bo`: the BackOfficeApp that calls this)."""
     db = bo.db
     with db._lock:
         db.conn.executescript(SCHEMA)
