@@ -72,6 +72,7 @@ class FlowSettings(BaseModel):
     colour_plates_dir: Path | None = Field(default=None, description="generated plate pool; None: kiosk/assets/colour")
     hearing_trials_per_ear: int = Field(default=6, ge=6, description="6 per ear: guessing passes with 1/64")
     bp_timeout_s: float = Field(default=120.0, gt=0)
+    height_timeout_s: float = Field(default=30.0, gt=0, description="wait for the height station's next reading")
     payment_poll_s: float = Field(default=1.0, gt=0, description="payment status polling interval")
     payment_timeout_s: float = Field(default=300.0, gt=0, description="how long the QR code is shown")
     print_timeout_s: float = Field(default=30.0, gt=0)
@@ -171,6 +172,21 @@ class DeviceAccess:
                 holder[0].cancel()  # thread-safe by the interface's contract
             raise
 
+    async def measure_height(self, timeout: float) -> Any:
+        """The next reading of the height-weight station; a cancelled wait stops the driver's too."""
+        holder: list[Any] = []
+
+        def measure(d: Any) -> Any:
+            holder.append(d)
+            return d.measure(timeout=timeout)
+
+        try:
+            return await self._run(DeviceKind.HEIGHT, measure)
+        except asyncio.CancelledError:
+            if holder:
+                holder[0].cancel()
+            raise
+
     def eye_tester(self) -> AsyncEyeTester:
         return _SupervisedEyeTester(self)
 
@@ -244,11 +260,13 @@ SIM_DEFAULTS: dict[str, dict[str, str]] = {
     "eye": {"acuity_left": "5.0", "acuity_right": "5.0", "answer_delay": "0.02", "seed": "1"},
     "printer": {},
     "camera": {"source": "face"},
+    "height": {"height": "172", "weight": "68", "period": "0.3"},
 }
 # Driver options for the simulated devices (poll the BP monitor often: it answers at once).
 SIM_DRIVER_OPTIONS: dict[str, dict[str, Any]] = {
     "bp": {"baudrate": 9600, "poll_interval": 0.05, "expected_duration": 1.0},
     "eye": {"timeout": 0.5},
+    "height": {},
 }
 
 

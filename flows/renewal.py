@@ -11,11 +11,8 @@ pointing to a hospital certificate) → blood pressure (advisory only) → licen
 review → submit (idempotent) → mailing address → waybill → QR payment of fee + postage →
 receipt with the tracking number.
 
-Height: the kiosk has no stadiometer in its device layer. The citizen reads their height
-off the height scale fixed beside the screen and types it (FormField `height_cm`); the
-application says so to the examiner (it is the one self-reported value). An ultrasonic
-height sensor, as commercial exam machines have, would replace the form with a
-measurement step.
+Height (and weight): measured by the height-weight station (peripherals/height,
+flows/medical_steps.py); staff type the height only when the station cannot measure.
 """
 
 from __future__ import annotations
@@ -47,6 +44,7 @@ from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
 from flows.licence_errand import LicenceErrand, licence_on_file
 from flows.mailing import mailed_details
+from flows.medical_steps import measure_height
 from flows.medical_rules import (
     BpAdviceLevel,
     ColourVision,
@@ -64,7 +62,7 @@ from flows.services.models import (
     MailingAddress,
 )
 from flows.services.models import MedicalResults as MedicalSubmission
-from flows.views import Choice, ChoiceOption, ConsentItem, FieldKind, Form, FormField, Measuring, Prompt, msg
+from flows.views import Choice, ChoiceOption, ConsentItem, Measuring, Prompt, msg
 from flows.colour.index import NOTHING, PlatesMissing, load_pool
 from flows.vision_test import Side, measure_eye, run_colour_test, run_hearing_test, session_plates
 from peripherals.errors import DeviceError
@@ -101,6 +99,8 @@ class RenewalState(BaseModel):
     colour: Personal[ColourVision | None] = None
     hearing: Personal[HearingRecord | None] = None
     height_cm: Personal[float | None] = None
+    weight_kg: Personal[float | None] = None
+    height_source: str | None = None  # "station" | "staff" (typed by staff: the station could not measure)
     examined_at: dt.datetime | None = None
     bp: Personal[BpRecord | None] = None
     photo: Personal[PhotoRecord | None] = None
@@ -254,11 +254,11 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         return Next(step=self.Step.HEIGHT)
 
     async def step_height(self, ctx: Ctx) -> Next | Done | Abort:
-        values = await ctx.ask(Form(message=msg("height.read_from_scale"), fields=(
-            FormField(name="height_cm", label=msg("field.height_cm"), kind=FieldKind.NUMBER, minimum=80, maximum=250,
-                      personal=True),
-        )))
-        ctx.state.height_cm = round(float(values["height_cm"]))
+        """Measured by the height-weight station; staff type it only when the station cannot measure."""
+        record = await measure_height(ctx)
+        ctx.state.height_cm = record.height_cm
+        ctx.state.weight_kg = record.weight_kg
+        ctx.state.height_source = record.source
         ctx.state.examined_at = ctx.deps.settings.now()
         self._judge(ctx)
         return Next(step=self.Step.BP)
@@ -335,7 +335,7 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
             medical=MedicalSubmission(
                 vision_left=st.vision.left, vision_right=st.vision.right, corrected=st.vision.corrected,
                 colour_vision=st.colour.value, hearing_left=st.hearing.left, hearing_right=st.hearing.right,
-                height_cm=int(st.height_cm),
+                height_cm=round(st.height_cm),
                 blood_pressure=BloodPressure(systolic=st.bp.systolic, diastolic=st.bp.diastolic, pulse=st.bp.pulse,
                                              advisory=st.bp.advisory) if st.bp else None,  # type: ignore[arg-type]
                 photo_ref=st.photo_ref, examined_at=st.examined_at,

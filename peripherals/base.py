@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 from peripherals.bp.models import BpProgress, BpReading
 from peripherals.device_model import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, SelfTestResult
 from peripherals.eye.models import Optotype, PadAnswer
+from peripherals.height.models import HeightReading
 from peripherals.idcard.models import IdCard
 from peripherals.printer.models import PrinterStatus, Receipt
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["BloodPressureMonitor", "Camera", "Device", "DeviceInfo", "DeviceKind", "DeviceState",
-           "DeviceStatus", "EyeTester", "IdCardReader", "ReceiptPrinter", "SelfTestResult"]
+           "DeviceStatus", "EyeTester", "HeightStation", "IdCardReader", "ReceiptPrinter", "SelfTestResult"]
 
 
 class Device(ABC):
@@ -102,6 +103,18 @@ class EyeTester(Device):
     @abstractmethod
     def wait_answer(self, timeout: float) -> "PadAnswer":
         """The next answer from the response pad; DeviceTimeout when none comes."""
+
+
+class HeightStation(Device):
+    kind = DeviceKind.HEIGHT
+
+    @abstractmethod
+    def measure(self, timeout: float = 30.0) -> "HeightReading":
+        """Wait for the next measurement of the person on the station (height, and weight if it weighs)."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Stop waiting (thread-safe)."""
 
 
 class ReceiptPrinter(Device):

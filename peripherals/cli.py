@@ -3,6 +3,7 @@
 Other tools rely on these exact forms (issue #2):
   kiosk-devices read idcard --port URL [--reveal]
   kiosk-devices read bp --port URL --protocol accutorr|ieee11073
+  kiosk-devices read height --port URL [--timeout S]   (one reading as JSON)
   kiosk-devices simulate KIND [--faults LIST]      (first line: the pty path)
   kiosk-devices status
   kiosk-devices print-test [--port URL]
@@ -71,6 +72,15 @@ def cmd_read_bp(args: argparse.Namespace) -> int:
             "unit": reading.unit.value,
         }
     )
+    return 0
+
+
+def cmd_read_height(args: argparse.Namespace) -> int:
+    from peripherals.height.driver import TanitaHeightStation
+
+    with TanitaHeightStation(args.port, baudrate=args.baudrate, verify_checksum=not args.no_checksum) as station:
+        reading = station.measure(timeout=args.timeout)
+    _print_json(reading.public_dict())
     return 0
 
 
@@ -160,8 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--timeout", type=float, default=120.0)
     bp.set_defaults(func=cmd_read_bp)
 
+    hs = read.add_parser("height", help="wait for one height (and weight) reading of the height-weight station")
+    hs.add_argument("--port", required=True, help="pyserial URL: /dev/kiosk/height, a pty, sim://height ...")
+    hs.add_argument("--baudrate", type=int, default=9600)
+    hs.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for someone to be measured")
+    hs.add_argument("--no-checksum", action="store_true", help="accept records whose CS field does not match")
+    hs.set_defaults(func=cmd_read_height)
+
     sim = sub.add_parser("simulate", help="run a device simulator on a new pseudo-terminal")
-    sim.add_argument("kind", help="idcard, bp, bp11073, eye or printer")
+    sim.add_argument("kind", help="idcard, bp, bp11073, eye, height or printer")
     sim.add_argument("--faults", default=None, help="e.g. garbage,bad_checksum:2,device_error=0x80")
     sim.add_argument("--option", "-o", action="append", default=[], help="simulator option KEY=VALUE")
     sim.add_argument("--baudrate", type=int, default=115200, help="pace replies at this rate")

@@ -36,6 +36,7 @@ def simulated_devices() -> dict[DeviceKind, DeviceConfig]:
         DeviceKind.EYE: DeviceConfig(driver="eye.kvt", port="sim://eye?name=eye"),
         DeviceKind.PRINTER: DeviceConfig(driver="printer.escpos_usb", port="simusb://printer?name=printer"),
         DeviceKind.CAMERA: DeviceConfig(driver="camera.opencv", port="simcam://camera?source=face"),
+        DeviceKind.HEIGHT: DeviceConfig(driver="height.tanita", port="sim://height?name=height"),
     }
 
 

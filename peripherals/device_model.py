@@ -18,6 +18,7 @@ class DeviceKind(StrEnum):
     EYE = "eye"
     PRINTER = "printer"
     CAMERA = "camera"
+    HEIGHT = "height"  # height-weight station
 
 
 class DeviceState(StrEnum):

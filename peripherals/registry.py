@@ -17,6 +17,7 @@ DRIVERS: dict[str, str] = {
     "eye.kvt": "peripherals.eye.driver:KvtEyeTester",
     "printer.escpos_usb": "peripherals.printer.driver:EscPosUsbPrinter",
     "camera.opencv": "peripherals.camera.driver:OpenCvCamera",
+    "height.tanita": "peripherals.height.driver:TanitaHeightStation",
 }
 
 

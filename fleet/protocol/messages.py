@@ -181,6 +181,7 @@ class DeviceKind(StrEnum):
     EYE = "eye"
     PRINTER = "printer"
     CAMERA = "camera"
+    HEIGHT = "height"
 
 
 class DeviceState(StrEnum):

@@ -9,7 +9,7 @@ from kiosk import theme
 from kiosk.diagnostics.actions import StaffAction
 from kiosk.diagnostics.widgets import BAD_MARK, OK_MARK, Card, button, line
 
-DEVICE_ORDER = ("idcard", "bp", "eye", "printer", "camera")
+DEVICE_ORDER = ("idcard", "bp", "eye", "height", "printer", "camera")
 
 
 class DevicesPanel:

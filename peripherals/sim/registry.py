@@ -19,6 +19,7 @@ SIMULATORS: dict[str, str] = {
     "bp11073": "peripherals.bp.sim:Ieee11073BridgeSimulator",
     "eye": "peripherals.eye.sim:EyeTesterSimulator",
     "printer": "peripherals.printer.sim:EscPosPrinterSimulator",
+    "height": "peripherals.height.sim:HeightStationSimulator",
 }
 
 _named: dict[str, Simulator] = {}

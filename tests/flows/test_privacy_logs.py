@@ -33,7 +33,7 @@ def spec() -> AnswersFile:
     s = example_answers("licence-renewal", settings={**FAST_PAYMENT, **FAST_FACE}, sim=FAST_SIM)
     s.sim["bp"].update(sys=SYSTOLIC, dia=DIASTOLIC)
     s.answers["address"] = {**s.answers["address"], "phone": PHONE, "street": STREET}
-    s.answers["height"] = {"height_cm": 171}
+    s.sim["height"] = {**s.sim.get("height", {}), "height": 171.3}
     return s
 
 

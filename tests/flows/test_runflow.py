@@ -151,7 +151,11 @@ def test_back_office_child_dies_when_the_runner_is_killed(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_a_refused_answer_stops_the_run_instead_of_looping(backoffice, tmp_path):
-    answers = write_answers(tmp_path / "a.json", "licence-renewal", height={"height_cm": 20})  # below the minimum
+    # nobody on the height station → staff type the height, a value below the form's minimum
+    spec = example_answers("licence-renewal", answers={"height.error": "staff", "height.form": {"height_cm": 20}},
+                           settings={"height_timeout_s": 0.3}, sim={"height": {"person": 0}})
+    answers = tmp_path / "a.json"
+    answers.write_text(spec.model_dump_json(), encoding="utf-8")
     rc, lines, err = run_cli("run-flow", "licence-renewal", "--answers", str(answers), "--devices", "sim",
                              "--state-dir", str(tmp_path / "state"), "--backoffice", backoffice.url)
     assert rc == 2 and "height" in err and "error.form.too_small" in err
