@@ -42,6 +42,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--fast", action="store_true", help="virtual printers print instantly")
     p.add_argument("--exit-when-empty", action="store_true")
     p.add_argument("--control-socket", type=Path, metavar="PATH", help="serve fleet events to the agent here")
+    p.add_argument("--fleet", action="store_true",
+                   help="with --virtual: also a local MQTT broker, the fleet server and this terminal's agent")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=main)
@@ -67,15 +69,32 @@ def main(args: argparse.Namespace) -> int:
         return 1
     temp = tempfile.TemporaryDirectory(prefix="kiosk-terminal-") if args.state_dir is None else None
     state_dir = Path(temp.name) if temp else args.state_dir
+    fleet = None
     try:
+        if args.fleet and args.virtual:
+            fleet = _start_fleet(args, state_dir)
         if args.headless:
             return asyncio.run(headless(options_from(args, state_dir), lang=args.lang))
         from kiosk.terminal.screen import run_staff_screen
 
         return run_staff_screen(options_from(args, state_dir), lang=args.lang)
     finally:
+        if fleet is not None:
+            fleet.stop()
         if temp is not None:
             temp.cleanup()
+
+
+def _start_fleet(args: argparse.Namespace, state_dir: Path):
+    """Broker + fleet server + agent (kiosk.virtual_fleet): paper holds show up as fleet alerts."""
+    from kiosk.virtual_fleet import VirtualFleet
+
+    if not VirtualFleet.available():
+        print("kiosk terminal: mosquitto is not installed, so the terminal runs without its fleet", file=sys.stderr)
+        return None
+    args.control_socket = args.control_socket or state_dir / "run" / "control.sock"
+    args.control_socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return VirtualFleet(state_dir, args.control_socket, kiosk_id=args.terminal_id).start()
 
 
 async def headless(options, *, lang: str = "zh", out=None) -> int:

@@ -38,7 +38,8 @@ from kiosk.i18n import Translator
 ActionHandler = Callable[[int, str, dict, str, str], None]  # hold id, action, args, staff id, PIN
 ALARM_COLOURS = {"alarm": (0.85, 0.1, 0.1, 1), "warning": (0.85, 0.5, 0.0, 1), "info": (0.2, 0.2, 0.2, 1)}
 FIELDS = ("staff", "pin", "next_number", "invoice_code", "first_number", "last_number")
-NEEDS = {"realign": ("next_number",), "reload": ("invoice_code", "first_number", "last_number")}
+NEEDS = {"realign": ("next_number",), "reload": ("invoice_code", "first_number", "last_number"),
+         "load_roll": ("invoice_code", "first_number", "last_number")}
 
 
 def _label(text: str = "", *, size: int = 26, colour=(0.1, 0.1, 0.1, 1), bold: bool = False, kid: str = "") -> Label:
@@ -72,6 +73,11 @@ class TerminalView(BoxLayout):
             self.inputs[name] = box
             row.add_widget(box)
         self.add_widget(row)
+        load = Button(text=tr("terminal.action.load_roll"), font_name=str(font_path()), font_size=22, size_hint_y=None,
+                      height=60)
+        load.kiosk_id = "terminal.load_roll"  # type: ignore[attr-defined]
+        load.bind(on_release=lambda _b: self._act(0, "load_roll"))  # a new shift's roll, outside any hold
+        self.add_widget(load)
         self.result = _label(kid="terminal.result")
         self.add_widget(self.result)
         self.add_widget(_label(tr("terminal.alarms"), size=30, bold=True))
@@ -188,8 +194,10 @@ class TerminalStaffApp(App):
             if not outcome.ok or not staff:
                 self._say(self.tr("terminal.pin"))
                 return
-            future = asyncio.run_coroutine_threadsafe(
-                self.runtime.terminal.resolve(hold_id, action, staff=staff, **args), self.loop)
+            terminal = self.runtime.terminal
+            work = (terminal.load_roll(args["invoice_code"], args["first_number"], args["last_number"], staff=staff)
+                    if action == "load_roll" else terminal.resolve(hold_id, action, staff=staff, **args))
+            future = asyncio.run_coroutine_threadsafe(work, self.loop)
             try:
                 future.result(60)
                 self._say(self.tr("terminal.alarm.resolved", action=action, staff=staff))

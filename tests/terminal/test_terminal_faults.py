@@ -156,3 +156,20 @@ async def test_restart_after_a_crash_mid_print_asks_staff(rig):
                                                                   application_id="TA20260101000001",
                                                                   stop=rig.stop), 0.5)
     assert rig.ledger.open_holds()[0].cause == "unknown_outcome"
+
+
+async def test_fleet_events_reach_the_control_socket_buffer(tmp_path):
+    """Paper holds, their resolution and staff actions become fleet events for the agent."""
+    from fleet.protocol.messages import EventKind
+    from kiosk.terminal.runtime import TerminalOptions, TerminalRuntime
+
+    runtime = TerminalRuntime(TerminalOptions(state_dir=tmp_path))
+    runtime._events = __import__("kiosk.control", fromlist=["EventBuffer"]).EventBuffer()
+    runtime._event("paper_hold", {"hold_id": 4, "cause": "mismatch"})
+    runtime._event("staff_action", {"action": "paper.recheck", "staff": "s-1", "hold_id": 4})
+    runtime._event("paper_hold_resolved", {"hold_id": 4, "cause": "mismatch", "action": "recheck"})
+    events = runtime._events.fetch(runtime._events.instance, 0, 10).events
+    assert [(e.kind, e.count) for e in events] == [
+        (EventKind.PAPER_HOLD, 4), (EventKind.STAFF_ACTION, None), (EventKind.PAPER_HOLD_RESOLVED, 4)]
+    assert events[0].reason == "mismatch" and events[1].action == "paper.recheck"
+    assert "s-1" not in events[1].detail  # who did it stays in the terminal's own audit trail

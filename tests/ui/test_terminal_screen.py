@@ -57,3 +57,17 @@ def test_alarm_tone_is_a_short_wav(tmp_path):
 
     with wave.open(str(alarm_tone(tmp_path / "a.wav")), "rb") as w:
         assert w.getnchannels() == 1 and 0.5 < w.getnframes() / w.getframerate() < 1.0
+
+
+def test_load_roll_outside_a_hold_takes_code_and_range():
+    from kiosk.terminal.screen import TerminalView
+
+    calls = []
+    view = TerminalView(Translator("zh"), lambda *a: calls.append(a))
+    view.render(status_with_a_hold().model_copy(update={"holds": []}))
+    for name, value in (("staff", "staff-7"), ("pin", "246810"), ("invoice_code", "050002610002"),
+                        ("first_number", "00000001"), ("last_number", "00000500")):
+        by_id(view, f"terminal.field.{name}").text = value
+    by_id(view, "terminal.load_roll").dispatch("on_release")
+    assert calls == [(0, "load_roll", {"invoice_code": "050002610002", "first_number": "00000001",
+                                       "last_number": "00000500"}, "staff-7", "246810")]
