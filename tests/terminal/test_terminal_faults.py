@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from flows.paper.errors import ResolutionRefused
+from flows.paper.path import Stopping
 from tests.terminal.conftest import STAFF, Rig, seed, set_faults
 from tests.terminal.test_terminal_flow import printed_numbers
 
@@ -151,11 +152,15 @@ async def test_restart_after_a_crash_mid_print_asks_staff(rig):
     source = "TA-fake"
     rig.ledger.save_job("paper:" + source, {"attempt": 1, "stage": "printing", "code": code, "number": "00000002",
                                             "issued": True})
-    with pytest.raises(Exception):
-        await asyncio.wait_for(rig.terminal.paper.issue_and_print(source=source, key_base="k" * 10,
-                                                                  application_id="TA20260101000001",
-                                                                  stop=rig.stop), 0.5)
-    assert rig.ledger.open_holds()[0].cause == "unknown_outcome"
+    task = asyncio.ensure_future(rig.terminal.paper.issue_and_print(
+        source=source, key_base="k" * 10, application_id="TA20260101000001", stop=rig.stop))
+    await rig.until(lambda s: s.holds)
+    hold = rig.ledger.open_holds()[0]
+    assert hold.cause == "unknown_outcome" and hold.detail["number"] == "00000002"
+    assert not task.done()  # nothing prints until staff look at that form
+    rig.stop.set()
+    with pytest.raises(Stopping):
+        await task
 
 
 async def test_fleet_events_reach_the_control_socket_buffer(tmp_path):
