@@ -59,6 +59,10 @@ def staff_event(action: str):
     return match
 
 
+def out_of_service_changed(m) -> bool:
+    return decode(Event, m.payload).kind is EventKind.OUT_OF_SERVICE_CHANGED
+
+
 def test_out_of_service_switch_reaches_the_agents_health_and_staff_actions_the_fleet(
         kivy_ui, tmp_path, devices, mqtt_probe, agent_process, artifacts):
     diag = make_diagnostics(tmp_path / "state", devices.supervisor)
@@ -80,13 +84,14 @@ def test_out_of_service_switch_reaches_the_agents_health_and_staff_actions_the_f
         assert h.out_of_service_reason == "maintenance"
         for action in ("login", "out_of_service_on"):
             server.wait_for(EVENTS, staff_event(action), timeout=10)
-        changed = [decode(Event, m.payload) for m in server.received(EVENTS)
-                   if decode(Event, m.payload).kind is EventKind.OUT_OF_SERVICE_CHANGED]
-        assert [e.count for e in changed] == [1]
+        # the change event travels on its own; wait for it rather than read what came so far
+        server.wait_for(EVENTS, out_of_service_changed, timeout=10)
 
         kivy_ui.tap("diag.exit")
         kivy_ui.wait_screen("out_of_service")
         server.wait_for(EVENTS, staff_event("logout"), timeout=10)
+        changed = [decode(Event, m.payload) for m in server.received(EVENTS, out_of_service_changed)]
+        assert [e.count for e in changed] == [1]  # once, by the time staff had logged out
 
         # the fleet's command path: the agent calls the same control request; the attract screen follows
         ControlClient(socket, timeout=5).set_out_of_service(False)
