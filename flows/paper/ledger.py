@@ -170,18 +170,31 @@ class PaperLedger:
             raise NumberAlreadyUsed(f"number {number} was used before") from None
         conn.execute("UPDATE roll SET next = ? WHERE id = 1", (number + 1,))
 
-    def mark_printed(self, invoice_code: str, number: str, *, source: str) -> None:
+    def mark_printed(self, invoice_code: str, number: str, *, source: str,
+                     job: tuple[str, dict[str, Any]] | None = None) -> None:
+        """The form is printed; `job` (key, data) is saved in the same transaction, so a crash
+        never leaves a printed form with its job still 'printing'."""
         with self._tx() as conn:
             self._advance(conn, invoice_code, int(number), "printed", "", source)
             self._event(conn, "printed", invoice_code=invoice_code, number=number, source=source)
+            if job is not None:
+                self._save_job(conn, *job)
 
-    def void(self, invoice_code: str, numbers: list[str], *, reason: str, staff: str = "", source: str = "") -> None:
-        """Void forms from the one under the head on, in order (a realign voids several)."""
+    def void(self, invoice_code: str, numbers: list[str], *, reason: str, staff: str = "", source: str = "",
+             job: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Void forms from the one under the head on, in order (a realign voids several);
+        `job` is saved in the same transaction (the next attempt of the errand whose invoice went)."""
         with self._tx() as conn:
             for number in sorted(numbers, key=int):
                 self._advance(conn, invoice_code, int(number), "voided", reason, source)
                 self._event(conn, "voided", staff, invoice_code=invoice_code, number=number, reason=reason,
                             source=source)
+            if job is not None:
+                self._save_job(conn, *job)
+
+    def fate(self, invoice_code: str, number: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM numbers WHERE invoice_code = ? AND number = ?",
+                                 (invoice_code, int(number))).fetchone()
 
     def record(self, kind: str, *, staff: str = "", **detail: Any) -> None:
         """An audit event that changes no number (a reprint, a printer fault, a reload refused)."""
@@ -238,8 +251,11 @@ class PaperLedger:
 
     def save_job(self, source: str, data: dict[str, Any]) -> None:
         with self._tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
-                         (source, json.dumps(data, ensure_ascii=False, sort_keys=True), self._wall()))
+            self._save_job(conn, source, data)
+
+    def _save_job(self, conn: sqlite3.Connection, source: str, data: dict[str, Any]) -> None:
+        conn.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
+                     (source, json.dumps(data, ensure_ascii=False, sort_keys=True), self._wall()))
 
     def drop_job(self, source: str) -> None:
         with self._tx() as conn:

@@ -77,6 +77,11 @@ class PaperPath:
         if job["stage"] == "printed":
             return PrintedInvoice(job["code"], job["number"], source)
         if job["stage"] == "printing" and not self._hold_for(source):
+            fate = self.ledger.fate(job["code"], job["number"])
+            if fate is not None and fate["fate"] == "printed" and fate["source"] == source:
+                job = {**job, "stage": "printed"}  # recorded printed: only the job lagged behind
+                self.ledger.save_job(job_key, job)
+                return PrintedInvoice(job["code"], job["number"], source)
             self._open_hold("unknown_outcome", source=source, code=job["code"], number=job["number"])
         while True:
             await self._wait_no_holds(stop)
@@ -110,9 +115,8 @@ class PaperPath:
                 continue
             if outcome == "held":
                 continue
-            self.ledger.mark_printed(code, number, source=source)
             job = {**job, "stage": "printed"}
-            self.ledger.save_job(job_key, job)
+            self.ledger.mark_printed(code, number, source=source, job=(job_key, job))
             self.notify("printed", {"code": code, "number": number, "left": self.ledger.paper_left()})
             return PrintedInvoice(code, number, source)
 
@@ -246,8 +250,9 @@ class PaperPath:
             self._set_stage(source, "issue")
         elif action == "confirm_printed":
             code, number = hold.detail["code"], hold.detail["number"]
-            self.ledger.mark_printed(code, number, source=source)
-            self._set_stage(source, "printed")
+            job = self.ledger.job("paper:" + source)
+            self.ledger.mark_printed(code, number, source=source,
+                                     job=("paper:" + source, {**job, "stage": "printed"}) if job else None)
         elif action == "reload":
             if not (invoice_code and first_number and last_number):
                 raise ResolutionRefused("reload needs the invoice code and the first and last numbers")
@@ -280,13 +285,12 @@ class PaperPath:
             VoidRequest(terminal_id=self.terminal_id, invoice_code=code, numbers=numbers, reason=reason,  # type: ignore[arg-type]
                         staff=staff),
             idempotency_key=f"{self.terminal_id}:void:{code}:{numbers[0]}:{numbers[-1]}")
-        self.ledger.void(code, numbers, reason=reason, staff=staff, source=source)
+        job = self.ledger.job("paper:" + source) if source else None
+        next_attempt = None
+        if record.invoices_voided and job is not None:  # its invoice went with the form: a new one next
+            next_attempt = ("paper:" + source, {**job, "attempt": job["attempt"] + 1, "stage": "issue", "issued": False})
+        self.ledger.void(code, numbers, reason=reason, staff=staff, source=source, job=next_attempt)
         self.notify("voided", {"code": code, "numbers": numbers, "reason": reason, "staff": staff})
-        if record.invoices_voided and source:
-            job = self.ledger.job("paper:" + source)
-            if job is not None:  # its invoice went with the form: the next attempt is a new invoice
-                self.ledger.save_job("paper:" + source, {**job, "attempt": job["attempt"] + 1, "stage": "issue",
-                                                          "issued": False})
 
     def _set_stage(self, source: str, stage: str) -> None:
         job = self.ledger.job("paper:" + source)

@@ -90,10 +90,14 @@ class InvoiceTerminal:
     async def run(self, stop: asyncio.Event, *, exit_when_empty: bool = False) -> None:
         self._set(state="running")
         try:
-            for source, job in self.ledger.jobs():
-                if source.startswith("terminal:") and not stop.is_set():
-                    await self._errand_safely(TerminalApplication.model_validate(job["application"]), stop)
             while not stop.is_set():
+                # errands journaled before (a restart, a confirmation whose answers were all lost) come first
+                for source, job in self.ledger.jobs():
+                    app = TerminalApplication.model_validate(job["application"]) if source.startswith("terminal:") else None
+                    if app is not None and app.application_id not in self.refused and not stop.is_set():
+                        await self._errand_safely(app, stop)
+                if stop.is_set():
+                    break
                 try:
                     queue = await self.bo.pending_applications(limit=self.settings.batch)
                 except ServiceError as exc:

@@ -178,3 +178,14 @@ async def test_fleet_events_reach_the_control_socket_buffer(tmp_path):
         (EventKind.PAPER_HOLD, 4), (EventKind.STAFF_ACTION, None), (EventKind.PAPER_HOLD_RESOLVED, 4)]
     assert events[0].reason == "mismatch" and events[1].action == "paper.recheck"
     assert "s-1" not in events[1].detail  # who did it stays in the terminal's own audit trail
+
+
+async def test_a_job_that_lagged_behind_a_recorded_print_is_not_printed_again(rig):
+    """Recorded printed, job still 'printing' (a ledger from before the single-transaction
+    write, or a hand-edited one): the path trusts the number's recorded fate."""
+    code = rig.allocation.invoice_code
+    rig.ledger.mark_printed(code, "00000001", source="e-123")
+    rig.ledger.save_job("paper:e-123", {"attempt": 1, "stage": "printing", "code": code, "number": "00000001"})
+    printed = await rig.terminal.paper.issue_and_print(source="e-123", key_base="key-e-123", e_invoice_number="1" * 20)
+    assert (printed.invoice_code, printed.invoice_number) == (code, "00000001")
+    assert rig.ledger.open_holds() == [] and rig.invoice_docs() == []
