@@ -21,9 +21,9 @@ def start(state: Path, *args: str) -> subprocess.Popen:
                             text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
-def test_sigterm_stops_cleanly_and_a_restart_resumes(tmp_path):
+def test_sigterm_stops_cleanly_and_a_restart_resumes(tmp_path, backoffice):
     state = tmp_path / "state"
-    proc = start(state, "--applications", "3", "--requisition-every", "0")
+    proc = start(state, "--backoffice", backoffice.url, "--applications", "3", "--requisition-every", "0")
     lines = []
     try:
         for line in proc.stdout:  # real printer speed: the second errand is printing when we stop it
@@ -45,7 +45,7 @@ def test_sigterm_stops_cleanly_and_a_restart_resumes(tmp_path):
     finally:
         ledger.close()
 
-    again = start(state, "--applications", "0", "--exit-when-empty", "--fast")
+    again = start(state, "--backoffice", backoffice.url, "--applications", "0", "--exit-when-empty", "--fast")
     out = [json.loads(line) for line in again.stdout]
     assert again.wait(timeout=60) == 0
     assert out[-1]["summary"] and out[-1]["holds_open"] == 0
@@ -57,3 +57,44 @@ def test_sigterm_stops_cleanly_and_a_restart_resumes(tmp_path):
         assert ledger.jobs() == []
     finally:
         ledger.close()
+
+
+def test_kill_9_mid_queue_then_a_restart_accounts_for_every_number(tmp_path, backoffice):
+    """Wherever the kill lands (mid-print, between records), after the restart every
+    application has exactly one printed invoice and every used number has one fate, the
+    same in the terminal's ledger and at the tax core."""
+    import httpx
+
+    state = tmp_path / "state"
+    proc = start(state, "--backoffice", backoffice.url, "--applications", "3", "--requisition-every", "0")
+    try:
+        for line in proc.stdout:
+            if json.loads(line).get("done") == 1:
+                break
+        import time
+
+        time.sleep(1.0)  # the second invoice is on its way through the printer (about 2 s of paper)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    again = start(state, "--backoffice", backoffice.url, "--applications", "0", "--exit-when-empty", "--fast",
+                  "--auto-staff")
+    out = [json.loads(line) for line in again.stdout]
+    assert again.wait(timeout=60) == 0 and out[-1]["holds_open"] == 0
+    ledger = PaperLedger(state)
+    try:
+        roll = ledger.roll()
+        rows = ledger.numbers(roll.invoice_code)
+        assert [r["number"] for r in rows] == list(range(roll.first, roll.next))  # nothing skipped
+        printed = [r["source"] for r in rows if r["fate"] == "printed"]
+        assert len(printed) == len(set(printed)) == 3  # one invoice per application, none twice
+        assert ledger.jobs() == []
+        code = roll.invoice_code
+    finally:
+        ledger.close()
+    core = {int(r["number"]): r["status"] for r in httpx.get(f"{backoffice.url}/v1/_test/terminal/numbers/{code}").json()}
+    assert sorted(core) == [r["number"] for r in rows]
+    assert all(core[r["number"]] == "issued" for r in rows if r["fate"] == "printed")
+    assert all(core[r["number"]].startswith("voided") for r in rows if r["fate"] == "voided")
+    assert httpx.get(f"{backoffice.url}/v1/terminal/applications").json()["pending_total"] == 0
