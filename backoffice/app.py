@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import documents, errand_routes, numbers, rules, seed, terminal
+from backoffice import card_routes, documents, errand_routes, numbers, rules, seed, terminal
 from backoffice.db import Database
 from backoffice.http import TZ, Rejection, now
 from backoffice.http import json_response as _json
@@ -504,6 +504,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
         return _json(bo.faults.snapshot())
 
     errand_routes.register(api, bo)  # vehicle licence, property certificate
+    card_routes.register(api, bo)  # transit-card top-up
     return api
 
 

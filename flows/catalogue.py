@@ -70,7 +70,7 @@ SERVICES: tuple[Service, ...] = (
             frozenset({"idcard", "camera", "printer"}), aliases=("JSZBZ",)),
     Service("vehicle-licence", ServiceGroup.TRAFFIC, "行驶证补领换领", "XSZBLHL", "idcard",
             frozenset({"idcard", "printer"}), aliases=("XSZ",)),
-    Service("card-topup", ServiceGroup.TRAFFIC, "交通卡充值", "JTKCZ", "qr",
+    Service("card-topup", ServiceGroup.TRAFFIC, "交通卡充值", "JTKCZ", "card",
             frozenset({"cardreader", "printer"}), aliases=("CZ", "JKCZ")),  # 交卡充值
     Service("tax-invoice", ServiceGroup.TAX, "代开发票", "DKFP", "camera", frozenset({"idcard", "camera", "printer"}),
             aliases=("FP",)),

@@ -203,6 +203,20 @@ class DeviceAccess:
 
         return await asyncio.to_thread(make_licence_photo, frame, face=face)
 
+    async def read_purse(self, wait: float) -> Any:
+        return await self._run(DeviceKind.CARDREADER, lambda d: d.read_purse(wait=wait))  # type: ignore[attr-defined]
+
+    async def initialize_load(self, amount_fen: int, wait: float) -> Any:
+        return await self._run(DeviceKind.CARDREADER,
+                               lambda d: d.initialize_load(amount_fen, wait=wait))  # type: ignore[attr-defined]
+
+    async def credit_load(self, when: str, mac2: str) -> str:
+        return await self._run(DeviceKind.CARDREADER, lambda d: d.credit_load(when, mac2))  # type: ignore[attr-defined]
+
+    async def load_proof(self, online_counter: int, wait: float) -> str | None:
+        return await self._run(DeviceKind.CARDREADER,
+                               lambda d: d.load_proof(online_counter, wait=wait))  # type: ignore[attr-defined]
+
     async def print_receipt(self, receipt: Any) -> None:
         await self._run(DeviceKind.PRINTER, lambda d: d.print_receipt(receipt))  # type: ignore[attr-defined]
 
@@ -261,6 +275,7 @@ SIM_DEFAULTS: dict[str, dict[str, str]] = {
     "printer": {},
     "camera": {"source": "face"},
     "height": {"height": "172", "weight": "68", "period": "0.3"},
+    "cardreader": {},
 }
 # Driver options for the simulated devices (poll the BP monitor often: it answers at once).
 SIM_DRIVER_OPTIONS: dict[str, dict[str, Any]] = {

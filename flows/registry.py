@@ -17,6 +17,7 @@ FLOWS: dict[str, str] = {
     "tax-invoice": "flows.tax_invoice:TaxInvoice",
     "vehicle-licence": "flows.vehicle_licence:VehicleLicence",
     "property-certificate": "flows.property_certificate:PropertyCertificate",
+    "card-topup": "flows.card_topup:CardTopUp",
 }
 
 

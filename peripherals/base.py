@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Callable, ClassVar
 
 from peripherals.bp.models import BpProgress, BpReading
+from peripherals.cardreader.models import LoadInitInfo, PurseCard
 from peripherals.device_model import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, SelfTestResult
 from peripherals.eye.models import Optotype, PadAnswer
 from peripherals.height.models import HeightReading
@@ -21,7 +22,7 @@ from peripherals.printer.models import PrinterStatus, Receipt
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["BloodPressureMonitor", "Camera", "Device", "DeviceInfo", "DeviceKind", "DeviceState",
+__all__ = ["BloodPressureMonitor", "Camera", "Device", "DeviceInfo", "DeviceKind", "DeviceState", "PurseReader",
            "DeviceStatus", "EyeTester", "HeightStation", "IdCardReader", "ReceiptPrinter", "SelfTestResult"]
 
 
@@ -137,3 +138,25 @@ class Camera(Device):
     @abstractmethod
     def read_frame(self) -> "np.ndarray":
         """One BGR frame (H×W×3 uint8). DeviceTimeout when the camera gives none."""
+
+
+class PurseReader(Device):
+    """A contactless reader with a transit card's electronic purse in its field (issuer-authorised loads)."""
+
+    kind = DeviceKind.CARDREADER
+
+    @abstractmethod
+    def read_purse(self, wait: float = 0.0) -> "PurseCard":
+        """Card number and balance, waiting up to `wait` s for a card (NoPurseCard after)."""
+
+    @abstractmethod
+    def initialize_load(self, amount_fen: int, wait: float = 0.0) -> "LoadInitInfo":
+        """Phase 1 of a load: the card's balance, counter, random and MAC1 for the issuer."""
+
+    @abstractmethod
+    def credit_load(self, when: str, mac2: str) -> str:
+        """Phase 2 with the issuer's MAC2; the card's TAC. CardWriteInterrupted when the outcome is unknown."""
+
+    @abstractmethod
+    def load_proof(self, online_counter: int, wait: float = 0.0) -> str | None:
+        """The TAC of the load with this counter if the card did it, else None."""

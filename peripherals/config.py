@@ -37,6 +37,7 @@ def simulated_devices() -> dict[DeviceKind, DeviceConfig]:
         DeviceKind.PRINTER: DeviceConfig(driver="printer.escpos_usb", port="simusb://printer?name=printer"),
         DeviceKind.CAMERA: DeviceConfig(driver="camera.opencv", port="simcam://camera?source=face"),
         DeviceKind.HEIGHT: DeviceConfig(driver="height.tanita", port="sim://height?name=height"),
+        DeviceKind.CARDREADER: DeviceConfig(driver="cardreader.pn532", port="sim://cardreader?name=cardreader"),
     }
 
 

@@ -19,6 +19,7 @@ class DeviceKind(StrEnum):
     PRINTER = "printer"
     CAMERA = "camera"
     HEIGHT = "height"  # height-weight station
+    CARDREADER = "cardreader"  # contactless transit-card reader (top-up)
 
 
 class DeviceState(StrEnum):

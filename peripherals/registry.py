@@ -18,6 +18,7 @@ DRIVERS: dict[str, str] = {
     "printer.escpos_usb": "peripherals.printer.driver:EscPosUsbPrinter",
     "camera.opencv": "peripherals.camera.driver:OpenCvCamera",
     "height.tanita": "peripherals.height.driver:TanitaHeightStation",
+    "cardreader.pn532": "peripherals.cardreader.driver:Pn532PurseReader",
 }
 
 

@@ -182,6 +182,7 @@ class DeviceKind(StrEnum):
     PRINTER = "printer"
     CAMERA = "camera"
     HEIGHT = "height"
+    CARDREADER = "cardreader"
 
 
 class DeviceState(StrEnum):

@@ -8,6 +8,7 @@ office, reason codes as validation error types, personal fields out of `repr`, m
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -90,6 +91,13 @@ CardNumber = Annotated[str, Field(pattern=r"^[0-9]{16,20}$")]
 Hex8 = Annotated[str, Field(pattern=r"^[0-9A-F]{8}$")]
 
 
+def topup_reference(card_number: str) -> str:
+    """The payment order's reference for a top-up of this card: a pseudonym, so the payment
+    provider never sees the card number, yet the issuer can find a paid order whose load
+    never started (the citizen left between paying and the card write)."""
+    return "topup-" + hashlib.sha256(f"transit-card:{card_number}".encode()).hexdigest()[:24]
+
+
 class LoadAuthorisationRequest(_Request):
     """INITIALIZE FOR LOAD's answer, sent to the card issuer for MAC2 (PBOC e-purse load, JR/T 0025)."""
 
@@ -125,15 +133,16 @@ class LoadRecord(_Response):
     card_number: str
     payment_order_id: str
     amount_fen: Fen
-    online_counter: int
-    status: Literal["authorised", "completed", "refunded"]
+    online_counter: int | None  # None while only paid (no INITIALIZE FOR LOAD answered yet)
+    status: Literal["paid", "authorised", "completed"]
     completed_at: dt.datetime | None = None
 
 
-class LoadRefundRequest(_Request):
-    """The card was never credited (proved by its counter): pay the money back."""
+class PendingLoads(_Response):
+    """Loads paid and authorised for a card but never confirmed with its TAC (a torn write, a
+    citizen who left): the next kiosk the card is placed on finishes them."""
 
-    reason: Literal["card_not_credited"] = "card_not_credited"
+    loads: list[LoadRecord]
 
 
 # ---------------------------------------------------------------- government-service documents (政务服务件)

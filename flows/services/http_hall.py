@@ -18,7 +18,7 @@ from flows.services.hall_models import (
     LoadAuthorisationRequest,
     LoadConfirmation,
     LoadRecord,
-    LoadRefundRequest,
+    PendingLoads,
     VehicleLicenceApplication,
     VehicleLicenceRequest,
     VehicleQuery,
@@ -59,9 +59,8 @@ class HallServicesMixin:
         return await self._call("POST", f"/v1/cards/loads/{_seg(load_id)}/confirm", LoadRecord, body=confirmation,
                                 key=idempotency_key, service="cards")
 
-    async def refund_load(self, load_id: str, request: LoadRefundRequest, *, idempotency_key: str) -> LoadRecord:
-        return await self._call("POST", f"/v1/cards/loads/{_seg(load_id)}/refund", LoadRecord, body=request,
-                                key=idempotency_key, service="cards")
+    async def pending_loads(self, card_number: str) -> PendingLoads:
+        return await self._call("GET", f"/v1/cards/{_seg(card_number)}/pending-loads", PendingLoads, service="cards")
 
     async def get_load(self, load_id: str) -> LoadRecord:
         return await self._call("GET", f"/v1/cards/loads/{_seg(load_id)}", LoadRecord, service="cards")

@@ -26,7 +26,7 @@ from flows.services.hall_models import (
     LoadAuthorisationRequest,
     LoadConfirmation,
     LoadRecord,
-    LoadRefundRequest,
+    PendingLoads,
     VehicleLicenceApplication,
     VehicleLicenceRequest,
     VehicleQuery,
@@ -125,13 +125,13 @@ class PropertyService(Protocol):
 
 @runtime_checkable
 class CardIssuerService(Protocol):
-    """The traffic-card issuer: MAC2 for a paid load, the TAC that proves it, refunds of loads never credited."""
+    """The traffic-card issuer: MAC2 for a paid load, the TAC that proves it, loads left unconfirmed."""
 
     async def authorise_load(self, request: LoadAuthorisationRequest, *, idempotency_key: str) -> LoadAuthorisation: ...
 
     async def confirm_load(self, load_id: str, confirmation: LoadConfirmation, *, idempotency_key: str) -> LoadRecord: ...
 
-    async def refund_load(self, load_id: str, request: LoadRefundRequest, *, idempotency_key: str) -> LoadRecord: ...
+    async def pending_loads(self, card_number: str) -> PendingLoads: ...
 
     async def get_load(self, load_id: str) -> LoadRecord: ...
 

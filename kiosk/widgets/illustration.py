@@ -57,6 +57,14 @@ class Illustration(Widget):
                     Rectangle(pos=P(30, 58 - i * 8), size=(22 * u, 3 * u))
                 Triangle(points=[*P(44, 82), *P(56, 82), *P(50, 74)])  # arrow: down onto the reader
                 Rectangle(pos=P(48, 82), size=(4 * u, 8 * u))
+            elif key in ("card", "transit_card"):  # a contactless card over the reader's waves
+                Color(*INK)
+                RoundedRectangle(pos=P(14, 14), size=(72 * u, 12 * u), radius=[4 * u])  # reader
+                for r in (10, 18, 26):
+                    Line(circle=(*P(50, 30), r * u, -40, 40), width=max(1.5, 1.8 * u))
+                RoundedRectangle(pos=P(26, 54), size=(48 * u, 30 * u), radius=[4 * u])
+                Color(1, 1, 1, 1)
+                Rectangle(pos=P(32, 72), size=(20 * u, 4 * u))
             elif key in ("bp", "blood_pressure"):
                 Color(*INK)
                 Line(points=[*P(20, 30), *P(50, 50), *P(80, 70)], width=max(3, 9 * u), cap="round")  # forearm

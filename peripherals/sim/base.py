@@ -55,6 +55,18 @@ class FaultQueue:
                 return self._items.popleft()
             return None
 
+    def take_if(self, kind: FaultKind, arg: str) -> bool:
+        """Consume the next fault if it is `kind` with this `arg` (a simulator's own named faults)."""
+        with self._lock:
+            if self._items and self._items[0].kind is kind and self._items[0].arg == arg:
+                self._items.popleft()
+                return True
+            return False
+
+    def next_arg(self) -> str | None:
+        with self._lock:
+            return self._items[0].arg if self._items else None
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -20,6 +20,7 @@ SIMULATORS: dict[str, str] = {
     "eye": "peripherals.eye.sim:EyeTesterSimulator",
     "printer": "peripherals.printer.sim:EscPosPrinterSimulator",
     "height": "peripherals.height.sim:HeightStationSimulator",
+    "cardreader": "peripherals.cardreader.sim:Pn532Simulator",
 }
 
 _named: dict[str, Simulator] = {}

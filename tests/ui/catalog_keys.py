@@ -98,6 +98,7 @@ def expansions() -> dict[str, set[str]]:
         "face.{topic}.intro": {"renewal", "tax"},
         "inspection.type.{t}": set(VEHICLE_TYPES),
         "vehicle_licence.reason.{r}": set(VEHICLE_LICENCE_REASONS),
+        "topup.{code}": {"no_transit_card", "not_transit_card", "different_card"},
         "bp.{advisory}.reminder": {lv.value for lv in BpAdviceLevel if lv.value != "none"},
     }
 
