@@ -15,6 +15,7 @@ import uvicorn
 from backoffice.app import Settings, create_app
 from backoffice.faults import FaultConfig, FaultRule
 from backoffice.server import uvicorn_config
+from lifecycle.notify import SystemdNotifier
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings_from(args))
-    try:
+    try:  # uvicorn turns SIGTERM / SIGINT into a graceful shutdown: open requests finish, then run() returns
         uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level=args.log_level, access_log=not args.no_access_log)).run()
     finally:
+        SystemdNotifier().stopping("closing the database")
         app.close()
     return 0
 

@@ -84,8 +84,9 @@ class KioskApp(App):
 
     def __init__(self, options: KioskOptions | None = None, services: list[ServiceEntry] | None = None, *,
                  speaker: Speaker | None = None, journal: Journal | None = None, flow_clock: Any = None,
-                 diagnostics: Any = None, **kw):
+                 diagnostics: Any = None, service_loop: Any = None, **kw):
         super().__init__(**kw)
+        self.service_loop = service_loop  # kiosk.service_loop.ServiceLoop under `kiosk run`: signals, sd_notify
         self.diagnostics = diagnostics  # kiosk.diagnostics.Diagnostics: staff screens behind a hidden gesture
         self.options = options or KioskOptions()
         self.services = list(services or [])
@@ -139,6 +140,8 @@ class KioskApp(App):
         if self.diagnostics is not None:
             install_diagnostics(self.diagnostics, self)  # its screens, and the hidden corner on home / out of service
         self.show_home()
+        if self.service_loop is not None:
+            self.service_loop.attach(self)
         return self.sm
 
     def _post(self, fn: Callable[[], None]) -> None:
@@ -157,10 +160,22 @@ class KioskApp(App):
             if pacing:
                 self._frames_since_view = 0
 
+    def _close_journal(self) -> None:
+        """Close the journal on the flow loop's thread, where its SQLite connection lives."""
+        async def close() -> None:
+            self._journal.close()
+
+        try:
+            self.host.submit(close()).result(5)
+        except Exception:
+            log.exception("journal did not close cleanly")
+
     def _veto_close(self, *args, **kw) -> bool:
         return True  # a citizen cannot close the kiosk (staff stop the service)
 
     def on_stop(self):
+        if self.service_loop is not None:
+            self.service_loop.stopping()
         if getattr(self, "_drain", None) is not None:
             self._drain.cancel()
         if self.diagnostics is not None:
@@ -174,6 +189,8 @@ class KioskApp(App):
                     hook(self.host)
                 except Exception:
                     log.exception("stop hook failed")
+            if self._journal is not None:
+                self._close_journal()
             self.host.stop()
         self.speaker.close()
         from kivy.core.window import Window

@@ -335,12 +335,17 @@ class Autopilot:
     """Runs one flow from the home screen to its final view; returns the exit code.
 
     0 = the flow completed, 3 = it ended aborted (as `kiosk run-flow`), 2 = the
-    autopilot could not go on (no answer, a button missing, time out).
+    autopilot could not go on (no answer, a button missing, time out). When
+    `stop_requested()` turns true (SIGTERM) it stops at once with `stopped_code`.
     """
 
+    stopped_code = 0
+
     def __init__(self, app, flow_name: str, decide: Decide, *, screenshots: Path | None = None,
-                 frames: Callable[[int], None] | None = None, timeout_s: float = 300.0, touch_class=None):
+                 frames: Callable[[int], None] | None = None, timeout_s: float = 300.0, touch_class=None,
+                 stop_requested: Callable[[], bool] = lambda: False):
         self.app = app
+        self.stop_requested = stop_requested
         self.flow_name = flow_name
         self.decide = decide
         self.frames = frames or _pump
@@ -372,6 +377,8 @@ class Autopilot:
         self.performer.tap(f"home.service.{self.flow_name}")
         answered: set[int] = set()
         while time.monotonic() < deadline:
+            if self.stop_requested():
+                return self.stopped_code
             self.frames(1)
             if not self.events:
                 time.sleep(0.002)

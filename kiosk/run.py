@@ -98,6 +98,7 @@ def _run_virtual(args: argparse.Namespace) -> int:
     from kiosk.app import KioskOptions, create_app
     from kiosk.kivy_setup import DisplayOptions
     from kiosk.runflow import AnswerBook, SkippableClock
+    from kiosk.service_loop import ServiceLoop
     from kiosk.virtual import VirtualKiosk
 
     spec = None
@@ -135,8 +136,9 @@ def _run_virtual(args: argparse.Namespace) -> int:
             final_linger_s=3600 if spec else 45, view_pacing_frames=3 if spec else 0,
         )
         diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None)
+        service_loop = ServiceLoop(stop_app=spec is None)  # the autopilot pumps its own frames and polls it
         app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock,
-                         diagnostics=diagnostics)
+                         diagnostics=diagnostics, service_loop=service_loop)
         app.host_ready_hooks.append(lambda host: host.submit(virtual.warm_up()))
         app.stop_hooks.append(lambda host: host.submit(virtual.close_devices()).result(15))
         if spec is None:
@@ -186,7 +188,8 @@ def _autopilot(app, virtual, spec, clock, args: argparse.Namespace) -> int:
         warm = app.host.submit(virtual.warm_up())
         warm.result(60)
         book = AnswerBook(spec.answers, audio=virtual.audio)
-        pilot = Autopilot(app, args.autopilot, book.action_for, screenshots=args.screenshots, timeout_s=args.timeout)
+        pilot = Autopilot(app, args.autopilot, book.action_for, screenshots=args.screenshots, timeout_s=args.timeout,
+                          stop_requested=lambda: app.service_loop.stop_requested)
         pilot.on_idle = lambda view: app.host.call_soon(clock.advance, view.timeout_s or 0.0)
         code = pilot.run()
         shots = f", {pilot.shots.count} screenshots in {args.screenshots}" if args.screenshots else ""
@@ -242,6 +245,7 @@ def _run_configured(args: argparse.Namespace) -> int:
     from flows.services import HttpBackOffice
     from kiosk.app import KioskOptions, ServiceEntry, create_app
     from kiosk.kivy_setup import DisplayOptions
+    from kiosk.service_loop import ServiceLoop
     from kiosk.virtual import ICONS
     from peripherals.config import DeviceSettings
     from peripherals.supervisor import Supervisor
@@ -264,7 +268,7 @@ def _run_configured(args: argparse.Namespace) -> int:
     services = [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), deps_factory=deps,
                              icon=ICONS.get(n, "")) for n in registry.FLOWS]
     diagnostics = _diagnostics(state_dir, lambda: supervisor)
-    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics)
+    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics, service_loop=ServiceLoop())
     try:
         app.run()
     finally:

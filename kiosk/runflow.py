@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import datetime as dt
 import itertools
@@ -69,6 +68,7 @@ from flows.deps import DeviceAccess, FlowDeps, FlowSettings, NoAudio, SimAudio, 
 from flows.engine import EngineSettings, FlowRunner, OutcomeStatus, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
+from lifecycle.children import child_options
 
 log = logging.getLogger(__name__)
 
@@ -285,15 +285,6 @@ class CrashAfterCall:
 # --- the reference back office as a child process ------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the runner dies, even by SIGKILL (Linux PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-    except OSError:
-        pass
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -316,7 +307,7 @@ class ManagedBackOffice:
             cmd = [sys.executable, "-m", "backoffice.cli", "--port", str(port), "--db", str(self.db),
                    "--pay-after", str(self.pay_after), "--no-access-log", "--log-level", "warning"]
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)
+                                         **child_options())
             self.url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + self.start_timeout
             while time.monotonic() < deadline and self.proc.poll() is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from fleet.broker.certs import CertificateAuthority
 from fleet.broker.runner import MosquittoBroker, find_mosquitto, free_port, terminate
 from fleet.broker.testing import AgentProcess
+from lifecycle.children import child_options
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class VirtualFleet:
             ca.init()
             ca.issue_server()
         self.broker = MosquittoBroker(self.dir / "broker", ca)
+        self.broker.spawn_options = child_options()  # a kill -9 of the kiosk leaves no broker behind
         self.broker.start()
         os.environ["KIOSK_BROKER_ADDRESS"] = f"{self.broker.host}:{self.broker.port}"  # diagnostics' network tab
         self.http_port = free_port()
@@ -85,14 +87,16 @@ class VirtualFleet:
              "--mqtt", f"{self.broker.host}:{self.broker.port}", "--pki", str(ca.dir),
              "--http", str(self.http_port), "--admin-password", self.admin_password(),
              "--artifact-dir", str(self.dir / "artifacts"), "--heartbeat-s", "10"],
-            stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True, **child_options(),
         )
         server_log.close()
         _wait_listening(self.http_port, self.server, "the fleet server")
         self.agent = AgentProcess(
             self.kiosk_id, self.broker, ca, self.dir / "agent", control_socket=self.control_socket,
             health_interval_s=2.0, poll_interval_s=0.5, keepalive_s=30, reconnect_min_s=1.0, reconnect_max_s=10.0,
-        ).start()
+        )
+        self.agent.spawn_options = child_options()
+        self.agent.start()
         log.info("virtual fleet: broker %s:%s, console %s, kiosk %s",
                  self.broker.host, self.broker.port, self.console_url, self.kiosk_id)
         print(f"Fleet console: {self.console_url}  (user admin, password in {self.dir / 'admin-password'})",

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 
 from pydantic import ValidationError
 
 from fleet.agent.settings import AgentSettings
+from lifecycle.signals import on_stop_signals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from fleet.agent.agent import Agent  # after settings: a bad config fails fast
 
     agent = Agent(settings)
-    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
-    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    on_stop_signals(lambda _name: agent.stop())  # SIGTERM (systemctl stop) and SIGINT
     agent.run()
     return 0
 

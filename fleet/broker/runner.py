@@ -94,6 +94,9 @@ class LoggedProcess:
 
     log_path: Path
     proc: subprocess.Popen | None = None
+    # extra Popen options for every start, e.g. lifecycle.children.child_options() so that the
+    # child dies with a parent that owns it for good (the virtual kiosk); tests leave it empty
+    spawn_options: dict = {}
 
     def start(self) -> object:
         raise NotImplementedError
@@ -103,7 +106,7 @@ class LoggedProcess:
 
     def _spawn(self, argv: list[str], **popen) -> subprocess.Popen:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **popen)
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **{**self.spawn_options, **popen})
         return self.proc
 
     def restart(self) -> None:

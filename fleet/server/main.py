@@ -26,6 +26,7 @@ from fleet.server.db import DEFAULT_URL
 from fleet.server.mqtt import MqttSettings
 from fleet.server.notify import config as notify_config
 from fleet.server.service import SERVER_VERSION, FleetServer, ServerSettings
+from lifecycle.notify import SystemdNotifier
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server.start(wait=None)  # paho keeps trying; the console works while the broker is away
     try:
+        # uvicorn turns SIGTERM / SIGINT into a graceful shutdown: open requests finish, then run() returns
         uvicorn.run(create_app(server), host=args.bind, port=args.http, log_level=args.log_level.lower())
     finally:
+        SystemdNotifier().stopping("closing MQTT and the database")
         server.close()
     return 0
 

@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PRODUCT_PACKAGES = ("kiosk", "flows", "peripherals", "fleet", "backoffice")
+PRODUCT_PACKAGES = ("kiosk", "flows", "peripherals", "fleet", "backoffice", "lifecycle")
 
 
 def product_modules(repo: Path = REPO) -> dict[str, Path]:

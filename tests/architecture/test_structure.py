@@ -12,6 +12,7 @@ from .import_graph import REPO, cycles, external_imports, import_graph, product_
 
 # Which product packages each may import (beyond itself). Longest prefix wins.
 ALLOWED = {
+    "lifecycle": set(),  # signals, sd_notify, child processes: every package may use it
     "peripherals": set(),
     "flows": {"peripherals"},
     "kiosk": {"flows", "peripherals", "fleet.protocol"},
@@ -24,9 +25,10 @@ ALLOWED = {
     "fleet.broker": {"fleet.protocol", "fleet.agent.mqtt"},  # broker.testing probes with the agent's client
     "fleet.server": {"fleet.protocol", "fleet.bundle", "fleet.broker"},
 }
+EVERYONE = {"lifecycle"}
 # Single modules allowed one more package than their own package is.
 EXTRA = {"kiosk.virtual_fleet": {"fleet.broker"}}  # the virtual kiosk starts a broker
-NO_KIVY = ("flows", "peripherals", "fleet", "backoffice")
+NO_KIVY = ("flows", "peripherals", "fleet", "backoffice", "lifecycle")
 MAX_LINES = 600
 
 
@@ -53,7 +55,7 @@ def test_the_reader_sees_every_kind_of_import(tmp_path):
     (tmp_path / "kiosk" / "__init__.py").write_text("")
     (tmp_path / "kiosk" / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from kiosk import b\n")
     (tmp_path / "kiosk" / "b.py").write_text("def f():\n    from .a import x\n")
-    for top in ("flows", "peripherals", "fleet", "backoffice"):
+    for top in ("flows", "peripherals", "fleet", "backoffice", "lifecycle"):
         (tmp_path / top).mkdir()
     found = cycles(import_graph(tmp_path))
     assert found == [["kiosk.a", "kiosk.b"]]
@@ -68,7 +70,7 @@ def test_imports_point_one_way(graph):
     for module, targets in sorted(graph.items()):
         own = _package_of(module)
         for target in sorted(targets):
-            if _package_of(target) == own or _within(target, ALLOWED[own] | EXTRA.get(module, set())):
+            if _package_of(target) == own or _within(target, ALLOWED[own] | EVERYONE | EXTRA.get(module, set())):
                 continue
             wrong.append(f"{module} -> {target}")
     assert wrong == []

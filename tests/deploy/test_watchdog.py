@@ -1,4 +1,4 @@
-"""kiosk/watchdog.py against a fake NOTIFY_SOCKET: the datagrams systemd would receive."""
+"""lifecycle/notify.py against a fake NOTIFY_SOCKET: the datagrams systemd would receive."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.watchdog import SystemdNotifier, WatchdogPinger, watchdog_period
+from lifecycle.notify import SystemdNotifier, WatchdogPinger, watchdog_period
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -132,7 +132,7 @@ def test_tick_pings_at_most_once_per_period(notify_socket):
 HANGING_APP = textwrap.dedent(
     """
     import sys, time
-    from kiosk.watchdog import SystemdNotifier, WatchdogPinger
+    from lifecycle.notify import SystemdNotifier, WatchdogPinger
     notifier = SystemdNotifier()
     pinger = WatchdogPinger(notifier)
     assert pinger.enabled, "watchdog not enabled from the environment"

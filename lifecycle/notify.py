@@ -12,7 +12,8 @@ $WATCHDOG_USEC is the watchdog interval; $WATCHDOG_PID, if set, names the proces
 is meant to ping (sd_watchdog_enabled(3)). Outside systemd (tests, a developer's shell)
 $NOTIFY_SOCKET is unset and every call here is a cheap no-op.
 
-No Kivy import: the UI calls `WatchdogPinger.tick()` from its own Clock callback.
+Used by every service of the project; the kiosk app ticks `WatchdogPinger` from its own
+Kivy Clock callback (kiosk/service_loop.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,70 @@
+"""The kiosk app as a systemd service: ready, alive, and stopped in order.
+
+- READY=1 once the first frame is drawn (kiosk.service is Type=notify);
+- WATCHDOG=1 from the UI loop itself (a Kivy Clock interval): when the loop hangs, the
+  pings stop and systemd restarts the app; a helper thread would ping for a frozen screen;
+- SIGTERM / SIGINT ask the UI loop to stop (`App.stop()`, so `on_stop` closes the session,
+  the devices and the journal); STOPPING=1 tells systemd the silence that follows is on
+  purpose. SDL would otherwise turn SIGTERM into a window-close request, which the kiosk
+  refuses (a citizen must not close it), so nothing stopped it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from kivy.clock import Clock
+
+from lifecycle.notify import SystemdNotifier, WatchdogPinger
+from lifecycle.signals import StopRequest, on_stop_signals
+
+log = logging.getLogger(__name__)
+
+WATCHDOG_TICK_S = 1.0
+
+
+class ServiceLoop:
+    """Attach to a KioskApp once its window exists (`KioskApp.build`)."""
+
+    def __init__(self, notifier: SystemdNotifier | None = None, *, stop_app: bool = True) -> None:
+        self.notifier = notifier or SystemdNotifier()
+        self.stop_app = stop_app  # False when something else pumps the frames (the autopilot polls stop_requested)
+        self.pinger = WatchdogPinger(self.notifier)
+        self.stop_request: StopRequest | None = None
+        self._tick = None
+        self._ready = False
+        self._stopping = False
+
+    def attach(self, app: Any) -> None:
+        self.app = app
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            self.stop_request = on_stop_signals(self._on_signal)
+        Clock.schedule_once(self._first_frame, 0)
+        if self.pinger.enabled:
+            self._tick = Clock.schedule_interval(lambda _dt: self.pinger.tick(), WATCHDOG_TICK_S)
+
+    def _first_frame(self, _dt) -> None:
+        if not self._ready:
+            self._ready = True
+            self.notifier.ready("first screen up")
+            self.pinger.tick()
+
+    def _on_signal(self, name: str) -> None:
+        """In the signal handler: only ask. The stop runs on the next turn of the UI loop."""
+        if self.stop_app:
+            Clock.schedule_once(lambda _dt: self.app.stop(), 0)
+
+    def stopping(self) -> None:
+        """From `on_stop`: before the devices and the journal are closed."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._tick is not None:
+            self._tick.cancel()
+        self.notifier.stopping("closing the session, the devices and the journal")
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_request is not None and self.stop_request.requested
