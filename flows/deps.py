@@ -47,7 +47,11 @@ from flows.services.interfaces import (
     TrafficService,
     VehicleService,
 )
+from flows.medical_rules import HEARING_TEST_RULE, HearingTestRule
 from flows.vision_test import AcuitySettings, AsyncEyeTester, Side
+from peripherals.audio import calibration as audio_calibration
+from peripherals.audio.outputs import MemoryOutput, open_output
+from peripherals.audio.player import TonePlayer
 from peripherals.base import Device, DeviceKind
 from peripherals.errors import DeviceNotPresent
 
@@ -70,7 +74,8 @@ class FlowSettings(BaseModel):
     acuity: AcuitySettings = Field(default_factory=AcuitySettings)
     eye_timeout_s: float = Field(default=300.0, gt=0, description="one eye's whole acuity procedure")
     colour_plates_dir: Path | None = Field(default=None, description="generated plate pool; None: kiosk/assets/colour")
-    hearing_trials_per_ear: int = Field(default=6, ge=6, description="6 per ear: guessing passes with 1/64")
+    hearing_trials_per_ear: int = Field(default=HEARING_TEST_RULE.trials_per_ear, ge=6,
+                                        description="6 per ear: guessing passes with 1/64")
     bp_timeout_s: float = Field(default=120.0, gt=0)
     height_timeout_s: float = Field(default=30.0, gt=0, description="wait for the height station's next reading")
     payment_poll_s: float = Field(default=1.0, gt=0, description="payment status polling interval")
@@ -94,28 +99,72 @@ class FlowSettings(BaseModel):
 
 
 class AudioOut(Protocol):
+    async def ready(self) -> None:
+        """Raise a DeviceError when no sound can be played (the step then hands over to staff)."""
+        ...
+
     async def play(self, side: Side) -> None:
-        """Play the test sound on one side (left or right speaker)."""
+        """Play the test sound on one side (left or right speaker) and return when it has been played."""
         ...
 
 
-class SimAudio:
-    """No sound; remembers the side, so a simulated citizen (the headless runner) can answer."""
+class SpeakerAudio:
+    """The hearing test's tones (medical_rules.HEARING_TEST_RULE) through a peripherals.audio TonePlayer."""
 
-    def __init__(self) -> None:
-        self.last_played: Side | None = None
+    def __init__(self, player: TonePlayer, rule: HearingTestRule = HEARING_TEST_RULE,
+                 tone_s: float | None = None) -> None:
+        self.player = player
+        self.rule = rule
+        self.tone_s = tone_s or rule.tone_s
         self.played = 0
 
+    @classmethod
+    def from_url(cls, url: str, calibration_file: Path | None = None, **kw: Any) -> "SpeakerAudio":
+        """``portaudio:[NAME]``, ``wav:PATH``, ``memory:`` or ``none``, calibrated from `calibration_file`."""
+        cal = audio_calibration.load(calibration_file) if calibration_file else None
+        return cls(TonePlayer(open_output(url), cal), **kw)
+
+    async def ready(self) -> None:
+        await asyncio.to_thread(self.player.open)
+
     async def play(self, side: Side) -> None:
-        self.last_played = side
+        r = self.rule
+        await asyncio.to_thread(self.player.play_tone, side.value, r.frequency_hz, r.level_db_spl, self.tone_s)
         self.played += 1
+
+    @property
+    def last_played(self) -> Side | None:
+        """The side the last sound is heard on, judged from the samples that were played."""
+        heard = self.player.heard_side()
+        return Side(heard.value) if heard is not None else None
+
+
+def configured_audio(state_dir: Path | None = None) -> SpeakerAudio:
+    """The kiosk's speakers as kiosk.toml's [audio] names them, with the staff's level calibration."""
+    from peripherals.config import DeviceSettings
+
+    cfg = DeviceSettings().audio
+    cal = cfg.calibration_file or (state_dir / "audio-calibration.json" if state_dir else None)
+    return SpeakerAudio.from_url(cfg.output, cal)
+
+
+class SimAudio(SpeakerAudio):
+    """The simulators' speakers: real tones into memory; the simulated citizen listens to them."""
+
+    def __init__(self, tone_s: float | None = None, realtime: bool = False) -> None:
+        super().__init__(TonePlayer(MemoryOutput(realtime=realtime)), tone_s=tone_s)
 
 
 class NoAudio:
     """A kiosk without a configured audio output: the hearing test cannot run."""
 
-    async def play(self, side: Side) -> None:
+    last_played = None
+
+    async def ready(self) -> None:
         raise DeviceNotPresent("no audio output is configured for the hearing test", kind="audio")
+
+    async def play(self, side: Side) -> None:
+        await self.ready()
 
 
 class FaceVerifier(Protocol):

@@ -168,6 +168,28 @@ class ColourPlateRule(BaseModel):
     count_source: Citation = SELF_EXAM_SEQUENCE
 
 
+class HearingTestRule(BaseModel):
+    """Art. 14(二)4 ("两耳分别距音叉50厘米能辨别声源方向") as a kiosk test.
+
+    The examiner's tuning fork becomes a tone from the left or the right speaker; the
+    citizen stands on the marked spot, each ear `distance_cm` from its speaker (or wears
+    the kiosk's headphones), and says which side it came from. `frequency_hz` is the
+    512 Hz fork of clinical hearing tests; `level_db_spl` at the ear is the kiosk's own
+    choice (a struck fork is not specified by the order): quiet conversation level, well
+    above normal thresholds, so a normal ear always hears it and a deaf ear does not.
+    Sides in random order, `trials_per_ear` per ear; an ear passes only if every sound on
+    its side was placed: guessing passes an ear with (1/2)^6 ≈ 1.6 %.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    distance_cm: float = 50.0
+    frequency_hz: float = 512.0
+    level_db_spl: float = 60.0
+    tone_s: float = 1.0
+    trials_per_ear: int = 6
+    rule: Citation = ART_14_HEARING
+
+
 class VisionRule(BaseModel):
     model_config = ConfigDict(frozen=True)
     classes: frozenset[LicenceClass]
@@ -205,6 +227,7 @@ HEIGHT_RULES: tuple[HeightRule, ...] = (
     HeightRule(classes=frozenset({L.B1}), min_cm=150.0),
 )
 COLOUR_PLATE_RULE = ColourPlateRule()
+HEARING_TEST_RULE = HearingTestRule()
 HEARING_RULE = HearingRule(distance_cm=50.0, hearing_aid_classes=frozenset({L.C1, L.C2}))
 
 RENEWAL_WINDOW_DAYS = 90  # Art. 63

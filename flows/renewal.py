@@ -44,7 +44,7 @@ from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
 from flows.licence_errand import LicenceErrand, licence_on_file
 from flows.mailing import mailed_details
-from flows.medical_steps import measure_height
+from flows.medical_steps import hearing_test, measure_height
 from flows.medical_rules import (
     BpAdviceLevel,
     ColourVision,
@@ -64,7 +64,7 @@ from flows.services.models import (
 from flows.services.models import MedicalResults as MedicalSubmission
 from flows.views import Choice, ChoiceOption, ConsentItem, Measuring, Prompt, msg
 from flows.colour.index import NOTHING, PlatesMissing, load_pool
-from flows.vision_test import Side, measure_eye, run_colour_test, run_hearing_test, session_plates
+from flows.vision_test import measure_eye, run_colour_test, session_plates
 from peripherals.errors import DeviceError
 from peripherals.eye.models import Eye
 
@@ -236,20 +236,8 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         return Next(step=self.Step.HEARING)
 
     async def step_hearing(self, ctx: Ctx) -> Next | Done | Abort:
-        await ctx.ask(Prompt(message=msg("hearing.intro")))
-        trials = [0]
-
-        async def answer() -> Side | None:
-            trials[0] += 1
-            key = await ctx.ask(Choice(message=msg("hearing.which_side", trial=trials[0]), options=(
-                ChoiceOption(key="left", label=msg("hearing.left")),
-                ChoiceOption(key="right", label=msg("hearing.right")),
-                ChoiceOption(key="not_heard", label=msg("hearing.not_heard")),
-            )))
-            return None if key == "not_heard" else Side(key)
-
-        result = await run_hearing_test(ctx.deps.audio.play, answer,
-                                        trials_per_ear=ctx.deps.settings.hearing_trials_per_ear, rng=_rng(ctx))
+        """Order 162 Art. 14(二)4 as HEARING_TEST_RULE: real tones left/right (flows/medical_steps.py)."""
+        result = await hearing_test(ctx, _rng(ctx))
         ctx.state.hearing = HearingRecord(left=result.left, right=result.right)
         return Next(step=self.Step.HEIGHT)
 

@@ -241,7 +241,7 @@ def _screenshot_every_screen(app, directory: Path) -> None:
 def _run_configured(args: argparse.Namespace) -> int:
     """The kiosk's own devices (kiosk.toml / KIOSK_CONFIG) and a back office at --backoffice."""
     from flows import registry
-    from flows.deps import DeviceAccess, FlowDeps, FlowSettings, NoAudio
+    from flows.deps import DeviceAccess, FlowDeps, FlowSettings, configured_audio
     from flows.services import HttpBackOffice
     from kiosk.app import KioskOptions, ServiceEntry, create_app
     from kiosk.kivy_setup import DisplayOptions
@@ -257,7 +257,7 @@ def _run_configured(args: argparse.Namespace) -> int:
     async def deps() -> FlowDeps:
         if "deps" not in holder:
             holder["deps"] = FlowDeps.from_backoffice(DeviceAccess(supervisor), HttpBackOffice(args.backoffice),
-                                                      settings=FlowSettings(), audio=NoAudio())
+                                                      settings=FlowSettings(), audio=configured_audio(state_dir))
         return holder["deps"]
 
     width, height = (int(v) for v in args.size.lower().split("x"))

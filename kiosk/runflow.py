@@ -64,7 +64,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flows import registry
-from flows.deps import DeviceAccess, FlowDeps, FlowSettings, NoAudio, SimAudio, sim_deps
+from flows.deps import DeviceAccess, FlowDeps, FlowSettings, SimAudio, configured_audio, sim_deps
 from flows.engine import EngineSettings, FlowRunner, OutcomeStatus, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
@@ -338,7 +338,7 @@ class ManagedBackOffice:
 
 @contextlib.asynccontextmanager
 async def config_deps(backoffice_url: str, settings: FlowSettings) -> AsyncIterator[FlowDeps]:
-    """The devices of the kiosk's configuration (kiosk.toml), no audio output, no face verifier."""
+    """The devices of the kiosk's configuration (kiosk.toml), its [audio] output, no face verifier."""
     from flows.services import HttpBackOffice
     from peripherals.config import DeviceSettings
     from peripherals.supervisor import Supervisor
@@ -347,7 +347,8 @@ async def config_deps(backoffice_url: str, settings: FlowSettings) -> AsyncItera
     await asyncio.to_thread(supervisor.start, 20.0)
     backoffice = HttpBackOffice(backoffice_url)
     try:
-        yield FlowDeps.from_backoffice(DeviceAccess(supervisor), backoffice, settings=settings, audio=NoAudio())
+        yield FlowDeps.from_backoffice(DeviceAccess(supervisor), backoffice, settings=settings,
+                                       audio=configured_audio())
     finally:
         await backoffice.aclose()
         await asyncio.to_thread(supervisor.stop)

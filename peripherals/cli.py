@@ -4,6 +4,7 @@ Other tools rely on these exact forms (issue #2):
   kiosk-devices read idcard --port URL [--reveal]
   kiosk-devices read bp --port URL --protocol accutorr|ieee11073
   kiosk-devices read height --port URL [--timeout S]   (one reading as JSON)
+  kiosk-devices play-tone --side left|right [--output portaudio:NAME|wav:PATH] [--reference]
   kiosk-devices simulate KIND [--faults LIST]      (first line: the pty path)
   kiosk-devices status
   kiosk-devices print-test [--port URL]
@@ -81,6 +82,26 @@ def cmd_read_height(args: argparse.Namespace) -> int:
     with TanitaHeightStation(args.port, baudrate=args.baudrate, verify_checksum=not args.no_checksum) as station:
         reading = station.measure(timeout=args.timeout)
     _print_json(reading.public_dict())
+    return 0
+
+
+def cmd_play_tone(args: argparse.Namespace) -> int:
+    """The speaker test: one tone on one side through the configured (or given) output."""
+    from peripherals.audio import calibration
+    from peripherals.audio.outputs import open_output
+    from peripherals.audio.player import TonePlayer
+
+    cal = calibration.load(args.calibration) if args.calibration else None
+    player = TonePlayer(open_output(args.output), cal)
+    try:
+        player.open()
+        if args.reference:
+            played = player.play_reference(args.side, args.duration)
+        else:
+            played = player.play_tone(args.side, args.frequency, args.db_spl, args.duration)
+    finally:
+        player.close()
+    _print_json({**played.model_dump(mode="json"), "output": player.output.describe()})
     return 0
 
 
@@ -176,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     hs.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for someone to be measured")
     hs.add_argument("--no-checksum", action="store_true", help="accept records whose CS field does not match")
     hs.set_defaults(func=cmd_read_height)
+
+    tone = sub.add_parser("play-tone", help="speaker test: play one hearing-test tone on the left or right")
+    tone.add_argument("--output", default="portaudio:", help="portaudio:[NAME] (ALSA PCM), wav:PATH, memory:, none")
+    tone.add_argument("--side", required=True, choices=("left", "right"))
+    tone.add_argument("--frequency", type=float, default=512.0, help="Hz (default: the 512 Hz of the hearing test)")
+    tone.add_argument("--db-spl", type=float, default=60.0, help="sound pressure at the listening spot")
+    tone.add_argument("--duration", type=float, default=1.0)
+    tone.add_argument("--reference", action="store_true", help="the calibration tone: 1 kHz at -20 dBFS")
+    tone.add_argument("--calibration", default=None, help="the kiosk's audio-calibration.json")
+    tone.set_defaults(func=cmd_play_tone)
 
     sim = sub.add_parser("simulate", help="run a device simulator on a new pseudo-terminal")
     sim.add_argument("kind", help="idcard, bp, bp11073, eye, height or printer")

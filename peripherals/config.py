@@ -28,6 +28,13 @@ class DeviceConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)  # driver keyword arguments
 
 
+class AudioConfig(BaseModel):
+    """The hearing test's sound output (peripherals.audio.outputs.open_output URL)."""
+
+    output: str = "portaudio:"  # the default PortAudio/ALSA device; "portaudio:NAME", "wav:PATH", "none"
+    calibration_file: Path | None = None  # default: <state dir>/audio-calibration.json
+
+
 def simulated_devices() -> dict[DeviceKind, DeviceConfig]:
     """Every device on its simulator: the virtual kiosk and the tests start from this."""
     return {
@@ -52,3 +59,4 @@ class DeviceSettings(TomlFileSettings):
     config_defaults: ClassVar[tuple[Path, ...]] = DEFAULT_CONFIG_PATHS
 
     devices: dict[DeviceKind, DeviceConfig] = Field(default_factory=simulated_devices)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
