@@ -11,11 +11,10 @@ Source: 机动车驾驶证申领和使用规定 (Ministry of Public Security Ord
 - Art. 63: renewal may be applied for within 90 days before expiry.
 Blood pressure is not an Order 162 criterion and is never a reason to refuse.
 
-6-year inspection exemption: 公安部 国家质检总局《关于加强和改进机动车检验工作的意见》
-(公交管〔2014〕138号) — non-commercial small and mini passenger cars (vans excluded) are
-exempt from on-site inspection for 6 years from registration and receive a label every
-2 years, provided compulsory insurance (交强险) is valid and traffic violations are
-settled. Simplification: the 3-month application window before the due date is not
+Inspection exemption: flows/inspection_rules.py (公交管〔2014〕138号, and the 2022 reform:
+non-operating small and mini passenger cars, vans excluded, inspected on site at years 6
+and 10, the label by post in years 2, 4 and 8), provided compulsory insurance (交强险) is
+valid and traffic violations are settled. Simplification: the 3-month application window before the due date is not
 enforced here (fixed example answer files would otherwise expire).
 """
 
@@ -24,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flows import inspection_rules
 from flows.services.models import InspectionExemptRequest, MedicalResults
 
 STRICT_VISION_CLASSES = frozenset({"A1", "A2", "A3", "B1", "B2", "N", "P"})
@@ -31,7 +31,6 @@ ONE_EYE_CLASSES = frozenset({"C1", "C2", "C3", "C4", "C5"})
 MIN_HEIGHT_CM = {"A1": 155, "A2": 155, "A3": 155, "B2": 155, "N": 155, "B1": 150}
 CERTIFICATE_VALID_DAYS = 183  # 6 months
 RENEWAL_WINDOW_DAYS = 90
-EXEMPT_YEARS = 6
 
 
 @dataclass(frozen=True)
@@ -82,14 +81,12 @@ def inspection_failure(request: InspectionExemptRequest, today: dt.date) -> Rule
         return RuleFailure("vehicle_not_eligible", "only non-commercial small and mini passenger cars (no vans) are exempt", "vehicle_type")
     if request.registration_date > today:
         return RuleFailure("invalid_registration_date", "the registration date is in the future", "registration_date")
-    if inspection_year(request.registration_date, today) > EXEMPT_YEARS:
-        return RuleFailure("inspection_required", "older than 6 years: an on-site inspection is required", "registration_date")
+    decision, year, _policy = inspection_rules.decide(request.registration_date, today)
+    if decision is inspection_rules.Decision.ON_SITE:
+        return RuleFailure("inspection_required", f"year {year}: an on-site inspection is required", "registration_date")
     if request.compulsory_insurance_until < today:
         return RuleFailure("insurance_expired", "compulsory traffic insurance has expired", "compulsory_insurance_until")
     return None
 
 
-def inspection_year(registered: dt.date, today: dt.date) -> int:
-    """The even year of the inspection cycle this label stands for (2, 4, 6 ...)."""
-    years = full_years(registered, today)
-    return max(2, years + years % 2)
+inspection_year = inspection_rules.cycle_year  # the even year of the cycle this label stands for (2, 4, 8)

@@ -385,6 +385,7 @@ async def sim_deps(
     client_options: dict[str, Any] | None = None,
     face_score: float | None = 0.93,
     start_wait: float = 20.0,
+    audio_realtime: bool = False,
 ) -> AsyncIterator[FlowDeps]:
     """The whole bundle on the simulators and an HTTP back office; everything stopped at exit."""
     from flows.services import HttpBackOffice
@@ -401,7 +402,8 @@ async def sim_deps(
             pass
     backoffice = HttpBackOffice(backoffice_url, **(client_options or {}))
     deps = FlowDeps.from_backoffice(
-        DeviceAccess(supervisor), backoffice, settings=settings or FlowSettings(), audio=SimAudio(),
+        DeviceAccess(supervisor), backoffice, settings=settings or FlowSettings(),
+        audio=SimAudio(tone_s=0.6 if audio_realtime else None, realtime=audio_realtime),
         face_verifier=SimFaceVerifier(face_score) if face_score is not None else None, sims=sims,
     )
     try:

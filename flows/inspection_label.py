@@ -1,12 +1,11 @@
 """The 6-year inspection-exempt label (六年免检 检验标志), applied for and mailed home.
 
-Rules (公安部 国家质检总局《关于加强和改进机动车检验工作的意见》公交管〔2014〕138号, as
-implemented by the reference back office — see backoffice/rules.py): non-commercial
-small and mini passenger cars (vans excluded) need no on-site inspection for 6 years
-after registration; a label is issued every 2 years, provided the compulsory traffic
-insurance (交强险) is valid and the vehicle's traffic violations are settled.
-Not modelled (from memory, to be checked): the 2022 reform extending the exemption to
-10 years for such cars registered after it came into force.
+Rules (flows/inspection_rules.py, enforced again by the back office): non-operating
+small and mini passenger cars (vans excluded) get the label by post, without an on-site
+inspection, in the cycle years of the policy in force — since the 2022 reform years 2,
+4 and 8, with on-site inspections at years 6 and 10 (before it: years 2 and 4) —
+provided the compulsory traffic insurance (交强险) is valid and the vehicle's traffic
+violations are settled.
 
 ID card (the owner) → vehicle details (plate, registration date, insurance end date) →
 vehicle type → use → eligibility (the rules above, checked here for a clear answer and
@@ -31,6 +30,7 @@ from flows.common_steps import (
 )
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
+from flows.inspection_rules import EXEMPT_TYPES, Decision, cycle_year, decide
 from flows.journal import Personal
 from flows.mailing import MailingSteps, mailed_details
 from flows.services.models import FineQuery, InspectionExemptRequest, MailingAddress
@@ -38,19 +38,8 @@ from flows.views import Busy, Choice, ChoiceOption, FieldKind, Form, FormField, 
 
 Ctx = FlowContext["InspectionState", FlowDeps]
 
-EXEMPT_YEARS = 6  # 公交管〔2014〕138号
-EXEMPT_TYPES = ("small_passenger", "mini_passenger")
 VEHICLE_TYPES = ("small_passenger", "mini_passenger", "van", "truck", "motorcycle", "other")
-
-
-def full_years(since: dt.date, today: dt.date) -> int:
-    return today.year - since.year - ((today.month, today.day) < (since.month, since.day))
-
-
-def inspection_year(registered: dt.date, today: dt.date) -> int:
-    """The even year of the 2-yearly cycle this label stands for (2, 4, 6): past 6, on-site inspection."""
-    years = full_years(registered, today)
-    return max(2, years + years % 2)
+inspection_year = cycle_year  # the even year of the 2-yearly cycle this label stands for
 
 
 class InspectionState(BaseModel):
@@ -149,8 +138,9 @@ class InspectionLabel(MailingSteps[InspectionState]):
         if st.vehicle_type not in EXEMPT_TYPES or not st.non_commercial:
             raise abort_with(AbortReason.NOT_ELIGIBLE, "vehicle_not_eligible", msg("inspection.not_exempt_type"),
                              msg("error.next.inspection_station"))
-        if inspection_year(st.registration_date, today) > EXEMPT_YEARS:
-            raise abort_with(AbortReason.NOT_ELIGIBLE, "inspection_required", msg("inspection.older_than_6_years"),
+        decision, year, _policy = decide(st.registration_date, today)
+        if decision is Decision.ON_SITE:
+            raise abort_with(AbortReason.NOT_ELIGIBLE, "inspection_required", msg("inspection.on_site_year", year=year),
                              msg("error.next.inspection_station"))
         if st.insurance_until < today:
             raise abort_with(AbortReason.NOT_ELIGIBLE, "insurance_expired", msg("inspection.insurance_expired"),

@@ -88,7 +88,8 @@ class VirtualKiosk:
                 assert self.backoffice_url, "start() first"
                 self._stack = contextlib.AsyncExitStack()
                 self.deps = await self._stack.enter_async_context(
-                    sim_deps(self.backoffice_url, sim_options=self.sim_options, settings=self.flow_settings))
+                    sim_deps(self.backoffice_url, sim_options=self.sim_options, settings=self.flow_settings,
+                             audio_realtime=True))  # the "sound playing" screen stays while it plays
             return self.deps
 
     async def close_devices(self) -> None:

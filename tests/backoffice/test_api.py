@@ -184,7 +184,7 @@ async def test_inspection_exempt_label(client, server, keys):
     [
         ({"vehicle_type": "van"}, "vehicle_not_eligible"),
         ({"non_commercial": False}, "vehicle_not_eligible"),
-        ({"registration_date": TODAY - dt.timedelta(days=7 * 366)}, "inspection_required"),
+        ({"registration_date": TODAY.replace(year=TODAY.year - 6)}, "inspection_required"),
         ({"compulsory_insurance_until": TODAY - dt.timedelta(days=1)}, "insurance_expired"),
         ({"plate": _plate_with_fines(1)}, "unpaid_fines"),
     ],
