@@ -11,7 +11,7 @@ Source: 机动车驾驶证申领和使用规定 (Ministry of Public Security Ord
 - Art. 63: renewal may be applied for within 90 days before expiry.
 Blood pressure is not an Order 162 criterion and is never a reason to refuse.
 
-Inspection exemption: flows/inspection_rules.py (公交管〔2014〕138号, and the 2022 reform:
+Inspection exemption: flows/services/inspection_rules.py (公交管〔2014〕138号, and the 2022 reform:
 non-operating small and mini passenger cars, vans excluded, inspected on site at years 6
 and 10, the label by post in years 2, 4 and 8), provided compulsory insurance (交强险) is
 valid and traffic violations are settled. Simplification: the 3-month application window before the due date is not
@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flows import inspection_rules
+from flows.services import inspection_rules
 from flows.services.models import InspectionExemptRequest, MedicalResults
 
 STRICT_VISION_CLASSES = frozenset({"A1", "A2", "A3", "B1", "B2", "N", "P"})

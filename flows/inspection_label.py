@@ -1,6 +1,6 @@
 """The 6-year inspection-exempt label (六年免检 检验标志), applied for and mailed home.
 
-Rules (flows/inspection_rules.py, enforced again by the back office): non-operating
+Rules (flows/services/inspection_rules.py, enforced again by the back office): non-operating
 small and mini passenger cars (vans excluded) get the label by post, without an on-site
 inspection, in the cycle years of the policy in force — since the 2022 reform years 2,
 4 and 8, with on-site inspections at years 6 and 10 (before it: years 2 and 4) —
@@ -30,7 +30,7 @@ from flows.common_steps import (
 )
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
-from flows.inspection_rules import EXEMPT_TYPES, Decision, cycle_year, decide
+from flows.services.inspection_rules import EXEMPT_TYPES, Decision, cycle_year, decide
 from flows.journal import Personal
 from flows.mailing import MailingSteps, mailed_details
 from flows.services.models import FineQuery, InspectionExemptRequest, MailingAddress

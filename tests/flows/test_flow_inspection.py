@@ -10,7 +10,7 @@ import pytest
 from backoffice.testing import submissions
 from flows.engine import AbortReason, OutcomeStatus
 from flows.inspection_label import inspection_year
-from flows.inspection_rules import POLICY_2014, REFORM_2022, REFORM_2022_IN_FORCE, Decision, decide, policy_on
+from flows.services.inspection_rules import POLICY_2014, REFORM_2022, REFORM_2022_IN_FORCE, Decision, decide, policy_on
 from kiosk.runflow import AnswersFile
 
 from .flow_support import FAST_PAYMENT, example_answers, run_and_assert_wiped
