@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import card_routes, documents, errand_routes, numbers, rules, seed, terminal
+from backoffice import card_routes, documents, errand_routes, numbers, provisional, rules, seed, terminal
 from backoffice.db import Database
 from backoffice.http import TZ, Rejection, now
 from backoffice.http import json_response as _json
@@ -93,6 +93,7 @@ class BackOfficeApp:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.db = Database(settings.db_path)
+        self.db.conn.executescript(provisional.SCHEMA)
         self.faults = FaultController(settings.faults)
         self.api = _build_api(self)
         self._asgi = FaultMiddleware(self.api, self.faults)
@@ -116,8 +117,11 @@ class BackOfficeApp:
         """Run `effect` once per Idempotency-Key; answer repeats from the record.
 
         Only accepted submissions bind a key: a refused request stores nothing, so the
-        citizen can correct it and the kiosk resend with the same key.
+        citizen can correct it and the kiosk resend with the same key — except a refused
+        application under a provisional reference (backoffice/provisional.py): nobody is
+        at the kiosk to correct it, the refusal is the decision and is notified once.
         """
+        ref = provisional.reference_of(kind, body)
         if key is None:
             raise Rejection(400, "missing_idempotency_key", "an Idempotency-Key header is required")
         if not _KEY_RE.match(key):
@@ -138,7 +142,22 @@ class BackOfficeApp:
                     headers={"Idempotent-Replayed": "true"},
                 )
             created = now()
-            submission_id, response = effect(conn, created)
+            try:
+                submission_id, response = effect(conn, created)
+            except Rejection as r:
+                if ref is None or kind not in provisional.APPLICATION_KINDS:
+                    raise
+                provisional.record_refused(conn, kind, ref, r.code, created)
+                error_json = json.dumps({"error": {"code": r.code, "message": r.message, "field": r.field}},
+                                        ensure_ascii=False)
+                conn.execute(
+                    "INSERT INTO submissions (idempotency_key, kind, id, request_digest, status_code, response_json,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, f"refused:{kind}", ref, digest, r.status, error_json, created.isoformat()),
+                )
+                return Response(error_json, status_code=r.status, media_type="application/json")
+            if ref is not None:
+                provisional.record_accepted(conn, kind, ref, submission_id, created)
             response_json = response.model_dump_json()
             conn.execute(
                 "INSERT INTO submissions (idempotency_key, kind, id, request_digest, status_code, response_json, created_at)"
@@ -436,7 +455,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
     async def payment_create(body: PaymentOrderRequest, request: Request, key: str | None = KeyHeader) -> Response:
         def effect(conn: sqlite3.Connection, at: dt.datetime) -> tuple[str, BaseModel]:
             order_id = numbers.daily_id("PO", at.date(), db.next_number("PO"))
-            expires = at + dt.timedelta(seconds=settings.order_ttl_s)
+            expires = at + dt.timedelta(seconds=provisional.order_ttl(body, settings.order_ttl_s))
             conn.execute(
                 "INSERT INTO payment_orders (order_id, amount_fen, description, reference, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -505,6 +524,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
 
     errand_routes.register(api, bo)  # vehicle licence, property certificate
     card_routes.register(api, bo)  # transit-card top-up
+    provisional.add_routes(api, bo, now)
     return api
 
 

@@ -113,7 +113,7 @@ class LicenceInfo(BaseModel):
     """The licence on file (the licence number is the ID number)."""
 
     licence_class: str
-    valid_until: dt.date
+    valid_until: dt.date | None  # None: declared by the citizen while offline, checked by the back office later
     status: str
 
     @classmethod
@@ -137,6 +137,7 @@ class WaybillInfo(BaseModel):
     waybill_id: str
     tracking_number: str
     postage_fen: int
+    queued: bool = False  # in the outbox: ids unknown yet, the tracking number comes by SMS
 
 
 # --- the base class -------------------------------------------------------------------------
@@ -473,10 +474,16 @@ async def pay_by_qr(ctx: Ctx, *, amount_fen: int, description: str, reference: s
     Cancel while the QR code is shown cancels the order; time running out cancels it too.
     A resumed step creates no second order: the same key returns the first one.
     """
-    s = ctx.deps.settings
     order = await ctx.submit(ctx.deps.payment.create_order,
                              PaymentOrderRequest(amount_fen=amount_fen, description=description, reference=reference),
                              purpose="order", view=Busy(message=msg("payment.creating")))
+    return await await_payment(ctx, order)
+
+
+async def await_payment(ctx: Ctx, order: PaymentOrder) -> PaymentOrder:
+    """Show the order's QR code and poll until it is paid (see pay_by_qr)."""
+    s = ctx.deps.settings
+    amount_fen = order.amount_fen
 
     async def poll() -> PaymentOrder:
         current = await ctx.deps.payment.get_order(order.order_id)

@@ -84,6 +84,12 @@ class FlowSettings(BaseModel):
     rng_seed: int | None = Field(default=None, description="seed the optotype/hearing order (tests only)")
     today: dt.date | None = Field(default=None, description="override today's date (tests only)")
     fines_max: int = Field(default=20, ge=1, description="fines payable in one payment (back-office limit)")
+    submit_wait_s: float = Field(default=15.0, gt=0, description="how long a queued write waits for its answer")
+    pay_later_url: str = Field(default="https://pay.backoffice.example/later/",
+                               description="the pay-later QR: this + the provisional reference")
+    home_province: str = Field(default="重庆市", description="postage tariff used offline: inside the province")
+    postage_home_fen: int = Field(default=1_500, ge=0, description="published postage inside the province")
+    postage_other_fen: int = Field(default=2_000, ge=0, description="published postage elsewhere")
 
     def current_date(self) -> dt.date:
         return self.today or dt.datetime.now(CHINA_TZ).date()
@@ -307,6 +313,7 @@ class FlowDeps:
     property: PropertyService | None = None
     cards: CardIssuerService | None = None
     documents: DocumentService | None = None
+    outbox: Any = None  # flows.outbox.Outbox: writes go through it (None: straight to the back office)
 
     @classmethod
     def from_backoffice(cls, devices: DeviceAccess, backoffice: Any, **kw: Any) -> "FlowDeps":

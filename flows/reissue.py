@@ -8,6 +8,8 @@ photo → lost or damaged → licence photo (or call staff) → review → submi
 
 from __future__ import annotations
 
+import datetime as dt
+
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -27,8 +29,9 @@ from flows.common_steps import (
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
-from flows.licence_errand import LicenceErrand, licence_on_file
+from flows.licence_errand import LicenceErrand
 from flows.mailing import mailed_details
+from flows.offline_steps import PayLater
 from flows.medical_rules import Errand, certificate_required
 from flows.services.models import LicenceReissueRequest, MailingAddress
 from flows.views import Choice, ChoiceOption, ConsentItem, Prompt, msg
@@ -49,19 +52,26 @@ class ReissueState(BaseModel):
     waybill: WaybillInfo | None = None
     payment_order_id: str | None = None
     paid_fen: int | None = None
+    provisional_ref: str | None = None
+    pay_later: PayLater | None = None
 
 
 class ReissueOutcome(BaseModel):
-    application_id: str
+    """Ids the back office gives are None while their write still waits in the outbox."""
+
+    application_id: str | None
     licence_class: str
     reason: str
     fee_fen: int
     postage_fen: int
     total_fen: int
-    payment_order_id: str
-    waybill_id: str
-    tracking_number: str
+    payment_order_id: str | None
+    waybill_id: str | None
+    tracking_number: str | None
     receipt_printed: bool
+    provisional_reference: str | None = None
+    pay_by: dt.date | None = None
+    queued: bool = False
 
 
 class LicenceReissue(LicenceErrand[ReissueState]):
@@ -88,7 +98,11 @@ class LicenceReissue(LicenceErrand[ReissueState]):
         return Next(step=self.Step.ELIGIBILITY)
 
     async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
-        record = await licence_on_file(ctx, looking_up=msg("reissue.looking_up"), revoked=msg("reissue.revoked"))
+        record, info = await self.licence_or_declared(ctx, looking_up=msg("reissue.looking_up"),
+                                                      revoked=msg("reissue.revoked"))
+        if record is None:  # offline: the back office checks the licence when the application reaches it
+            ctx.state.licence = info
+            return Next(step=self.Step.CONSENT)
         if record.status == "expired" or record.valid_until < ctx.deps.settings.current_date():
             raise abort_with(AbortReason.NOT_ELIGIBLE, "licence_expired", msg("reissue.expired"),
                              msg("reissue.use_renewal"))
@@ -126,27 +140,24 @@ class LicenceReissue(LicenceErrand[ReissueState]):
     async def step_submit(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
         assert st.holder and st.licence and st.photo_ref and st.reason
-        request = LicenceReissueRequest(id_number=st.holder.id_number, licence_class=st.licence.licence_class,
-                                        reason=st.reason, photo_ref=st.photo_ref)  # type: ignore[arg-type]
-        app = await ctx.submit(ctx.deps.traffic.reissue_licence, request, purpose="reissue",
-                               view=Prompt(message=msg("reissue.submitting")))
-        st.application = ApplicationInfo.from_application(app)
+
+        def request(ref: str | None) -> LicenceReissueRequest:
+            return LicenceReissueRequest(id_number=st.holder.id_number, licence_class=st.licence.licence_class,
+                                         reason=st.reason, photo_ref=st.photo_ref,  # type: ignore[arg-type]
+                                         provisional_reference=ref)
+
+        await self.submit_application(ctx, "reissue_licence", request, purpose="reissue", view=msg("reissue.submitting"))
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
     # address, mail and pay: MailingSteps
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
-        assert st.application and st.waybill and st.licence and st.payment_order_id and st.paid_fen is not None
-        assert st.reason
+        assert st.waybill and st.licence and (st.application or st.provisional_ref) and st.reason
+        assert st.pay_later or (st.payment_order_id and st.paid_fen is not None)
         receipt = self.licence_receipt(ctx, title="驾驶证遗失补证" if st.reason == "lost" else "驾驶证损毁换证",
                                        footer="补发的驾驶证将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
-        outcome = ReissueOutcome(
-            application_id=st.application.application_id, licence_class=st.licence.licence_class, reason=st.reason,
-            fee_fen=st.application.fee_fen, postage_fen=st.waybill.postage_fen, total_fen=st.paid_fen,
-            payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id,
-            tracking_number=st.waybill.tracking_number, receipt_printed=printed,
-        )
-        return Done(outcome=outcome, message=msg("reissue.done", application_id=st.application.application_id),
-                    details=mailed_details(st.waybill, printed))
+        outcome = ReissueOutcome(**self.outcome_fields(ctx), reason=st.reason, receipt_printed=printed)
+        return Done(outcome=outcome, message=self.done_message(ctx, "reissue.done"),
+                    details=mailed_details(st.waybill, printed, st.pay_later))

@@ -42,9 +42,10 @@ from flows.common_steps import (
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
-from flows.licence_errand import LicenceErrand, licence_on_file
+from flows.licence_errand import LicenceErrand
 from flows.mailing import mailed_details
 from flows.medical_steps import hearing_test, measure_height
+from flows.offline_steps import PayLater
 from flows.medical_rules import (
     BpAdviceLevel,
     ColourVision,
@@ -110,20 +111,27 @@ class RenewalState(BaseModel):
     waybill: WaybillInfo | None = None
     payment_order_id: str | None = None
     paid_fen: int | None = None
+    provisional_ref: str | None = None  # the kiosk's reference (flows.outbox.reference)
+    pay_later: PayLater | None = None  # set when the payment order could not be created at the kiosk
 
 
 class RenewalOutcome(BaseModel):
-    application_id: str
+    """Ids the back office gives are None while their write still waits in the outbox."""
+
+    application_id: str | None
     licence_class: str
     new_valid_until: dt.date | None
     fee_fen: int
     postage_fen: int
     total_fen: int
-    payment_order_id: str
-    waybill_id: str
-    tracking_number: str
+    payment_order_id: str | None
+    waybill_id: str | None
+    tracking_number: str | None
     bp_advisory: str | None
     receipt_printed: bool
+    provisional_reference: str | None = None
+    pay_by: dt.date | None = None
+    queued: bool = False  # something of this errand waits in the outbox
 
 
 def _rng(ctx: Ctx) -> random.Random:
@@ -164,8 +172,16 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
     async def step_eligibility(self, ctx: Ctx) -> Next | Done | Abort:
         holder = ctx.state.holder
         assert holder is not None
-        record = await licence_on_file(ctx, looking_up=msg("renewal.looking_up"), revoked=msg("renewal.revoked"))
+        record, info = await self.licence_or_declared(ctx, looking_up=msg("renewal.looking_up"),
+                                                      revoked=msg("renewal.revoked"))
         today = ctx.deps.settings.current_date()
+        if record is None:  # offline: the back office checks the window when the application reaches it
+            if info.licence_class in classes_barred_by_age(age_on(holder.birth, today)):
+                raise abort_with(AbortReason.NOT_ELIGIBLE, "class_barred_by_age",
+                                 msg("renewal.class_barred_by_age", licence_class=info.licence_class),
+                                 msg("error.next.counter"))
+            ctx.state.licence = info
+            return Next(step=self.Step.CONSENT)
         window = renewal_window(record.valid_until, today)
         if window is RenewalWindow.TOO_EARLY:
             opens = (record.valid_until - dt.timedelta(days=90)).isoformat()
@@ -318,8 +334,8 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         st = ctx.state
         assert st.holder and st.licence and st.vision and st.hearing and st.photo_ref and st.examined_at
         assert st.vision.left is not None and st.vision.right is not None and st.colour and st.height_cm
-        request = LicenceRenewalRequest(
-            id_number=st.holder.id_number, licence_class=st.licence.licence_class,
+        request = lambda ref: LicenceRenewalRequest(  # noqa: E731
+            id_number=st.holder.id_number, licence_class=st.licence.licence_class, provisional_reference=ref,
             medical=MedicalSubmission(
                 vision_left=st.vision.left, vision_right=st.vision.right, corrected=st.vision.corrected,
                 colour_vision=st.colour.value, hearing_left=st.hearing.left, hearing_right=st.hearing.right,
@@ -329,25 +345,20 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
                 photo_ref=st.photo_ref, examined_at=st.examined_at,
             ),
         )
-        app = await ctx.submit(ctx.deps.traffic.renew_licence, request, purpose="renewal",
-                               view=Prompt(message=msg("renewal.submitting")))
-        st.application = ApplicationInfo.from_application(app)
+        await self.submit_application(ctx, "renew_licence", request, purpose="renewal", view=msg("renewal.submitting"))
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
     async def step_print(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
-        assert st.application and st.waybill and st.licence and st.payment_order_id and st.paid_fen is not None
+        assert st.waybill and st.licence and (st.application or st.provisional_ref)
+        assert st.pay_later or (st.payment_order_id and st.paid_fen is not None)
         receipt = self.licence_receipt(ctx, title="驾驶证期满换证（自助体检）", footer="新驾驶证将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
         outcome = RenewalOutcome(
-            application_id=st.application.application_id, licence_class=st.licence.licence_class,
-            new_valid_until=st.application.new_valid_until, fee_fen=st.application.fee_fen,
-            postage_fen=st.waybill.postage_fen, total_fen=st.paid_fen, payment_order_id=st.payment_order_id,
-            waybill_id=st.waybill.waybill_id, tracking_number=st.waybill.tracking_number,
+            **self.outcome_fields(ctx), new_valid_until=st.application.new_valid_until if st.application else None,
             bp_advisory=st.bp.advisory if st.bp else None, receipt_printed=printed,
         )
-        details = mailed_details(st.waybill, printed)
+        details = mailed_details(st.waybill, printed, st.pay_later)
         if st.bp and st.bp.advisory != "normal":
             details += (msg(f"bp.{st.bp.advisory}.reminder"),)
-        return Done(outcome=outcome, message=msg("renewal.done", application_id=st.application.application_id),
-                    details=details)
+        return Done(outcome=outcome, message=self.done_message(ctx, "renewal.done"), details=details)

@@ -2,6 +2,8 @@
 
     kiosk run-flow NAME --answers FILE --devices sim --state-dir DIR [--backoffice URL]
     kiosk flows                       # the flow names run-flow accepts
+    kiosk outbox flush --state-dir DIR --backoffice URL    # send what waits (docs/offline.md)
+    kiosk outbox list --state-dir DIR
 
 Each subcommand lives in its own module with `add_parser(subparsers)`, which registers
 its arguments and sets `handler` (args -> exit status). Adding one (e.g. `kiosk run`,
@@ -18,6 +20,7 @@ import sys
 
 SUBCOMMANDS: tuple[str, ...] = (
     "kiosk.runflow",  # run-flow
+    "kiosk.outbox_cli",  # outbox flush|list
     "kiosk.run",  # run (the Kivy UI; imports Kivy only when run)
     "kiosk.terminal.cli",  # terminal (the invoice terminal; Kivy only for its staff screen)
     "kiosk.cli",  # flows (below)

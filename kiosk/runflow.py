@@ -67,6 +67,7 @@ from flows import registry
 from flows.deps import DeviceAccess, FlowDeps, FlowSettings, SimAudio, configured_audio, sim_deps
 from flows.engine import EngineSettings, FlowRunner, OutcomeStatus, ResumePolicy
 from flows.journal import Journal
+from flows.outbox import running_outbox
 from flows.views import Action, ViewBase, ViewKind
 from lifecycle.children import child_options
 
@@ -402,6 +403,8 @@ async def run_in_process(
     client_options: dict[str, Any] | None = None,
     face_score: float | None = 0.93,
     intercept: Callable[[ViewBase, FlowDeps], Any] | None = None,
+    kiosk_id: str = "test-kiosk",
+    use_outbox: bool = True,
 ) -> InProcessRun:
     """Run a flow on fresh simulators with `flows.driver` (a ManualClock by default: "@idle" is instant)."""
     from flows.clock import ManualClock
@@ -411,11 +414,13 @@ async def run_in_process(
     async with sim_deps(backoffice_url, sim_options=spec.sim, settings=FlowSettings(**spec.settings),
                         client_options=client_options, face_score=face_score) as deps:
         with Journal(state_dir) as journal:
-            runner = FlowRunner(registry.create(flow_name), journal, deps, settings=EngineSettings(**spec.engine),
-                                clock=clock or ManualClock(), resume=ResumePolicy.ALWAYS)
-            book = AnswerBook(spec.answers, audio=deps.audio)
-            hook = (lambda view: intercept(view, deps)) if intercept is not None else None
-            result = await drive_async(runner, book_script(book, hook))
+            async with running_outbox(state_dir, deps.traffic, kiosk_id=kiosk_id, keystore=journal.keystore) as outbox:
+                deps.outbox = outbox if use_outbox else None
+                runner = FlowRunner(registry.create(flow_name), journal, deps, settings=EngineSettings(**spec.engine),
+                                    clock=clock or ManualClock(), resume=ResumePolicy.ALWAYS)
+                book = AnswerBook(spec.answers, audio=deps.audio)
+                hook = (lambda view: intercept(view, deps)) if intercept is not None else None
+                result = await drive_async(runner, book_script(book, hook))
     return InProcessRun(result=result, deps=deps)
 
 
@@ -485,11 +490,14 @@ async def run(args: argparse.Namespace) -> int:
                 crash_at = None
             journal = CrashingJournal(state_dir, max_age_s=args.max_age, crash_at=crash_at)
             try:
-                clock = SkippableClock()
-                runner = FlowRunner(flow, journal, deps, settings=engine, clock=clock, resume=ResumePolicy.ALWAYS,
-                                    elderly=args.elderly)
-                book = AnswerBook(spec.answers, audio=deps.audio if isinstance(deps.audio, SimAudio) else None)
-                return await drive(runner, book, clock)
+                async with running_outbox(state_dir, deps.traffic, kiosk_id=args.kiosk_id,
+                                          keystore=journal.keystore) as outbox:
+                    deps.outbox = outbox
+                    clock = SkippableClock()
+                    runner = FlowRunner(flow, journal, deps, settings=engine, clock=clock,
+                                        resume=ResumePolicy.ALWAYS, elderly=args.elderly)
+                    book = AnswerBook(spec.answers, audio=deps.audio if isinstance(deps.audio, SimAudio) else None)
+                    return await drive(runner, book, clock)
             finally:
                 journal.close()
     except RuntimeError as e:
@@ -516,6 +524,8 @@ def add_parser(subparsers: Any) -> None:
                    help="the started back office marks payments paid after S seconds (default 0.5)")
     p.add_argument("--max-age", type=float, default=600.0, metavar="S", help="resume sessions younger than S (600)")
     p.add_argument("--elderly", action="store_true", help="elderly mode: longer time limits")
+    p.add_argument("--kiosk-id", default=os.environ.get("KIOSK_ID", "kiosk"), metavar="ID",
+                   help="this kiosk's fleet id, the first part of provisional references (default $KIOSK_ID or 'kiosk')")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=main)
 

@@ -82,6 +82,9 @@ PositiveFen = Annotated[int, Field(gt=0, le=10_000_000_000, strict=True)]
 Reference = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{5,127}$")]
 """Opaque token naming something kept elsewhere (a photo, a face-check record)."""
 
+ProvisionalRef = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,62}-\d{6,}-[0-9A-Z]$", max_length=80)]
+"""A kiosk-issued provisional reference (flows.outbox.reference): kiosk id, sequence, check character."""
+
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{8,255}$"
 """Printable ASCII, no blanks, 8-255 characters (e.g. 'session-uuid:submit-renewal')."""
 
@@ -158,6 +161,7 @@ class LicenceRenewalRequest(_Request):
     licence_class: LicenceClass
     medical: MedicalResults = Field(repr=False)
     certificate_issued_at: dt.date | None = None  # when the medical certificate is from elsewhere
+    provisional_reference: ProvisionalRef | None = None  # the kiosk's reference (docs/offline.md)
 
 
 class LicenceReissueRequest(_Request):
@@ -167,6 +171,7 @@ class LicenceReissueRequest(_Request):
     licence_class: LicenceClass
     reason: Literal["lost", "damaged"] = "lost"
     photo_ref: Reference
+    provisional_reference: ProvisionalRef | None = None
 
 
 class LicenceApplication(_Response):
