@@ -186,8 +186,25 @@ def test_no_card_offers_retry_then_only_staff(backoffice, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_back_office_down_ends_with_a_service_error(tmp_path):
+def test_back_office_down_is_accepted_provisionally(tmp_path):
+    """docs/offline.md: with the outbox, the renewal completes offline under a provisional reference."""
     r = run(spec(), "http://127.0.0.1:9", tmp_path / "state",
+            client_options={"retries": 1, "backoff_initial": 0.01, "timeout": 0.5, "connect_timeout": 0.5})
+    assert r.outcome.status is OutcomeStatus.COMPLETED, final(r)
+    out = r.outcome.outcome
+    assert out["queued"] and out["application_id"] is None and out["provisional_reference"].startswith("TEST-KIOSK-")
+    assert final(r).message.key == "renewal.done_provisional"
+    printed = r.deps.sims["printer"].printed[-1]
+    text = "\n".join(printed.texts)
+    assert f"临时受理号：{out['provisional_reference']}" in text and "前扫描下方二维码缴费" in text
+    assert printed.qr_codes[0].payload.endswith(out["provisional_reference"])  # the pay-later QR
+    assert "500103" not in text  # no ID number on the receipt
+    assert_wiped(tmp_path / "state")
+
+
+@pytest.mark.timeout(60)
+def test_back_office_down_without_an_outbox_ends_with_a_service_error(tmp_path):
+    r = run(spec(), "http://127.0.0.1:9", tmp_path / "state", use_outbox=False,
             client_options={"retries": 1, "backoff_initial": 0.01, "timeout": 0.5, "connect_timeout": 0.5})
     err = final(r)
     assert r.outcome.reason is AbortReason.SERVICE_FAILED and err.code == "service_unavailable"
@@ -196,12 +213,15 @@ def test_back_office_down_ends_with_a_service_error(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_back_office_failing_after_the_submission_names_the_application(backoffice, tmp_path):
+def test_back_office_failing_after_the_submission_keeps_the_application_and_queues_the_rest(backoffice, tmp_path):
+    """The renewal was accepted; the post office fails: the waybill and the order wait in the outbox."""
     set_faults(backoffice.url, {"prefix": "/v1/post", "error_next": 10, "error_status": 503})
     r = run(spec(), backoffice.url, tmp_path / "state", client_options={"retries": 1, "backoff_initial": 0.01})
-    err = final(r)
-    assert err.code == "service_unavailable" and err.next.key == "error.next.accepted_ask_staff"
-    assert err.next.params["reference"].startswith("LR")
+    out = r.outcome.outcome
+    assert r.outcome.status is OutcomeStatus.COMPLETED and out["application_id"].startswith("LR")
+    assert out["queued"] and out["tracking_number"] is None and out["pay_by"] is not None
+    assert final(r).message.key == "renewal.done"
+    assert [s["kind"] for s in submissions(backoffice.url)] == ["licence_renewal"]
 
 
 @pytest.mark.timeout(60)
