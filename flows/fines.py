@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ValidationError
 
+from flows.availability import OfflinePolicy
 from flows.common_steps import CardHolder, CitizenFlow, pay_by_qr, print_receipt, read_id_card, yuan
 from flows.deps import FlowDeps
 from flows.engine import Abort, Done, FlowContext, Next
@@ -46,6 +47,7 @@ class FinesOutcome(BaseModel):
 
 class TrafficFines(CitizenFlow[FinesState]):
     name = "traffic-fines"
+    offline_policy = OfflinePolicy(reason="availability.offline.fines")  # docs/offline.md
     version = 1
     State = FinesState
 

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ValidationError
 
+from flows.availability import OfflinePolicy
 from flows.common_steps import (
     CardHolder,
     WaybillInfo,
@@ -73,6 +74,7 @@ class InspectionOutcome(BaseModel):
 
 class InspectionLabel(MailingSteps[InspectionState]):
     name = "inspection-label"
+    offline_policy = OfflinePolicy(reason="availability.offline.online_only")  # docs/offline.md
     version = 1
     State = InspectionState
     mail_contents = "机动车检验标志"

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from flows.availability import OfflinePolicy
 from flows.common_steps import (
     CardHolder,
     WaybillInfo,
@@ -75,6 +76,7 @@ class TaxOutcome(BaseModel):
 
 class TaxInvoice(MailingSteps[TaxState]):
     name = "tax-invoice"
+    offline_policy = OfflinePolicy(reason="availability.offline.invoice")  # docs/offline.md
     version = 1
     State = TaxState
     mail_contents = "发票"
