@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows.availability import Availability, LinkState, availability, policy_of
 from flows.catalogue import Catalogue, UnknownService, UsageStore, catalogue_for
 from flows.engine import EngineSettings, ResumePolicy
 from flows.journal import Journal
@@ -84,9 +85,10 @@ class KioskApp(App):
 
     def __init__(self, options: KioskOptions | None = None, services: list[ServiceEntry] | None = None, *,
                  speaker: Speaker | None = None, journal: Journal | None = None, flow_clock: Any = None,
-                 diagnostics: Any = None, service_loop: Any = None, **kw):
+                 diagnostics: Any = None, service_loop: Any = None, outbox: Any = None, **kw):
         super().__init__(**kw)
         self.service_loop = service_loop  # kiosk.service_loop.ServiceLoop under `kiosk run`: signals, sd_notify
+        self.outbox = outbox  # kiosk.outbox_runtime.KioskOutbox: writes wait there while the back office is down
         self.diagnostics = diagnostics  # kiosk.diagnostics.Diagnostics: staff screens behind a hidden gesture
         self.options = options or KioskOptions()
         self.services = list(services or [])
@@ -131,6 +133,7 @@ class KioskApp(App):
         self._drain = Clock.schedule_interval(self._run_posted, 0)
         for hook in self.host_ready_hooks:
             hook(self.host)
+        self._start_outbox()
         self.sm = ScreenManager(transition=NoTransition())
         self.screens = {}
         for cls in (HomeScreen, OutOfServiceScreen, *FLOW_SCREENS):
@@ -258,7 +261,33 @@ class KioskApp(App):
         svc = self.session.service
         return self.tr(f"service.{svc.name}.title") if svc else self.tr("ui.home.title")
 
+    def _start_outbox(self) -> None:
+        """The forwarder on the flow loop; the home screen is redrawn when the back office comes or goes."""
+        if self.outbox is None or self.host is None:
+            return
+        self.host.submit(self.outbox.start()).result(10)
+        self.outbox.on_link_change = lambda _state: self._post(self._link_changed)
+        self.stop_hooks.append(lambda host: host.submit(self.outbox.stop()).result(5))
+        if self.diagnostics is not None and hasattr(self.diagnostics, "handler"):
+            self.diagnostics.handler.outbox_stats = self.outbox.stats  # queue depth and age in the fleet health
+
+    def _link_changed(self) -> None:
+        if not self.session.active and getattr(self, "sm", None) is not None and self.sm.current == "home":
+            self.show_home()
+
+    def availability(self, name: str) -> Availability:
+        """Whether `name` can start now (flows/availability.py: the service's offline policy and the link)."""
+        from flows import registry
+
+        try:
+            policy = policy_of(registry.flow_class(name))
+        except (KeyError, ImportError):
+            policy = policy_of(None)
+        return availability(name, policy, self.outbox.link() if self.outbox is not None else LinkState.UNKNOWN)
+
     def start_service(self, name: str) -> None:
+        if not self.availability(name).available:
+            return  # the tile says why; a citizen never reaches step 12 to learn it
         if self.out_of_service_reason is None and name in self.catalogue.enabled:
             self.usage.record(name)
             self.session.start(self.service(name))

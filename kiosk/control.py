@@ -309,6 +309,7 @@ class BasicControlHandler:
         self.settings = None
         self.config_version = 0
         self.flows: dict[str, FlowCounters] = {}
+        self.outbox_stats: Callable[[], Any] | None = None  # the app's outbox (counts only) for the health
         self.config_listeners: list[Callable[[Any], None]] = []  # called with the KioskSettings applied
         self.calls: collections.Counter[str] = collections.Counter()  # for diagnostics/tests
         self._last_device_states: dict[str, tuple[str, str]] = {}  # kind -> (state, reason) last reported
@@ -362,7 +363,19 @@ class BasicControlHandler:
             config_version=self.config_version,
             devices=devices,
             flows={k: v.model_copy() for k, v in self.flows.items()},
+            **self._outbox_fields(),
         )
+
+    def _outbox_fields(self) -> dict[str, Any]:
+        try:
+            stats = self.outbox_stats() if self.outbox_stats is not None else None
+        except Exception:  # a locked or closed store must not cost the fleet its health message
+            log.warning("outbox stats unavailable")
+            stats = None
+        if stats is None:
+            return {}
+        return dict(submission_queue_depth=stats.depth, submission_queue_oldest_s=stats.oldest_age_s,
+                    submission_parked=stats.parked)
 
     async def self_test(self, device: DeviceKind | None) -> SelfTestResults:
         self.calls["self_test"] += 1

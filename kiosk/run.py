@@ -23,7 +23,7 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "answers"
 EXIT_OK, EXIT_FAILED, EXIT_STUCK, EXIT_ABORTED = 0, 1, 2, 3
@@ -138,7 +138,8 @@ def _run_virtual(args: argparse.Namespace) -> int:
         diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None)
         service_loop = ServiceLoop(stop_app=spec is None)  # the autopilot pumps its own frames and polls it
         app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock,
-                         diagnostics=diagnostics, service_loop=service_loop)
+                         diagnostics=diagnostics, service_loop=service_loop,
+                         outbox=_outbox(state_dir, lambda: virtual.backoffice_url))
         app.host_ready_hooks.append(lambda host: host.submit(virtual.warm_up()))
         app.stop_hooks.append(lambda host: host.submit(virtual.close_devices()).result(15))
         if spec is None:
@@ -268,13 +269,22 @@ def _run_configured(args: argparse.Namespace) -> int:
     services = [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), deps_factory=deps,
                              icon=ICONS.get(n, "")) for n in registry.FLOWS]
     diagnostics = _diagnostics(state_dir, lambda: supervisor)
-    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics, service_loop=ServiceLoop())
+    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics, service_loop=ServiceLoop(),
+                     outbox=_outbox(state_dir, lambda: args.backoffice))
     try:
         app.run()
     finally:
         diagnostics.close()
         supervisor.stop()
     return EXIT_OK
+
+
+def _outbox(state_dir: Path, url: Callable[[], str]):
+    """The app's submission outbox (docs/offline.md); its forwarder's client is made on the flow loop."""
+    from flows.services import HttpBackOffice
+    from kiosk.outbox_runtime import KioskOutbox
+
+    return KioskOutbox(state_dir, lambda: HttpBackOffice(url()))
 
 
 def _diagnostics(state_dir: Path, supervisor_source):

@@ -16,6 +16,7 @@ This module owns what happens around it:
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 from typing import Any, Callable
 
@@ -50,8 +51,8 @@ class SessionLifecycle:
         if self.current is not None:
             return
         opts = self.app.options
-        spec = SessionSpec(flow=service.make_flow(), deps_factory=service.deps_factory, journal=self.app.journal,  # a factory: opened on the flow loop
-
+        spec = SessionSpec(flow=service.make_flow(), deps_factory=self._with_outbox(service.deps_factory),
+                           journal=self.app.journal,  # a factory: opened on the flow loop
                            settings=opts.engine, clock=self.app.flow_clock, resume=opts.resume,
                            elderly=self.app.elderly)
         self.service = service
@@ -59,6 +60,20 @@ class SessionLifecycle:
         log.info("session: %s started", service.name)
         self.current = self.app.host.start(spec, self._on_view, self._on_end)
         self._tell(service.name, None)
+
+    def _with_outbox(self, factory: Callable[[], Any] | None) -> Callable[[], Any] | None:
+        """The service's deps with its back-office writes going through the app's outbox."""
+        outbox = getattr(self.app, "outbox", None)
+        if factory is None or outbox is None:
+            return factory
+
+        async def make() -> Any:
+            deps = factory()
+            if inspect.isawaitable(deps):
+                deps = await deps
+            return outbox.attach(deps)
+
+        return make
 
     def _on_view(self, view: ViewBase) -> None:
         self.app.show_view(view)

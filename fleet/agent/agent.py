@@ -452,6 +452,9 @@ class Agent:
             devices=app.devices if app else [],
             system=system_health(self.settings.state_dir),
             flows=app.flows if app else {},
+            submission_queue_depth=app.submission_queue_depth if app else 0,
+            submission_queue_oldest_s=app.submission_queue_oldest_s if app else 0.0,
+            submission_parked=app.submission_parked if app else 0,
         )
 
 

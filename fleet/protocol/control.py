@@ -106,6 +106,10 @@ class AppStatus(FleetModel):
     config_version: int = 0
     devices: list[DeviceHealth] = Field(default_factory=list)
     flows: dict[str, FlowCounters] = Field(default_factory=dict)
+    # The submission outbox (docs/offline.md): counts and an age only, never what waits.
+    submission_queue_depth: int = Field(default=0, ge=0)
+    submission_queue_oldest_s: float = Field(default=0.0, ge=0.0)
+    submission_parked: int = Field(default=0, ge=0)
 
 
 class DeviceSelfTest(FleetModel):

@@ -248,6 +248,7 @@ class Health(KioskMessage):
     # many, and how long the oldest has waited. The server alerts past a configured age.
     submission_queue_depth: int = Field(default=0, ge=0)
     submission_queue_oldest_s: float = Field(default=0.0, ge=0.0)
+    submission_parked: int = Field(default=0, ge=0)  # refused by the back office for good, waiting for staff
 
 
 # ---------------------------------------------------------------- events

@@ -15,6 +15,8 @@ open at most per (kiosk, kind, device).
   staff resolve it on site. Opened and cleared by the kiosk's events, not by health.
 - submission_queue_age: the oldest submission in the kiosk's queue for the back office
   has waited longer than `queue_age_alert_s`.
+- submission_parked: the back office refused a queued submission for good (4xx); it waits
+  on the kiosk's diagnostics screen for staff (docs/offline.md).
 - update_failed: an update ended failed or rolled back (ingest); clears when a later
   update of that kiosk commits.
 """
@@ -30,7 +32,8 @@ from sqlalchemy.orm import Session
 from fleet.protocol import DeviceState, Health
 from fleet.server.models import Alert, Kiosk
 
-HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable", "submission_queue_age"})
+HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable", "submission_queue_age",
+                          "submission_parked"})
 QUEUE_AGE_ALERT_S = 3600.0
 
 
@@ -49,6 +52,9 @@ def health_conditions(health: Health, queue_age_alert_s: float = QUEUE_AGE_ALERT
         found.append(Condition("submission_queue_age", "", "warning",
                                f"{health.submission_queue_depth} submission(s) waiting for the back office, "
                                f"oldest {health.submission_queue_oldest_s / 60:.0f} min"))
+    if health.submission_parked:
+        found.append(Condition("submission_parked", "", "warning",
+                               f"{health.submission_parked} submission(s) refused by the back office, parked"))
     if not health.app_reachable:
         found.append(Condition("app_unreachable", "", "critical", "the agent cannot reach the kiosk app"))
     for device in health.devices:

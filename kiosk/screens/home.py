@@ -129,14 +129,16 @@ class HomeScreen(KioskScreen):
 
     def _tile(self, service, prefix: str, height: float) -> BigButton:
         tr, s = self.tr, self.s
+        avail = self.app.availability(service.name)  # flows/availability.py: can it start now, and why not
         tile = BigButton(text="", kiosk_id=f"{prefix}.{service.name}", style="secondary",
-                         size_hint_y=None, height=height, primary=True)
+                         size_hint_y=None, height=height, primary=True, disabled=not avail.available)
         row = BoxLayout(padding=(s.px(20), s.px(16)), spacing=s.px(16))
         icon = Illustration(key=service.icon or self._entry_icon(service.name), size_hint_x=None, width=s.px(96))
         texts = BoxLayout(orientation="vertical", spacing=s.px(4))
         title = Label(text=tr(f"service.{service.name}.title"), font_size=s.px(42), bold=True, color=theme.TEXT,
                       halign="left", valign="bottom")
-        desc = Label(text=tr(f"service.{service.name}.desc"), font_size=s.small, color=theme.TEXT_MUTED,
+        desc = Label(text=tr(avail.note.key) if avail.note else tr(f"service.{service.name}.desc"), font_size=s.small,
+                     color=theme.TEXT if avail.note else theme.TEXT_MUTED, bold=avail.note is not None,
                      halign="left", valign="top")
         for lab in (title, desc):
             lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The alert kinds the server opens (fleet/server/alerts.py, broker_watch.py, ingest.py).
 ALERT_KINDS = frozenset({"offline", "device_fault", "paper_low", "paper_out", "app_unreachable",
-                         "submission_queue_age", "update_failed", "paper_hold", "cert_takeover", "acl_violation"})
+                         "submission_queue_age", "submission_parked", "update_failed", "paper_hold", "cert_takeover",
+                         "acl_violation"})
 
 
 class _Strict(BaseModel):
