@@ -105,11 +105,12 @@ class LicenceErrand(FeeErrand[S]):
             pay_by=st.pay_later.pay_by if st.pay_later else None, queued=not app or wb.queued or bool(st.pay_later),
         )
 
-    def done_message(self, ctx: Ctx, key: str) -> Msg:
+    def done_message(self, ctx: Ctx, done: str, provisional: str) -> Msg:
+        """`done` with the application id, or while it waits in the outbox `provisional` with the reference."""
         st = ctx.state
         if st.application:
-            return msg(key, application_id=st.application.application_id)
-        return msg(f"{key}_provisional", reference=st.provisional_ref)
+            return msg(done, application_id=st.application.application_id)
+        return msg(provisional, reference=st.provisional_ref)
 
 
 async def licence_on_file(ctx: Ctx, *, looking_up: Msg, revoked: Msg) -> LicenceRecord:

@@ -159,5 +159,5 @@ class LicenceReissue(LicenceErrand[ReissueState]):
                                        footer="补发的驾驶证将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
         outcome = ReissueOutcome(**self.outcome_fields(ctx), reason=st.reason, receipt_printed=printed)
-        return Done(outcome=outcome, message=self.done_message(ctx, "reissue.done"),
+        return Done(outcome=outcome, message=self.done_message(ctx, "reissue.done", "reissue.done_provisional"),
                     details=mailed_details(st.waybill, printed, st.pay_later))

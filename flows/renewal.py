@@ -361,4 +361,5 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         details = mailed_details(st.waybill, printed, st.pay_later)
         if st.bp and st.bp.advisory != "normal":
             details += (msg(f"bp.{st.bp.advisory}.reminder"),)
-        return Done(outcome=outcome, message=self.done_message(ctx, "renewal.done"), details=details)
+        return Done(outcome=outcome, message=self.done_message(ctx, "renewal.done", "renewal.done_provisional"),
+                    details=details)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -69,8 +70,11 @@ class Forwarder:
         breaker: CircuitBreaker | None = None,
         on_parked: Callable[[OutboxItem, str], None] | None = None,
         on_change: Callable[[], None] | None = None,
+        probe_interval_s: float | None = 30.0,
     ):
         self.store = store
+        self.probe_interval_s = probe_interval_s  # idle: ask /v1/health this often (None: never)
+        self._last_probe: float | None = None
         self.backoffice = backoffice
         self.breaker = breaker or CircuitBreaker()
         self.on_parked = on_parked
@@ -112,7 +116,12 @@ class Forwarder:
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Forever: send what is pending, sleep while the breaker is open, wait for work when empty."""
+        """Forever: send what is pending, sleep while the breaker is open, wait for work when empty.
+
+        With nothing to send it probes the back office's health (at once, then every
+        `probe_interval_s`, and whenever the breaker is half-open), so the home screen knows
+        the back office is down before a citizen starts an errand that needs it.
+        """
         while True:
             wait = self.breaker.wait_s()
             if wait > 0:
@@ -121,10 +130,39 @@ class Forwarder:
                 await asyncio.sleep(wait)
                 continue
             result = await self.send_next()
-            if result == "empty":
-                self._wake.clear()
-                if not self.store.pending(limit=1):
-                    await self._wake.wait()
+            if result != "empty":
+                continue
+            if self._probe_due():
+                await self.probe()
+                continue
+            self._wake.clear()
+            if not self.store.pending(limit=1):
+                timeout = None
+                if self.probe_interval_s is not None and self._last_probe is not None:
+                    timeout = max(0.0, self._last_probe + self.probe_interval_s - time.monotonic())
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _probe_due(self) -> bool:
+        if self.probe_interval_s is None or not hasattr(self.backoffice, "health"):
+            return False
+        if self._last_probe is None or self.breaker.state is not BreakerState.CLOSED:
+            return True
+        return time.monotonic() - self._last_probe >= self.probe_interval_s
+
+    async def probe(self) -> bool:
+        """One health check; its result moves the breaker like a send would."""
+        self._last_probe = time.monotonic()
+        try:
+            await self.backoffice.health()
+        except ServiceError as e:
+            delay = self.breaker.failure()
+            log.info("outbox: back office health check failed (%s); next in %.1f s", e.code, delay)
+            self._changed()
+            return False
+        self.breaker.success()
+        self._changed()
+        return True
 
     async def drain(self, *, max_failures: int = 3) -> DrainReport:
         """Send until the queue is empty or `max_failures` attempts in a row failed (the flush command)."""

@@ -140,6 +140,8 @@ class HomeScreen(KioskScreen):
         desc = Label(text=tr(avail.note.key) if avail.note else tr(f"service.{service.name}.desc"), font_size=s.small,
                      color=theme.TEXT if avail.note else theme.TEXT_MUTED, bold=avail.note is not None,
                      halign="left", valign="top")
+        title.disabled_color = theme.TEXT_MUTED  # an unavailable service stays readable, and so does why
+        desc.disabled_color = theme.TEXT
         for lab in (title, desc):
             lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
             texts.add_widget(lab)

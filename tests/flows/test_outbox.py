@@ -122,7 +122,7 @@ def test_unreachable_opens_the_breaker_and_waiters_get_queued(tmp_path):
     async def scenario() -> None:
         with _store(tmp_path) as store:
             async with HttpBackOffice("http://127.0.0.1:9", retries=0, connect_timeout=0.5) as bo:
-                forwarder = Forwarder(store, bo, breaker=CircuitBreaker(base_s=30, max_s=60))
+                forwarder = Forwarder(store, bo, breaker=CircuitBreaker(base_s=30, max_s=60), probe_interval_s=None)
                 task = asyncio.create_task(forwarder.run())
                 item = store.enqueue("create_waybill", _waybill(1), "key-00000001", lane="s1")
                 first = await forwarder.await_item(item, timeout=10)
@@ -146,3 +146,21 @@ def test_breaker_backs_off_with_jitter_and_closes_on_success():
     assert breaker.state.value == "half_open" and breaker.allows()
     breaker.success()
     assert breaker.state.value == "closed" and breaker.wait_s() == 0
+
+
+@pytest.mark.timeout(60)
+def test_an_idle_forwarder_probes_so_the_kiosk_knows_before_a_citizen_starts(backoffice, tmp_path):
+    async def link_after_probe(url: str) -> bool | None:
+        with _store(tmp_path) as store:
+            async with HttpBackOffice(url, retries=0, connect_timeout=0.5) as bo:
+                forwarder = Forwarder(store, bo, breaker=CircuitBreaker(base_s=30, max_s=60))
+                task = asyncio.create_task(forwarder.run())
+                for _ in range(200):
+                    if forwarder.online is not None:
+                        break
+                    await asyncio.sleep(0.02)
+                task.cancel()
+                return forwarder.online
+
+    assert asyncio.run(link_after_probe("http://127.0.0.1:9")) is False
+    assert asyncio.run(link_after_probe(backoffice.url)) is True

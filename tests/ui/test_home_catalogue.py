@@ -65,3 +65,24 @@ def test_the_fleet_config_switches_services_off_and_a_typo_is_refused(kivy_ui):
         "home.service.traffic-fines", "home.service.vehicle-licence"]
     app.start_service("tax-invoice")  # switched off: a stale tap starts nothing
     assert not app.session.active
+
+
+def test_with_the_back_office_down_home_says_which_services_wait_and_why(kivy_ui, tmp_path, artifacts):
+    """docs/offline.md: fines are not offered ("网络中断，暂不能缴款"), a renewal is, provisionally."""
+    from flows.services import HttpBackOffice
+    from kiosk.outbox_runtime import KioskOutbox
+
+    outbox = KioskOutbox(tmp_path, lambda: HttpBackOffice("http://127.0.0.1:9", retries=0, connect_timeout=0.5),
+                         kiosk_id="cq-ui-1")
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh", state_dir=tmp_path), every_service(), outbox=outbox))
+
+    def tile(name: str):
+        return next(w for w in walk(app.screens["home"]) if getattr(w, "kiosk_id", "") == f"home.service.{name}")
+
+    kivy_ui.wait_for(lambda: tile("traffic-fines").disabled, frames=2000, what="fines tile disabled")
+    shown = texts(app)
+    assert "网络中断，暂不能缴款" in shown and app.tr("availability.offline.licence") in shown
+    assert not tile("licence-renewal").disabled and tile("tax-invoice").disabled
+    app.start_service("traffic-fines")
+    assert not app.session.active  # an unavailable service cannot start
+    app.screens["home"].export_to_png(str(artifacts / "home-offline-zh.png"))
