@@ -161,6 +161,7 @@ class FlowRunner(Generic[S, D]):
         self.resume_policy = resume
         self.session_id = secrets.token_hex(16)
         self.resumed = False
+        self._journal_error = ""  # the code of the journal write that failed (e.g. disk_full)
         self._elderly = elderly
         self._views: asyncio.Queue[ViewBase] = asyncio.Queue()
         self._inbox: asyncio.Queue[Action] = asyncio.Queue()
@@ -266,7 +267,7 @@ class FlowRunner(Generic[S, D]):
         except _IdleTimeout:
             return self._finish(Abort(reason=AbortReason.IDLE_TIMEOUT))
         except _JournalFailed:
-            return self._finish(Abort(reason=AbortReason.JOURNAL_FAILED))
+            return self._finish(self._journal_abort())
         self._ctx = FlowContext(self, state, self.deps)
         while True:
             self._step_name = str(self._step)
@@ -279,7 +280,7 @@ class FlowRunner(Generic[S, D]):
                 if self._history:
                     self._step = self.flow.step_for(self._history.pop())
                     if not self._save_or_abort():
-                        return self._finish(Abort(reason=AbortReason.JOURNAL_FAILED))
+                        return self._finish(self._journal_abort())
                 continue
             except _Cancelled:
                 return self._finish(Abort(reason=AbortReason.CANCELLED))
@@ -300,7 +301,7 @@ class FlowRunner(Generic[S, D]):
                     self._history.clear()
                 self._step = nxt
                 if not self._save_or_abort():  # durable BEFORE the next step runs
-                    return self._finish(Abort(reason=AbortReason.JOURNAL_FAILED))
+                    return self._finish(self._journal_abort())
             elif isinstance(result, (Done, Abort)):
                 return self._finish(result)
             else:
@@ -414,9 +415,14 @@ class FlowRunner(Generic[S, D]):
         try:
             self._save(self._step)
             return True
-        except JournalError:
-            log.error("flow %s: journal write failed; stopping before the next step", self.flow.name)
+        except JournalError as e:
+            self._journal_error = e.code
+            log.error("flow %s: journal write failed (%s); stopping before the next step", self.flow.name, e.code)
             return False
+
+    def _journal_abort(self) -> Abort:
+        """The session cannot be kept safely (e.g. code disk_full): stop, before anything irreversible."""
+        return Abort(reason=AbortReason.JOURNAL_FAILED, code=self._journal_error or "journal_error")
 
     # -- views and actions -------------------------------------------------------------------
 

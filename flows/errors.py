@@ -50,6 +50,12 @@ class JournalError(FlowError):
     code = "journal_error"
 
 
+class JournalFull(JournalError):
+    """The disk under the journal is full (ENOSPC / SQLITE_FULL): nothing more can be kept safely."""
+
+    code = "disk_full"
+
+
 class JournalCorrupt(JournalError):
     """A journal row could not be decrypted or parsed (wrong key, tampered blob, old schema)."""
 

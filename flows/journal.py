@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flows.errors import JournalCorrupt, JournalError
+from flows.errors import JournalCorrupt, JournalError, JournalFull
 from flows.keystore import FileKeyStore, KeyStore, derive_key
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class Journal:
                      json.dumps(meta or {}), now, now),
                 )
         except sqlite3.Error as e:
-            raise JournalError(f"journal write failed: {type(e).__name__}") from None
+            raise _write_error(e) from None
         return seq
 
     def wipe(self, session_id: str) -> None:
@@ -292,3 +292,10 @@ def idempotency_key(key: bytes, session_id: str, step: str, purpose: str = "") -
     """HMAC-SHA256 over (session, step, purpose), hex, 32 chars: no attempt counter in it."""
     msg = "\x1f".join(("idem-v1", session_id, step, purpose)).encode()
     return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def _write_error(e: sqlite3.Error) -> JournalError:
+    """A full disk is its own error (the kiosk stops taking sessions until space returns)."""
+    if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(e):
+        return JournalFull("journal write failed: the disk is full")
+    return JournalError(f"journal write failed: {type(e).__name__}")

@@ -98,6 +98,7 @@ def _run_virtual(args: argparse.Namespace) -> int:
     from kiosk.app import KioskOptions, create_app
     from kiosk.kivy_setup import DisplayOptions
     from kiosk.runflow import AnswerBook, SkippableClock
+    from kiosk.disk_guard import DiskGuard
     from kiosk.service_loop import ServiceLoop
     from kiosk.virtual import VirtualKiosk
 
@@ -136,7 +137,8 @@ def _run_virtual(args: argparse.Namespace) -> int:
             final_linger_s=3600 if spec else 45, view_pacing_frames=3 if spec else 0,
         )
         diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None)
-        service_loop = ServiceLoop(stop_app=spec is None)  # the autopilot pumps its own frames and polls it
+        service_loop = ServiceLoop(stop_app=spec is None,  # the autopilot pumps its own frames and polls it
+                                   disk_guard=DiskGuard(state_dir))
         app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock,
                          diagnostics=diagnostics, service_loop=service_loop,
                          outbox=_outbox(state_dir, lambda: virtual.backoffice_url))
@@ -246,6 +248,7 @@ def _run_configured(args: argparse.Namespace) -> int:
     from flows.services import HttpBackOffice
     from kiosk.app import KioskOptions, ServiceEntry, create_app
     from kiosk.kivy_setup import DisplayOptions
+    from kiosk.disk_guard import DiskGuard
     from kiosk.service_loop import ServiceLoop
     from kiosk.virtual import ICONS
     from peripherals.config import DeviceSettings
@@ -269,8 +272,8 @@ def _run_configured(args: argparse.Namespace) -> int:
     services = [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), deps_factory=deps,
                              icon=ICONS.get(n, "")) for n in registry.FLOWS]
     diagnostics = _diagnostics(state_dir, lambda: supervisor)
-    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics, service_loop=ServiceLoop(),
-                     outbox=_outbox(state_dir, lambda: args.backoffice))
+    app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics,
+                     service_loop=ServiceLoop(disk_guard=DiskGuard(state_dir)), outbox=_outbox(state_dir, lambda: args.backoffice))
     try:
         app.run()
     finally:

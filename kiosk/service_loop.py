@@ -6,7 +6,9 @@
 - SIGTERM / SIGINT ask the UI loop to stop (`App.stop()`, so `on_stop` closes the session,
   the devices and the journal); STOPPING=1 tells systemd the silence that follows is on
   purpose. SDL would otherwise turn SIGTERM into a window-close request, which the kiosk
-  refuses (a citizen must not close it), so nothing stopped it.
+  refuses (a citizen must not close it), so nothing stopped it;
+- a nearly full state disk takes the kiosk out of service until space returns
+  (kiosk/disk_guard.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 from kivy.clock import Clock
 
+from kiosk.disk_guard import REASON as DISK_FULL
+from kiosk.disk_guard import DiskGuard
 from lifecycle.notify import SystemdNotifier, WatchdogPinger
 from lifecycle.signals import StopRequest, on_stop_signals
 
@@ -28,8 +32,12 @@ WATCHDOG_TICK_S = 1.0
 class ServiceLoop:
     """Attach to a KioskApp once its window exists (`KioskApp.build`)."""
 
-    def __init__(self, notifier: SystemdNotifier | None = None, *, stop_app: bool = True) -> None:
+    def __init__(self, notifier: SystemdNotifier | None = None, *, stop_app: bool = True,
+                 disk_guard: DiskGuard | None = None, handle_signals: bool = True) -> None:
+        self.handle_signals = handle_signals  # False in tests that run the app inside pytest
         self.notifier = notifier or SystemdNotifier()
+        self.disk_guard = disk_guard
+        self._disk = None
         self.stop_app = stop_app  # False when something else pumps the frames (the autopilot polls stop_requested)
         self.pinger = WatchdogPinger(self.notifier)
         self.stop_request: StopRequest | None = None
@@ -39,11 +47,30 @@ class ServiceLoop:
 
     def attach(self, app: Any) -> None:
         self.app = app
-        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+        if self.handle_signals and threading.current_thread() is threading.main_thread():  # handlers live there only
             self.stop_request = on_stop_signals(self._on_signal)
         Clock.schedule_once(self._first_frame, 0)
         if self.pinger.enabled:
             self._tick = Clock.schedule_interval(lambda _dt: self.pinger.tick(), WATCHDOG_TICK_S)
+        if self.disk_guard is not None:
+            self.check_disk()
+            self._disk = Clock.schedule_interval(lambda _dt: self.check_disk(), self.disk_guard.interval_s)
+
+    def check_disk(self) -> None:
+        """UI thread: out of service while the disk is full (never under a running session), back after."""
+        full = self.disk_guard.check()
+        reason = self.app.out_of_service_reason
+        if full and reason is None and not self.app.session.active:
+            self._set_out_of_service(True)
+        elif not full and reason == DISK_FULL:
+            self._set_out_of_service(False)
+
+    def _set_out_of_service(self, enabled: bool) -> None:
+        diagnostics = getattr(self.app, "diagnostics", None)
+        if diagnostics is not None:  # the staff switch's path: an event for the fleet, the agent's health
+            diagnostics.handler.apply_out_of_service(enabled, DISK_FULL)
+        else:
+            self.app.set_out_of_service(DISK_FULL if enabled else None)
 
     def _first_frame(self, _dt) -> None:
         if not self._ready:
@@ -61,8 +88,9 @@ class ServiceLoop:
         if self._stopping:
             return
         self._stopping = True
-        if self._tick is not None:
-            self._tick.cancel()
+        for event in (self._tick, self._disk):
+            if event is not None:
+                event.cancel()
         self.notifier.stopping("closing the session, the devices and the journal")
 
     @property

@@ -10,6 +10,8 @@ open at most per (kiosk, kind, device).
 - device_fault: a device reports state fault or absent.
 - paper_low / paper_out: the printer's paper consumable is near_end / out.
 - app_unreachable: the agent cannot reach the kiosk app.
+- disk_full: the kiosk took itself out of service because its state disk is full
+  (kiosk/disk_guard.py); clears when it is back in service.
 - paper_hold: an invoice terminal (or kiosk) stopped printing invoices — the tax core's,
   the invoice system's and the paper's numbers disagree, or a print was cut short — until
   staff resolve it on site. Opened and cleared by the kiosk's events, not by health.
@@ -33,7 +35,7 @@ from fleet.protocol import DeviceState, Health
 from fleet.server.models import Alert, Kiosk
 
 HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable", "submission_queue_age",
-                          "submission_parked"})
+                          "submission_parked", "disk_full"})
 QUEUE_AGE_ALERT_S = 3600.0
 
 
@@ -57,6 +59,10 @@ def health_conditions(health: Health, queue_age_alert_s: float = QUEUE_AGE_ALERT
                                f"{health.submission_parked} submission(s) refused by the back office, parked"))
     if not health.app_reachable:
         found.append(Condition("app_unreachable", "", "critical", "the agent cannot reach the kiosk app"))
+    if health.out_of_service and health.out_of_service_reason == "disk_full":
+        free = health.system.disk_free_bytes
+        found.append(Condition("disk_full", "", "critical", "state disk full: the kiosk takes no new sessions"
+                               + (f" ({free >> 20} MiB free)" if free else "")))
     for device in health.devices:
         if device.state in (DeviceState.FAULT, DeviceState.ABSENT):
             why = device.reason or device.message or device.state.value

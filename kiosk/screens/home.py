@@ -183,8 +183,9 @@ class OutOfServiceScreen(KioskScreen):
         outer.add_widget(pic)
         outer.add_widget(Text(text=tr("ui.out_of_service.title"), font_size=s.px(80), bold=True, halign="center"))
         outer.add_widget(Text(text=tr("ui.out_of_service.body"), font_size=s.body, halign="center"))
-        if self.app.out_of_service_reason == "devices":
-            outer.add_widget(Text(text=tr("ui.out_of_service.devices"), font_size=s.small, halign="center",
+        if self.app.out_of_service_reason in ("devices", "disk_full"):  # reasons a citizen is told about
+            outer.add_widget(Text(text=tr(f"ui.out_of_service.{self.app.out_of_service_reason}"), font_size=s.small,
+                                  halign="center",
                                   color=theme.TEXT_MUTED))
         outer.add_widget(BoxLayout())
         self.root_box.add_widget(outer)
