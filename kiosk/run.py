@@ -273,7 +273,8 @@ def _run_configured(args: argparse.Namespace) -> int:
                              icon=ICONS.get(n, "")) for n in registry.FLOWS]
     diagnostics = _diagnostics(state_dir, lambda: supervisor)
     app = create_app(options, services, speaker=_speaker(args), diagnostics=diagnostics,
-                     service_loop=ServiceLoop(disk_guard=DiskGuard(state_dir)), outbox=_outbox(state_dir, lambda: args.backoffice))
+                     service_loop=ServiceLoop(disk_guard=DiskGuard(state_dir)),
+                     outbox=_outbox(state_dir, lambda: args.backoffice))
     try:
         app.run()
     finally:
