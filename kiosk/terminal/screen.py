@@ -26,23 +26,26 @@ from typing import Any, Callable
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.textinput import TextInput
+from kivy.uix.widget import Widget
 
 from flows.terminal.status import TerminalStatus
+from kiosk import theme
 from kiosk.fonts import font_path
 from kiosk.i18n import Translator
 
 ActionHandler = Callable[[int, str, dict, str, str], None]  # hold id, action, args, staff id, PIN
-ALARM_COLOURS = {"alarm": (0.85, 0.1, 0.1, 1), "warning": (0.85, 0.5, 0.0, 1), "info": (0.2, 0.2, 0.2, 1)}
+ALARM_COLOURS = {"alarm": tuple(theme.DANGER), "warning": tuple(theme.ACCENT_WARN), "info": tuple(theme.TEXT_MUTED)}
 FIELDS = ("staff", "pin", "next_number", "invoice_code", "first_number", "last_number")
 NEEDS = {"realign": ("next_number",), "reload": ("invoice_code", "first_number", "last_number"),
          "load_roll": ("invoice_code", "first_number", "last_number")}
 
 
-def _label(text: str = "", *, size: int = 26, colour=(0.1, 0.1, 0.1, 1), bold: bool = False, kid: str = "") -> Label:
+def _label(text: str = "", *, size: int = 26, colour=tuple(theme.TEXT), bold: bool = False, kid: str = "") -> Label:
     label = Label(text=text, font_name=str(font_path()), font_size=size, color=colour, bold=bold, halign="left",
                   valign="middle", size_hint_y=None, height=size * 1.9)
     label.bind(size=lambda w, sz: setattr(w, "text_size", (sz[0], None)))
@@ -55,8 +58,12 @@ class TerminalView(BoxLayout):
 
     def __init__(self, tr: Translator, on_action: ActionHandler, **kw: Any):
         super().__init__(orientation="vertical", padding=24, spacing=8, **kw)
+        with self.canvas.before:
+            Color(*theme.BACKGROUND)
+            self._bg = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=lambda w, v: setattr(self._bg, "pos", v), size=lambda w, v: setattr(self._bg, "size", v))
         self.tr, self.on_action = tr, on_action
-        self.title = _label(tr("terminal.title"), size=38, bold=True, kid="terminal.title")
+        self.title = _label(tr("terminal.title"), size=38, bold=True, colour=tuple(theme.HEADER), kid="terminal.title")
         self.queue, self.progress = _label(kid="terminal.queue"), _label(kid="terminal.progress")
         self.counts, self.paper = _label(kid="terminal.counts"), _label(kid="terminal.paper")
         for w in (self.title, self.queue, self.progress, self.counts, self.paper):
@@ -74,15 +81,17 @@ class TerminalView(BoxLayout):
             row.add_widget(box)
         self.add_widget(row)
         load = Button(text=tr("terminal.action.load_roll"), font_name=str(font_path()), font_size=22, size_hint_y=None,
-                      height=60)
+                      height=60, background_normal="", background_color=tuple(theme.PRIMARY))
         load.kiosk_id = "terminal.load_roll"  # type: ignore[attr-defined]
         load.bind(on_release=lambda _b: self._act(0, "load_roll"))  # a new shift's roll, outside any hold
         self.add_widget(load)
         self.result = _label(kid="terminal.result")
         self.add_widget(self.result)
         self.add_widget(_label(tr("terminal.alarms"), size=30, bold=True))
-        self.alarms = BoxLayout(orientation="vertical")
+        self.alarms = BoxLayout(orientation="vertical", size_hint_y=None, spacing=4)
+        self.alarms.bind(minimum_height=self.alarms.setter("height"))
         self.add_widget(self.alarms)
+        self.add_widget(Widget())  # the rest of the screen: empty, below the alarms
         self._holds_shown: tuple = ()
 
     def render(self, st: TerminalStatus) -> None:
@@ -103,7 +112,8 @@ class TerminalView(BoxLayout):
                                              kid=f"terminal.hold.{hold.hold_id}"))
                 buttons = BoxLayout(size_hint_y=None, height=64, spacing=6)
                 for action in hold.actions:
-                    b = Button(text=tr(f"terminal.action.{action}"), font_name=str(font_path()), font_size=22)
+                    b = Button(text=tr(f"terminal.action.{action}"), font_name=str(font_path()), font_size=22,
+                               background_normal="", background_color=tuple(theme.PRIMARY))
                     b.kiosk_id = f"terminal.hold.{hold.hold_id}.{action}"  # type: ignore[attr-defined]
                     b.bind(on_release=lambda _b, h=hold.hold_id, a=action: self._act(h, a))
                     buttons.add_widget(b)
