@@ -12,8 +12,9 @@ asyncio (no Kivy), so the headless run, the tests and the screen share it.
 - Fleet: events go to the app's event buffer, served on the control socket
   ($KIOSK_CONTROL_SOCKET or --control-socket) for the fleet agent: paper holds become
   fleet alerts, staff actions land in the fleet's audit log.
-- SIGTERM / SIGINT set `stop`: a print under way finishes, a wait ends, the errand stays
-  journaled and resumes on the next start; then everything is closed in order.
+- SIGTERM / SIGINT (lifecycle.signals) set `stop` and say STOPPING=1 to systemd: a print
+  under way finishes, a wait ends, the errand stays journaled and resumes on the next
+  start; then everything is closed in order (READY=1 once the terminal is up).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from flows.services.terminal_client import HttpTerminalBackOffice
 from flows.services.terminal_models import StockAllocation
 from flows.terminal.terminal import InvoiceTerminal, TerminalSettings
 from flows.terminal.virtual import SimulatedStaff, VirtualPrinters, allocate_roll, put_roll_in, virtual_printers
+from lifecycle.notify import SystemdNotifier
+from lifecycle.signals import on_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class TerminalRuntime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _events: Any = None
+    notifier: SystemdNotifier = field(default_factory=SystemdNotifier)  # READY / STOPPING to systemd
 
     async def start(self) -> InvoiceTerminal:
         o = self.options
@@ -103,6 +106,7 @@ class TerminalRuntime:
                                         events=self._event)
         if o.virtual:
             await self._virtual_setup(bo, ledger)
+        self.notifier.ready("invoice terminal up")
         return self.terminal
 
     async def _virtual_setup(self, bo: HttpTerminalBackOffice, ledger: PaperLedger) -> None:
@@ -160,14 +164,15 @@ class TerminalRuntime:
         self._events.record(EventKind[name], **fields)
 
     def install_signal_handlers(self) -> None:
+        """SIGTERM / SIGINT ask for one orderly stop (lifecycle.signals; a second one exits at once).
+        Call from the main thread with the terminal's loop running there."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop, sig)
+        on_stop_signals(lambda name: loop.call_soon_threadsafe(self.request_stop, name))
 
-    def request_stop(self, sig: int | None = None) -> None:
+    def request_stop(self, why: str = "asked") -> None:
         if not self.stop.is_set():
-            log.info("terminal: stopping (%s): the print under way finishes, the errand resumes on the next start",
-                     signal.Signals(sig).name if sig else "asked")
+            log.info("terminal: stopping (%s): the print under way finishes, the errand resumes on the next start", why)
+            self.notifier.stopping("finishing the print under way; the errand resumes on the next start")
             self.stop.set()
 
     async def run(self) -> None:
@@ -183,3 +188,4 @@ class TerminalRuntime:
 
     async def close(self) -> None:
         await self._stack.aclose()
+        self.notifier.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import signal
 import struct
 import sys
 import threading
@@ -34,6 +33,7 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
 from flows.terminal.status import TerminalStatus
+from lifecycle.signals import on_stop_signals
 from kiosk import theme
 from kiosk.fonts import font_path
 from kiosk.i18n import Translator
@@ -238,7 +238,8 @@ def run_staff_screen(options: Any, *, lang: str = "zh") -> int:
         auth.set_pin("246810")
         print("kiosk terminal --virtual: staff PIN 246810 (virtual terminal only)", file=sys.stderr)
     app = TerminalStaffApp(TerminalRuntime(options), lang=lang)
-    # SIGTERM (systemd stop): end the app like a window close; on_stop lets the print under way finish.
-    signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
+    # SIGTERM / SIGINT (systemd stop, Ctrl-C): end the app like a window close; on_stop lets the print
+    # under way finish. Only asks: the handler runs between two bytecodes of the UI thread.
+    on_stop_signals(lambda _name: Clock.schedule_once(lambda _dt: app.stop()))
     app.run()
     return 0
