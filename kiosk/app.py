@@ -23,7 +23,7 @@ from flows.catalogue import Catalogue, UnknownService, UsageStore, catalogue_for
 from flows.engine import EngineSettings, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
-from kiosk import theme
+from kiosk import gl_frames, theme
 from kiosk.fonts import register_cjk_font
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
 from kiosk.kivy_setup import DisplayOptions, configure, prepare_environment
@@ -125,6 +125,7 @@ class KioskApp(App):
         from kivy.core.window import Window  # creates the window: kivy_setup.configure() has run
 
         register_cjk_font()
+        gl_frames.install(Window)  # headless: execute each frame, or llvmpipe keeps it queued (docs/memory.md)
         Window.clearcolor = theme.BACKGROUND
         Window.bind(on_request_close=self._veto_close)
         self.host = FlowHost(post=self._post)
