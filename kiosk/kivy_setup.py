@@ -7,7 +7,8 @@ Call `configure(options)` before importing anything that creates the Kivy window
 - the cursor is hidden and the screensaver disabled;
 - the mouse provider is set to `mouse,disable_on_activity`, so a touch screen that is
   also seen as a mouse (mtdev/hidinput + mouse) delivers each touch once, not twice;
-- the size is set explicitly (fullscreen='auto' can draw only 800×600 without a WM).
+- the size is set explicitly (fullscreen='auto' can draw only 800×600 without a WM);
+- no multisampling by default (memory: docs/memory.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class DisplayOptions(BaseModel):
     fullscreen: bool = True
     headless: bool = False
     maxfps: int = Field(default=30, ge=0)  # 0 = as fast as possible (tests)
+    # MSAA samples. Kivy's default is 2, which makes Mesa llvmpipe (kiosks without a GPU, CI, the
+    # headless autopilot) keep multisampled colour and depth buffers: +55 MiB RSS at 1080×1920
+    # (docs/memory.md). Text is a texture and is not affected; only polygon edges lose smoothing.
+    multisamples: int = Field(default=0, ge=0, le=8)
 
 
 def prepare_environment() -> None:
@@ -58,6 +63,7 @@ def configure(display: DisplayOptions) -> None:
     Config.set("graphics", "show_cursor", "0")
     Config.set("graphics", "allow_screensaver", "0")
     Config.set("graphics", "maxfps", str(display.maxfps))
+    Config.set("graphics", "multisamples", str(display.multisamples))
     Config.set("graphics", "fullscreen", "1" if (display.fullscreen and not display.headless) else "0")
     Config.set("graphics", "borderless", "1" if (display.fullscreen and not display.headless) else "0")
     Config.set("input", "mouse", "mouse,disable_on_activity,disable_multitouch")

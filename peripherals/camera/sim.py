@@ -31,6 +31,7 @@ is built, and its absence raises `SceneUnavailable` with a plain explanation.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import threading
 import time
@@ -62,15 +63,23 @@ class CameraFault(StrEnum):
 
 # -- builtin scenes ---------------------------------------------------------------------
 def _astronaut_bgr() -> np.ndarray:
-    """skimage.data.astronaut(): a 512×512 portrait (Eileen Collins, NASA, public domain) shipped inside scikit-image."""
+    """skimage.data.astronaut(): a 512×512 portrait (Eileen Collins, NASA, public domain) shipped inside scikit-image.
+
+    Read straight from the PNG inside the installed package (cv2.imread gives BGR), without
+    importing scikit-image: `skimage.data` pulls in skimage.io and SciPy, +43 MiB in the
+    kiosk process for one picture (docs/memory.md)."""
     try:
-        from skimage import data
-    except ImportError as exc:
+        spec = importlib.util.find_spec("skimage")
+    except (ImportError, ValueError):
+        spec = None
+    path = Path(spec.origin).parent / "data" / "astronaut.png" if spec is not None and spec.origin else None
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path is not None and path.is_file() else None
+    if image is None:
         raise SceneUnavailable(
             "the builtin face scenes use skimage.data.astronaut(), but scikit-image is not installed; "
             "install the development dependencies (pip install scikit-image) or use an image or video file as source"
-        ) from exc
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+        )
+    return image
 
 
 @lru_cache(maxsize=16)
