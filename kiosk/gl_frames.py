@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 
 
+DISABLE_ENV = "KIOSK_GL_FINISH"  # "0" turns it off, to measure what it saves (docs/memory.md)
+
+
 def offscreen() -> bool:
     return os.environ.get("SDL_VIDEODRIVER") == "offscreen"
 
@@ -28,7 +31,7 @@ def _finish(*_args) -> None:
 
 def install(window) -> bool:
     """Bind glFinish to the window's flip when rendering offscreen; True when installed (idempotent)."""
-    if not offscreen():
+    if not offscreen() or os.environ.get(DISABLE_ENV) == "0":
         return False
     window.unbind(on_flip=_finish)
     window.bind(on_flip=_finish)

@@ -31,7 +31,7 @@ class DisplayOptions(BaseModel):
     # MSAA samples. Kivy's default is 2, which makes Mesa llvmpipe (kiosks without a GPU, CI, the
     # headless autopilot) keep multisampled colour and depth buffers: +55 MiB RSS at 1080×1920
     # (docs/memory.md). Text is a texture and is not affected; only polygon edges lose smoothing.
-    multisamples: int = Field(default=0, ge=0, le=8)
+    multisamples: int = Field(default_factory=lambda: int(os.environ.get("KIOSK_MULTISAMPLES", "0")), ge=0, le=8)
 
 
 def prepare_environment() -> None:
