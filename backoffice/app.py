@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import card_routes, documents, errand_routes, numbers, provisional, rules, seed, terminal
+from backoffice import card_routes, document_routes, documents, errand_routes, numbers, provisional, rules, seed, terminal
 from backoffice.db import Database
 from backoffice.http import TZ, Rejection, now
 from backoffice.http import json_response as _json
@@ -525,6 +525,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
     errand_routes.register(api, bo)  # vehicle licence, property certificate
     card_routes.register(api, bo)  # transit-card top-up
     provisional.add_routes(api, bo, now)
+    document_routes.register(api, bo)  # government-service papers received, results mailed back
     return api
 
 

@@ -258,6 +258,15 @@ class DeviceAccess:
 
         return await asyncio.to_thread(make_licence_photo, frame, face=face)
 
+    async def document_photo(self) -> Any:
+        return await self._run(DeviceKind.DOCCAM, lambda d: d.read_frame())  # type: ignore[attr-defined]
+
+    async def scan_page(self, photo: Any) -> Any:
+        """Page detection, perspective correction, deskew and the readable check (peripherals.camera.page)."""
+        from peripherals.camera.page import scan_page
+
+        return await asyncio.to_thread(scan_page, photo)
+
     async def read_purse(self, wait: float) -> Any:
         return await self._run(DeviceKind.CARDREADER, lambda d: d.read_purse(wait=wait))  # type: ignore[attr-defined]
 
@@ -332,6 +341,7 @@ SIM_DEFAULTS: dict[str, dict[str, str]] = {
     "camera": {"source": "face"},
     "height": {"height": "172", "weight": "68", "period": "0.3"},
     "cardreader": {},
+    "doccam": {"source": "document", "size": "1600x1200"},
 }
 # Driver options for the simulated devices (poll the BP monitor often: it answers at once).
 SIM_DRIVER_OPTIONS: dict[str, dict[str, Any]] = {
@@ -356,7 +366,7 @@ def sim_device_configs(options: dict[str, dict[str, Any]] | None = None, tag: st
     for kind, cfg in base.items():
         opts = merged.get(kind.value, {})
         name = f"{kind.value}-{tag}"
-        if kind is DeviceKind.CAMERA:
+        if cfg.port.startswith("simcam://"):  # the face camera and the document camera
             port = f"simcam://{name}?{urlencode(opts)}"
         else:
             scheme, rest = cfg.port.split("://", 1)

@@ -18,6 +18,7 @@ FLOWS: dict[str, str] = {
     "vehicle-licence": "flows.vehicle_licence:VehicleLicence",
     "property-certificate": "flows.property_certificate:PropertyCertificate",
     "card-topup": "flows.card_topup:CardTopUp",
+    "document-delivery": "flows.document_delivery:DocumentDelivery",
 }
 
 

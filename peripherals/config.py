@@ -45,6 +45,8 @@ def simulated_devices() -> dict[DeviceKind, DeviceConfig]:
         DeviceKind.CAMERA: DeviceConfig(driver="camera.opencv", port="simcam://camera?source=face"),
         DeviceKind.HEIGHT: DeviceConfig(driver="height.tanita", port="sim://height?name=height"),
         DeviceKind.CARDREADER: DeviceConfig(driver="cardreader.pn532", port="sim://cardreader?name=cardreader"),
+        DeviceKind.DOCCAM: DeviceConfig(driver="doccam.opencv", port="simcam://doccam?source=document&size=1600x1200",
+                                        options={"width": 1600, "height": 1200}),
     }
 
 

@@ -20,6 +20,7 @@ class DeviceKind(StrEnum):
     CAMERA = "camera"
     HEIGHT = "height"  # height-weight station
     CARDREADER = "cardreader"  # contactless transit-card reader (top-up)
+    DOCCAM = "doccam"  # document camera (高拍仪) above the desk: application papers
 
 
 class DeviceState(StrEnum):

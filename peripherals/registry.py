@@ -19,6 +19,7 @@ DRIVERS: dict[str, str] = {
     "camera.opencv": "peripherals.camera.driver:OpenCvCamera",
     "height.tanita": "peripherals.height.driver:TanitaHeightStation",
     "cardreader.pn532": "peripherals.cardreader.driver:Pn532PurseReader",
+    "doccam.opencv": "peripherals.camera.doccam:DocumentCamera",
 }
 
 

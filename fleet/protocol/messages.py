@@ -183,6 +183,7 @@ class DeviceKind(StrEnum):
     CAMERA = "camera"
     HEIGHT = "height"
     CARDREADER = "cardreader"
+    DOCCAM = "doccam"
 
 
 class DeviceState(StrEnum):

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from flows.services.models import Fen, IdNumber, MailingAddress, Plate, PositiveFen, _Request, _Response
+from flows.services.models import Fen, IdNumber, Plate, PositiveFen, _Request, _Response
 
 # ---------------------------------------------------------------- vehicle licence (行驶证)
 
@@ -149,12 +149,21 @@ class PendingLoads(_Response):
 
 
 class DocumentSubmissionRequest(_Request):
+    """A matter's application papers, announced before the PDF is uploaded; the result is mailed
+    back on the waybill whose reference is the submission id."""
+
     applicant_id_number: IdNumber = Field(repr=False)
     matter: str = Field(pattern=r"^[a-z_]{3,40}$")
     pages: int = Field(ge=1, le=50)
     pdf_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     pdf_bytes: int = Field(ge=1, le=50_000_000)
-    return_address: MailingAddress
+
+
+class DocumentUpload(_Response):
+    submission_id: str
+    pdf_sha256: str
+    pdf_bytes: int
+    received_at: dt.datetime
 
 
 class DocumentSubmission(_Response):

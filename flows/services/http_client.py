@@ -203,15 +203,22 @@ class HttpBackOffice(HallServicesMixin):
             ) from None
 
     async def _send(
-        self, method: str, path: str, payload: dict[str, Any] | None, key: str | None, service: str
+        self, method: str, path: str, payload: dict[str, Any] | None, key: str | None, service: str,
+        content: bytes | None = None, content_type: str = "",
     ) -> httpx.Response:
-        """One logical request: up to 1 + `retries` attempts with the same body and key."""
+        """One logical request: up to 1 + `retries` attempts with the same body and key
+        (a JSON `payload`, or raw `content` of `content_type`)."""
         headers = {IDEMPOTENCY_HEADER: key} if key is not None else {}
+        if content is not None:
+            headers["Content-Type"] = content_type or "application/octet-stream"
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response = await self._http.request(method, path, json=payload, headers=headers)
+                if content is not None:
+                    response = await self._http.request(method, path, content=content, headers=headers)
+                else:
+                    response = await self._http.request(method, path, json=payload, headers=headers)
             except _RETRYABLE_TRANSPORT_ERRORS as exc:
                 log.info("%s %s attempt %d/%d failed: %s", method, path, attempt, attempts, type(exc).__name__)
                 if last:

@@ -14,6 +14,7 @@ from flows.services.hall_models import (
     CertificateRecord,
     DocumentSubmission,
     DocumentSubmissionRequest,
+    DocumentUpload,
     LoadAuthorisation,
     LoadAuthorisationRequest,
     LoadConfirmation,
@@ -27,9 +28,10 @@ from flows.services.hall_models import (
 
 
 class HallServicesMixin:
-    """Needs `_call(method, path, model, body=, key=, service=)` from the client."""
+    """Needs `_call(method, path, model, body=, key=, service=)` and `_send` from the client."""
 
     _call: Any
+    _send: Any
 
     # -- traffic: vehicle licence -----------------------------------------------------------
     async def lookup_vehicle(self, query: VehicleQuery) -> VehicleRecord:
@@ -70,6 +72,12 @@ class HallServicesMixin:
                                idempotency_key: str) -> DocumentSubmission:
         return await self._call("POST", "/v1/documents/submissions", DocumentSubmission, body=request,
                                 key=idempotency_key, service="documents")
+
+    async def upload_documents_pdf(self, submission_id: str, pdf: bytes, *, idempotency_key: str) -> DocumentUpload:
+        """The application papers as one PDF; the back office checks it against the submission's SHA-256."""
+        response = await self._send("PUT", f"/v1/documents/submissions/{_seg(submission_id)}/pdf", None,
+                                    idempotency_key, "documents", content=pdf, content_type="application/pdf")
+        return DocumentUpload.model_validate_json(response.content)
 
 
 

@@ -22,6 +22,7 @@ from flows.services.hall_models import (
     CertificateRecord,
     DocumentSubmission,
     DocumentSubmissionRequest,
+    DocumentUpload,
     LoadAuthorisation,
     LoadAuthorisationRequest,
     LoadConfirmation,
@@ -142,6 +143,8 @@ class DocumentService(Protocol):
 
     async def submit_documents(self, request: DocumentSubmissionRequest, *,
                                idempotency_key: str) -> DocumentSubmission: ...
+
+    async def upload_documents_pdf(self, submission_id: str, pdf: bytes, *, idempotency_key: str) -> DocumentUpload: ...
 
 
 @runtime_checkable

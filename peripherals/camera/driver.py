@@ -118,7 +118,7 @@ class OpenCvCamera(Camera):
                 self.read_frame()
         except (DeviceTimeout, DeviceNotPresent) as exc:
             self.close()
-            raise DeviceNotPresent(f"the camera opened but gave no picture ({exc})", kind=DeviceKind.CAMERA) from exc
+            raise DeviceNotPresent(f"the camera opened but gave no picture ({exc})", kind=self.kind) from exc
         log.info("camera open: %s via %s, %s", redact(self.port), self._backend or "?", self._size_text())
 
     def close(self) -> None:
@@ -135,7 +135,7 @@ class OpenCvCamera(Camera):
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(
-            kind=DeviceKind.CAMERA,
+            kind=self.kind,
             driver="opencv",
             model=" ".join(filter(None, [self._backend, self._size_text()])),
             firmware=f"OpenCV {cv2.__version__}",
@@ -168,7 +168,7 @@ class OpenCvCamera(Camera):
         failed = [name for name, ok in checks.items() if not ok]
         detail = problem or ("all checks passed" if not failed else "failed: " + ", ".join(failed))
         return SelfTestResult(
-            kind=DeviceKind.CAMERA,
+            kind=self.kind,
             passed=not failed,
             checks=checks,
             detail=detail,
@@ -180,7 +180,7 @@ class OpenCvCamera(Camera):
         """The next BGR frame; retries until `read_timeout`, then DeviceTimeout (or DeviceNotPresent when gone)."""
         capture = self._capture
         if capture is None:
-            raise DeviceNotPresent("the camera is not open", kind=DeviceKind.CAMERA)
+            raise DeviceNotPresent("the camera is not open", kind=self.kind)
         deadline = time.monotonic() + self.read_timeout
         while True:
             frame = self._read_once(capture)
@@ -190,7 +190,7 @@ class OpenCvCamera(Camera):
                 return frame
             if not self._present(capture):
                 self.close()
-                raise DeviceNotPresent("the camera was disconnected", kind=DeviceKind.CAMERA)
+                raise DeviceNotPresent("the camera was disconnected", kind=self.kind)
             if time.monotonic() + self.retry_interval >= deadline:
                 break
             time.sleep(self.retry_interval)
@@ -198,9 +198,9 @@ class OpenCvCamera(Camera):
         if self._failed_reads >= self.lost_after:
             self.close()
             raise DeviceNotPresent(
-                f"the camera gave no picture {self._failed_reads} times in a row", kind=DeviceKind.CAMERA
+                f"the camera gave no picture {self._failed_reads} times in a row", kind=self.kind
             )
-        raise DeviceTimeout(f"no picture from the camera within {self.read_timeout:g} s", kind=DeviceKind.CAMERA)
+        raise DeviceTimeout(f"no picture from the camera within {self.read_timeout:g} s", kind=self.kind)
 
     # -- internals ----------------------------------------------------------------------
     def _open_capture(self) -> _Capture:
@@ -211,7 +211,7 @@ class OpenCvCamera(Camera):
             except DeviceNotPresent:
                 raise
             except Exception as exc:  # bad option, missing file, scikit-image missing: say why
-                raise DeviceNotPresent(f"cannot start the simulated camera: {exc}", kind=DeviceKind.CAMERA) from exc
+                raise DeviceNotPresent(f"cannot start the simulated camera: {exc}", kind=self.kind) from exc
             self._backend = "simcam"
             return capture
         source, api, params, live = self._cv2_source(port)
@@ -219,10 +219,10 @@ class OpenCvCamera(Camera):
             capture = cv2.VideoCapture(source, api, params) if params else cv2.VideoCapture(source, api)
             opened = capture.isOpened()
         except Exception as exc:  # cv2.error or a bad argument
-            raise DeviceNotPresent(f"cannot open camera {redact(port)}", kind=DeviceKind.CAMERA) from exc
+            raise DeviceNotPresent(f"cannot open camera {redact(port)}", kind=self.kind) from exc
         if not opened:
             capture.release()
-            raise DeviceNotPresent(f"no camera at {redact(port)}", kind=DeviceKind.CAMERA)
+            raise DeviceNotPresent(f"no camera at {redact(port)}", kind=self.kind)
         if live:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)

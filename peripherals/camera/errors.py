@@ -25,3 +25,21 @@ class SceneUnavailable(RuntimeError):
 
     scikit-image is a development dependency; only the builtin face scenes need it.
     """
+
+
+class PageNotFound(DeviceError):
+    """No document page could be found in the document camera's photo."""
+
+    code = "page_not_found"
+    plain = "no page was found under the document camera"
+
+
+class PageUnreadable(DeviceError):
+    """A page was found but would not be readable (`problems`: blurred, low_contrast, no_text, too_dark)."""
+
+    code = "page_unreadable"
+    plain = "the page photo is not clear enough to read"
+
+    def __init__(self, message: str | None = None, *, problems: tuple[str, ...] = (), **kw):
+        self.problems = tuple(problems)
+        super().__init__(message, **kw)

@@ -46,12 +46,14 @@ import cv2
 import numpy as np
 
 from peripherals.camera.errors import SceneUnavailable
+from peripherals.camera.page_scene import DOCUMENT_SCENES
+from peripherals.camera.page_scene import scene as document_scene
 
 SCHEME = "simcam"
 DEFAULT_SIZE = (640, 480)  # width, height: a 4:3 webcam frame
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 FACE_SCENES = ("face", "two_faces", "dark", "blurred", "offcentre")
-SCENES = ("empty", *FACE_SCENES)
+SCENES = ("empty", *FACE_SCENES, *DOCUMENT_SCENES)
 
 
 class CameraFault(StrEnum):
@@ -186,6 +188,8 @@ def _open_source(
         frames = [item if isinstance(item, np.ndarray) else _load_image(item) for item in source]
         return _Stills([_fit(f, size) for f in frames])
     source = str(source)
+    if source in DOCUMENT_SCENES:
+        return _Stills([document_scene(source, size or DEFAULT_SIZE)])
     if source in SCENES:
         return _Stills([scene(source, size or DEFAULT_SIZE)])
     paths = _image_paths(source)

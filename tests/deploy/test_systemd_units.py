@@ -346,7 +346,8 @@ def test_udev_rules_name_every_kiosk_device_with_group_and_mode():
         grp.getgrnam(fields[("GROUP", None)])
         for link in symlinks:
             named[link] = (vendor, product, fields)
-    assert set(named) == {f"kiosk/{n}" for n in ("idcard", "bp", "eye", "height", "printer", "camera", "cardreader")}
+    assert set(named) == {f"kiosk/{n}" for n in ("idcard", "bp", "eye", "height", "printer", "camera", "cardreader",
+                                                          "doccam")}
     # Devices that share a common bridge chip are told apart by the bridge's serial.
     for name in ("bp", "eye", "height", "cardreader"):
         assert ("ATTRS", "serial") in named[f"kiosk/{name}"][2]

@@ -51,6 +51,7 @@ def test_renewal_headless_with_its_own_back_office(tmp_path):
     ("licence-reissue", "application_id"), ("traffic-fines", "receipt_number"),
     ("inspection-label", "label_number"), ("tax-invoice", "invoice_number"),
     ("vehicle-licence", "application_id"), ("property-certificate", "pickup_code"), ("card-topup", "load_id"),
+    ("document-delivery", "submission_id"),
 ])
 def test_every_example_answers_file_completes(backoffice, tmp_path, flow, key):
     rc, lines, err = run_cli("run-flow", flow, "--answers", str(EXAMPLES / f"{flow}.yaml"), "--devices", "sim",
@@ -114,7 +115,8 @@ def test_usage_errors_exit_2(tmp_path):
     assert rc == 2 and "licence-renewal" in err  # the file is for another flow
     rc, lines, _ = run_cli("flows")
     assert rc == 0 and lines == ["licence-renewal", "licence-reissue", "traffic-fines", "inspection-label",
-                                 "tax-invoice", "vehicle-licence", "property-certificate", "card-topup"]
+                                 "tax-invoice", "vehicle-licence", "property-certificate", "card-topup",
+                                 "document-delivery"]
 
 
 def test_back_office_child_stops_with_the_runner(tmp_path):

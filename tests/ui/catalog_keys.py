@@ -81,6 +81,8 @@ def expansions() -> dict[str, set[str]]:
     from flows.common_steps import CARD_LEVEL_ERRORS, ELIGIBILITY_CODES, REJECTION_NEXT
     from flows.inspection_label import VEHICLE_TYPES
     from flows.vehicle_licence import REASONS as VEHICLE_LICENCE_REASONS
+    from flows.catalogue import MATTERS
+    from flows.document_delivery import PAGE_PROBLEMS
     from flows.engine import AbortReason
     from flows.medical_rules import BpAdviceLevel
     from peripherals.bp.models import BpPhase
@@ -99,6 +101,8 @@ def expansions() -> dict[str, set[str]]:
         "inspection.type.{t}": set(VEHICLE_TYPES),
         "vehicle_licence.reason.{r}": set(VEHICLE_LICENCE_REASONS),
         "topup.{code}": {"no_transit_card", "not_transit_card", "different_card"},
+        "documents.page.{problem}": set(PAGE_PROBLEMS),
+        "matter.{key}": {m.key for m in MATTERS},
         "bp.{advisory}.reminder": {lv.value for lv in BpAdviceLevel if lv.value != "none"},
     }
 
