@@ -25,7 +25,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import card_routes, document_routes, documents, errand_routes, numbers, provisional, rules, seed, terminal
+from backoffice import (card_routes, document_routes, documents, errand_routes, numbers, provisional, rules, seed,
+                        terminal)
 from backoffice.db import Database
 from backoffice.http import TZ, Rejection, now
 from backoffice.http import json_response as _json

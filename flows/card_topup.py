@@ -23,6 +23,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from flows.common_steps import RETRY, STAFF, CitizenFlow, FlowAbort, abort_with, error_view, pay_by_qr, print_receipt, yuan
+from flows.availability import OfflinePolicy
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
@@ -72,6 +73,7 @@ class CardTopUp(CitizenFlow[TopUpState]):
     name = "card-topup"
     version = 1
     State = TopUpState
+    offline_policy = OfflinePolicy(reason="availability.offline.topup")  # online only: docs/offline.md
 
     class Step(StrEnum):
         READ_CARD = "read_card"

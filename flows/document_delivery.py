@@ -36,6 +36,7 @@ from flows.common_steps import (
     read_id_card,
     staff_needed,
 )
+from flows.availability import OfflinePolicy
 from flows.deps import FlowDeps
 from flows.engine import Abort, Done, FlowContext, Next
 from flows.journal import Personal
@@ -93,6 +94,7 @@ class DocumentDelivery(MailingSteps[DocumentDeliveryState]):
     State = DocumentDeliveryState
     mail_contents = "政务服务办理结果"
     payment_description = "政务服务件回寄邮费"
+    offline_policy = OfflinePolicy(reason="availability.offline.documents")  # online only: docs/offline.md
 
     class Step(StrEnum):
         READ_ID = "read_id"

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from flows.common_steps import CardHolder, WaybillInfo, abort_with, print_receipt, read_id_card, yuan
+from flows.availability import OfflinePolicy
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
@@ -61,6 +62,7 @@ class PropertyCertificate(MailingSteps[PropertyCertificateState]):
     State = PropertyCertificateState
     mail_contents = "不动产权证书"
     payment_description = "不动产权证书邮费"
+    offline_policy = OfflinePolicy(reason="availability.offline.property")  # online only: docs/offline.md
 
     class Step(StrEnum):
         READ_ID = "read_id"

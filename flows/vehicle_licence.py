@@ -23,6 +23,7 @@ from flows.common_steps import (
     print_receipt,
     read_id_card,
 )
+from flows.availability import OfflinePolicy
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
@@ -84,6 +85,7 @@ class VehicleLicence(FeeErrand[VehicleLicenceState]):
     State = VehicleLicenceState
     mail_contents = "机动车行驶证"
     payment_description = "行驶证补换领工本费及邮费"
+    offline_policy = OfflinePolicy(reason="availability.offline.vehicle_licence")  # online only: docs/offline.md
 
     class Step(StrEnum):
         READ_ID = "read_id"
