@@ -35,6 +35,7 @@ from fleet.server.service import SERVER_VERSION, FleetServer
 
 COOKIE = "fleet_session"
 KioskId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+KioskIdStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
 class Principal(BaseModel):
@@ -346,6 +347,7 @@ def set_labels(request: Request, who: Principal, kiosk_id: str, body: LabelsRequ
         session.add(label)
         audit.record(session, who.username, "labels", kiosk_id, source=source_of(request),
                      detail={"group": body.group, "tags": tags})
+    server_of(request).rollouts.wake()  # rollouts targeting groups/tags follow the change
     return LabelsView(kiosk_id=kiosk_id, group=body.group, tags=tags)
 
 
@@ -486,6 +488,18 @@ def post_resume(request: Request, rollout_id: str, who: Operator) -> RolloutDeta
 def post_cancel(request: Request, rollout_id: str, who: Operator) -> RolloutDetail:
     """Stop for good: no further kiosk is asked; desired updates not yet started are withdrawn."""
     return rollout_action(request, who, rollout_id, "cancel")
+
+
+class RolloutKioskChange(BaseModel):
+    add: list[KioskIdStr] = []
+    remove: list[KioskIdStr] = []
+
+
+@api.post("/rollouts/{rollout_id}/kiosks", response_model=RolloutDetail, tags=["rollouts"])
+def post_rollout_kiosks(request: Request, rollout_id: str, body: RolloutKioskChange, who: Operator) -> RolloutDetail:
+    """Add kiosks to a running rollout (into its last stage) or take them out (never
+    asked if they had not started; a removed kiosk stays out even if its group is targeted)."""
+    return rollout_action(request, who, rollout_id, "change_kiosks", add=body.add, remove=body.remove)
 
 
 @api.post("/rollouts/{rollout_id}/approve", response_model=RolloutDetail, tags=["rollouts"])

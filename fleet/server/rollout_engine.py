@@ -43,13 +43,14 @@ from fleet.server.models import (
     Artifact,
     Event,
     Kiosk,
-    KioskLabel,
     Rollout,
     RolloutKiosk,
     RolloutStage,
     ServerState,
     utcnow,
 )
+from fleet.server import rollout_members
+from fleet.server.rollout_members import RolloutTarget, resolve_targets
 from fleet.server.rollouts import (
     FAILURE,
     KIOSK_FINAL,
@@ -86,14 +87,6 @@ class RolloutConflict(Exception):
 
 
 # ------------------------------------------------------------------ requests and views
-
-
-class RolloutTarget(BaseModel):
-    """Kiosks by id (in this order: the first is the canary), by group, by tag; the union."""
-
-    kiosks: list[str] = []
-    groups: list[str] = []
-    tags: list[str] = []
 
 
 class RolloutCreate(BaseModel):
@@ -176,6 +169,7 @@ class RolloutDetail(RolloutSummary):
 
 
 def _summary_fields(rollout: Rollout, stages: list[RolloutStage], kiosks: list[RolloutKiosk]) -> dict[str, Any]:
+    kiosks = [k for k in kiosks if k.state != KioskState.REMOVED.value]
     states = [KioskState(k.state) for k in kiosks]
     started = [s.index for s in stages if s.started_at is not None]
     return dict(
@@ -230,25 +224,6 @@ def rollout_detail(session: Session, rollout_id: str) -> RolloutDetail:
     return RolloutDetail(
         **_summary_fields(rollout, stages, kiosks), target=rollout.target, policy=rollout.policy, stages=stage_infos,
         kiosks=[RolloutKioskInfo.model_validate(k, from_attributes=True) for k in kiosks])
-
-
-def resolve_targets(session: Session, target: RolloutTarget) -> list[str]:
-    """Kiosk ids in rollout order: the explicit list as given, then group and tag
-    matches sorted by id. Unknown explicit ids are an error (a typo must not shrink a
-    rollout silently)."""
-    known = set(session.scalars(select(Kiosk.kiosk_id))) | set(session.scalars(select(KioskLabel.kiosk_id)))
-    unknown = [k for k in target.kiosks if k not in known]
-    if unknown:
-        raise ValueError(f"unknown kiosk(s): {', '.join(unknown[:10])}")
-    ordered = list(dict.fromkeys(target.kiosks))
-    matched = set()
-    if target.groups or target.tags:
-        groups, tags = set(target.groups), set(target.tags)
-        for label in session.scalars(select(KioskLabel)):
-            if (label.group in groups) or (tags & set(label.tags or [])):
-                matched.add(label.kiosk_id)
-    ordered += sorted(matched - set(ordered))
-    return ordered
 
 
 # ------------------------------------------------------------------ the engine
@@ -338,11 +313,19 @@ class RolloutEngine:
 
     def _step(self, session: Session, rollout_id: str) -> list[Outgoing]:
         rollout, stages, kiosks = _load(session, rollout_id, lock=True)
+        out: list[Outgoing] = []
+        if RolloutStatus(rollout.status).active:
+            joined, left, out = rollout_members.sync(session, rollout, stages, kiosks, _clear)
+            if joined or left:
+                log.info("rollout %s follows its target: joined %s, left %s", rollout_id, joined, left)
+                audit.record(session, ENGINE, "rollout_members", rollout_id, detail={"joined": joined, "left": left})
+                rollout.updated_at = self._clock()
+                session.flush()
         view = _view(rollout, stages, kiosks)
         decision = decide(view, self._clock())
         if not decision:
-            return []
-        return self._apply(session, rollout, stages, kiosks, decision, ENGINE, "")
+            return out
+        return out + self._apply(session, rollout, stages, kiosks, decision, ENGINE, "")
 
     def _apply(self, session: Session, rollout: Rollout, stages: list[RolloutStage], kiosks: list[RolloutKiosk],
                decision: Decision, actor: str, source: str) -> list[Outgoing]:
@@ -406,7 +389,8 @@ class RolloutEngine:
                 rollouts = {r.rollout_id: r for r in session.scalars(select(Rollout).order_by(Rollout.created_at))}
                 for row in session.scalars(select(RolloutKiosk).where(RolloutKiosk.rollout_id.in_(list(rollouts)))):
                     rollout = rollouts[row.rollout_id]
-                    if KioskState(row.state) in UNTARGETED:
+                    if KioskState(row.state) in UNTARGETED or (row.state == KioskState.REMOVED.value
+                                                                  and row.targeted_at is None):
                         continue
                     known = latest.get(row.kiosk_id)
                     if known is None or known[0].created_at < rollout.created_at:
@@ -414,7 +398,7 @@ class RolloutEngine:
                 artifacts: dict[str, Artifact] = {}
                 for kiosk_id, (rollout, row) in sorted(latest.items()):
                     state = KioskState(row.state)
-                    if state is KioskState.WITHDRAWN:
+                    if state in (KioskState.WITHDRAWN, KioskState.REMOVED):
                         out.append(_clear(kiosk_id))
                     elif RolloutStatus(rollout.status).active and state not in KIOSK_FINAL:
                         artifact = artifacts.get(rollout.artifact_id) or session.get(Artifact, rollout.artifact_id)
@@ -438,7 +422,7 @@ class RolloutEngine:
                     raise ValueError("the target matches no kiosk")
                 busy = session.execute(
                     select(RolloutKiosk.kiosk_id, Rollout.rollout_id).join(Rollout, Rollout.rollout_id == RolloutKiosk.rollout_id)
-                    .where(RolloutKiosk.kiosk_id.in_(kiosk_ids),
+                    .where(RolloutKiosk.kiosk_id.in_(kiosk_ids), RolloutKiosk.state != KioskState.REMOVED.value,
                            Rollout.status.in_([s.value for s in RolloutStatus if s.active]))).all()
                 if busy:
                     names = ", ".join(sorted({f"{k} ({r})" for k, r in busy})[:10])
@@ -514,6 +498,24 @@ class RolloutEngine:
             return {"_out": self._apply(session, rollout, stages, kiosks, decision, operator, source)}
         self._action(rollout_id, "rollout_cancel", operator, source, act)
 
+    def change_kiosks(self, rollout_id: str, *, operator: str, source: str = "", add: list[str] = (),
+                      remove: list[str] = ()) -> None:
+        """Name kiosks into the rollout or take them out (they then stay out even if their
+        group is targeted); the next step applies it (rollout_members.sync)."""
+        def act(session, rollout, stages, kiosks):
+            if not RolloutStatus(rollout.status).active:
+                raise RolloutConflict(f"rollout {rollout_id} is {rollout.status}; its kiosks can no longer change")
+            known = rollout_members.known_kiosks(session)
+            unknown = [k for k in add if k not in known]
+            if unknown:
+                raise RolloutConflict(f"unknown kiosk(s): {', '.join(unknown[:10])}")
+            busy = rollout_members.busy_elsewhere(session, rollout_id, list(add))
+            if busy:
+                raise RolloutConflict(f"kiosk(s) already in an active rollout: {', '.join(sorted(busy)[:10])}")
+            rollout.target = rollout_members.change_target(rollout, list(add), list(remove))
+            return {"add": list(add), "remove": list(remove)}
+        self._action(rollout_id, "rollout_kiosks", operator, source, act)
+
     def _action(self, rollout_id: str, action: str, operator: str, source: str, act) -> None:
         """Run `act` on the locked rows, audit it (refusals too), then step and publish."""
         with self._lock:
@@ -543,8 +545,8 @@ def apply_report(row: RolloutKiosk, payload: dict[str, Any], at: dt.datetime) ->
     except ValueError:
         return False
     current = KioskState(row.state)
-    if current in UNTARGETED:
-        return False  # never asked: nothing of ours to report on
+    if current in UNTARGETED or current is KioskState.REMOVED:
+        return False  # never asked, or left the target: nothing of ours to report on
     if current in KIOSK_FINAL and state not in KIOSK_FINAL:
         return False  # a progress message delivered again after the final one
     row.state = state.value
@@ -565,7 +567,8 @@ def _view(rollout: Rollout, stages: list[RolloutStage], kiosks: list[RolloutKios
                           approved=s.approved_by is not None, success_percent=s.success_percent,
                           deadline_s=s.deadline_s, status=StageStatus(s.status), started_at=s.started_at)
                 for s in stages],
-        kiosks=[KioskView(kiosk_id=k.kiosk_id, stage=k.stage, state=KioskState(k.state)) for k in kiosks],
+        kiosks=[KioskView(kiosk_id=k.kiosk_id, stage=k.stage, state=KioskState(k.state)) for k in kiosks
+                if k.state != KioskState.REMOVED.value],
         abort=AbortPolicy.model_validate(rollout.policy.get("abort") or {}))
 
 

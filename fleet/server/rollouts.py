@@ -30,6 +30,9 @@ Rules (docs/fleet-server.md, "Rollouts"):
   the stage's start) is ``timed_out``: a failure. A late final report still replaces it.
 - **Paused**: nothing new is targeted and no stage advances; deadlines and the abort
   rule still apply, so a bad release is stopped even while paused.
+- **Following the fleet** (`fleet.server.rollout_members`): kiosks that join the target
+  while it runs go into the last stage and are targeted as soon as it runs (at once if
+  it already does); kiosks that leave before starting are ``removed`` (not counted).
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class KioskState(StrEnum):
     TIMED_OUT = "timed_out"  # no final report before the stage deadline (a failure)
     WITHDRAWN = "withdrawn"  # abort/cancel cleared its desired before it started
     SKIPPED = "skipped"  # abort/cancel came before its stage: never asked
+    REMOVED = "removed"  # left the target (label change, operator) before it started: not counted
 
 
 SUCCESS = frozenset({KioskState.COMMITTED})
@@ -314,6 +318,10 @@ def decide(rollout: RolloutView, now: dt.datetime) -> Decision:
                     decision.target.append(kiosk_id)
             current = StageStatus.RUNNING
         if current is StageStatus.RUNNING:
+            for kiosk_id in by_stage.get(stage.index, []):  # joined the target while it runs
+                if states[kiosk_id] is KioskState.WAITING and kiosk_id not in decision.target:
+                    states[kiosk_id] = KioskState.PENDING
+                    decision.target.append(kiosk_id)
             members = [states[k] for k in by_stage.get(stage.index, [])]
             ok, _, done = counts(members)
             need = required_successes(stage.size, stage.success_percent)

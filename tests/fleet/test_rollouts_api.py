@@ -9,6 +9,10 @@ labels and targeting by group and tag; the retained ``update/desired`` carries r
 id, version, URL, sha256 and size; stage advance on reports; stage deadline → timed
 out → abort; cancel clears the retained desired of kiosks that had not started;
 conflicting rollouts and actions refused (409); every action in the audit log.
+Targets that follow the fleet: kiosks join and leave a targeted group mid-rollout, and
+operators add and remove kiosks — a joiner goes into the last stage (waiting if that
+wave has not started, targeted at once if it has); a leaver never asked is never
+touched; one asked but not started is withdrawn; one already installing stays.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import json
 import pytest
 
 from fleet.protocol import Channel, UpdateDesired, UpdateReported, decode, kiosk_topic
+from fleet.server import rollout_members
+from fleet.server.models import Rollout
 from fleet.server.testing import FleetHarness, wait_until
 from fleet.bundle.keys import generate_keypair, load_private_key
 from fleet.updates.testing import UpdateLab, tamper_bundle
@@ -326,3 +332,91 @@ def key_id_of(key: dict) -> str:
     from fleet.bundle.keys import key_id, parse_public_key
 
     return key_id(parse_public_key(key["public_key"]))
+
+
+# ------------------------------------------------------------------ targets that follow the fleet
+
+
+def label(op, kiosk_id: str, group: str) -> None:
+    assert op.put(f"/api/kiosks/{kiosk_id}/labels", json={"group": group, "tags": []}).status_code == 200
+
+
+def test_a_rollout_follows_a_group_that_changes(fleet, lab, mqtt_probe):
+    op = fleet.client("operator")
+    watch = mqtt_probe()
+    watch.subscribe(DESIRED)
+    kiosks = {k: fleet.kiosk(k) for k in ("n-1", "n-2", "n-3", "n-4", "s-1", "s-2")}
+    wait_until(lambda: len(op.get("/api/kiosks").json()) == 6)
+    for kiosk_id in ("n-1", "n-2", "n-3"):
+        label(op, kiosk_id, "north")
+    for kiosk_id in ("s-1", "s-2", "n-4"):
+        label(op, kiosk_id, "south")
+    art = upload(op, lab.serve_dir / lab.bundle_name("2.0.0")).json()
+    r = op.post("/api/rollouts", json={"artifact_id": art["artifact_id"], "target": {"groups": ["north"]},
+                                       "stages": [1, "100%"]}).json()
+    rid = r["rollout_id"]
+    assert [(k["kiosk_id"], k["stage"]) for k in r["kiosks"]] == [("n-1", 0), ("n-2", 1), ("n-3", 1)]
+    watch.wait_for(kiosk_topic("n-1", Channel.UPDATE_DESIRED))
+
+    # while the canary runs: s-1 joins north (→ the last wave, waiting), n-3 leaves (never asked)
+    label(op, "s-1", "north")
+    label(op, "n-3", "south")
+    d = wait_rollout(op, rid, lambda d: states(d).get("s-1") == "waiting" and states(d)["n-3"] == "removed")
+    assert {k["kiosk_id"]: k["stage"] for k in d["kiosks"]}["s-1"] == 1
+    assert [s["size"] for s in d["stages"]] == [1, 2] and d["total"] == 3
+    assert desired_of(watch, "s-1") == []
+
+    report(kiosks["n-1"], "committed", rid)  # the canary passes: the last wave starts
+    watch.wait_for(kiosk_topic("n-2", Channel.UPDATE_DESIRED))
+    watch.wait_for(kiosk_topic("s-1", Channel.UPDATE_DESIRED))
+
+    # while the last wave runs: n-4 joins (targeted at once), n-2 leaves after it was asked
+    # but before it started (withdrawn), s-1 starts installing and then leaves (kept)
+    report(kiosks["s-1"], "installing", rid)
+    wait_rollout(op, rid, lambda d: states(d)["s-1"] == "installing")
+    label(op, "n-4", "north")
+    label(op, "n-2", "south")
+    label(op, "s-1", "south")
+    watch.wait_for(kiosk_topic("n-4", Channel.UPDATE_DESIRED))
+    watch.wait_for(kiosk_topic("n-2", Channel.UPDATE_DESIRED), lambda m: m.payload == b"")  # withdrawn
+    d = wait_rollout(op, rid, lambda d: states(d)["n-2"] == "removed")
+    assert states(d)["s-1"] == "installing" and states(d)["n-4"] == "pending"
+
+    # operators add s-2 by name and take n-4 out again
+    changed = op.post(f"/api/rollouts/{rid}/kiosks", json={"add": ["s-2"], "remove": ["n-4"]})
+    assert changed.status_code == 200, changed.text
+    watch.wait_for(kiosk_topic("s-2", Channel.UPDATE_DESIRED))
+    watch.wait_for(kiosk_topic("n-4", Channel.UPDATE_DESIRED), lambda m: m.payload == b"")
+    assert op.post(f"/api/rollouts/{rid}/kiosks", json={"add": ["nope-9"]}).status_code == 409
+    label(op, "n-4", "north")  # excluded by the operator: joining the group again does not bring it back
+
+    for kiosk_id in ("s-1", "s-2"):
+        report(kiosks[kiosk_id], "committed", rid)
+    done = wait_rollout(op, rid, lambda d: d["status"] == "completed")
+    assert states(done) == {"n-1": "committed", "n-2": "removed", "n-3": "removed", "s-1": "committed",
+                            "n-4": "removed", "s-2": "committed"}
+    assert desired_of(watch, "n-3") == []  # left before it was asked: never touched
+    assert [s["size"] for s in done["stages"]] == [1, 2] and done["total"] == 3
+    audit = [e["action"] for e in op.get("/api/audit").json()]
+    assert "rollout_members" in audit and "rollout_kiosks" in audit
+
+
+def test_a_joiner_busy_in_another_rollout_waits_for_it(fleet, lab, mqtt_probe):
+    op = fleet.client("operator")
+    kiosks = {k: fleet.kiosk(k) for k in ("b-1", "b-2")}
+    wait_until(lambda: len(op.get("/api/kiosks").json()) == 2)
+    label(op, "b-1", "east")
+    art = upload(op, lab.serve_dir / lab.bundle_name("2.0.0")).json()
+    other = op.post("/api/rollouts", json={"artifact_id": art["artifact_id"], "target": {"kiosks": ["b-2"]}}).json()
+    mine = op.post("/api/rollouts", json={"artifact_id": art["artifact_id"], "target": {"groups": ["east"]},
+                                          "stages": ["100%"]}).json()
+    label(op, "b-2", "east")
+    fleet.server.rollouts.tick()
+    assert "b-2" not in states(op.get(f"/api/rollouts/{mine['rollout_id']}").json())  # still in the other one
+    report(kiosks["b-2"], "committed", other["rollout_id"])
+    wait_rollout(op, other["rollout_id"], lambda d: d["status"] == "completed")
+    d = wait_rollout(op, mine["rollout_id"], lambda d: states(d).get("b-2") == "pending")
+    assert d["status"] == "running"
+    with fleet.server.db.session() as session:
+        target = rollout_members.RolloutTarget.model_validate(session.get(Rollout, mine["rollout_id"]).target)
+        assert rollout_members.resolve_targets(session, target) == ["b-1", "b-2"]
