@@ -118,19 +118,22 @@ class SpeakerAudio:
     """The hearing test's tones (medical_rules.HEARING_TEST_RULE) through a peripherals.audio TonePlayer."""
 
     def __init__(self, player: TonePlayer, rule: HearingTestRule = HEARING_TEST_RULE,
-                 tone_s: float | None = None) -> None:
+                 tone_s: float | None = None, calibration_file: Path | None = None) -> None:
         self.player = player
         self.rule = rule
         self.tone_s = tone_s or rule.tone_s
+        self.calibration_file = calibration_file  # re-read at each test: staff may have recalibrated
         self.played = 0
 
     @classmethod
     def from_url(cls, url: str, calibration_file: Path | None = None, **kw: Any) -> "SpeakerAudio":
         """``portaudio:[NAME]``, ``wav:PATH``, ``memory:`` or ``none``, calibrated from `calibration_file`."""
         cal = audio_calibration.load(calibration_file) if calibration_file else None
-        return cls(TonePlayer(open_output(url), cal), **kw)
+        return cls(TonePlayer(open_output(url), cal), calibration_file=calibration_file, **kw)
 
     async def ready(self) -> None:
+        if self.calibration_file is not None:
+            self.player.calibration = await asyncio.to_thread(audio_calibration.load, self.calibration_file)
         await asyncio.to_thread(self.player.open)
 
     async def play(self, side: Side) -> None:

@@ -136,7 +136,8 @@ def _run_virtual(args: argparse.Namespace) -> int:
             resume=ResumePolicy.NEVER if spec else ResumePolicy.ASK, state_dir=state_dir,
             final_linger_s=3600 if spec else 45, view_pacing_frames=3 if spec else 0,
         )
-        diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None)
+        diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None,
+                                   audio_output="memory:")  # the virtual kiosk's speakers: samples kept in memory
         service_loop = ServiceLoop(stop_app=spec is None,  # the autopilot pumps its own frames and polls it
                                    disk_guard=DiskGuard(state_dir))
         app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock,
@@ -291,7 +292,7 @@ def _outbox(state_dir: Path, url: Callable[[], str]):
     return KioskOutbox(state_dir, lambda: HttpBackOffice(url()))
 
 
-def _diagnostics(state_dir: Path, supervisor_source):
+def _diagnostics(state_dir: Path, supervisor_source, audio_output: str | None = None):
     """The staff diagnostics screen (hidden corner + PIN, docs/diagnostics.md); it serves the
     agent's control socket when $KIOSK_CONTROL_SOCKET names one (kiosk.service sets it)."""
     import os
@@ -307,7 +308,8 @@ def _diagnostics(state_dir: Path, supervisor_source):
     fleet_config = os.environ.get("KIOSK_FLEET_CONFIG", "/etc/kiosk/fleet-config.json")  # the agent's apply_config file
     diagnostics = Diagnostics(DiagnosticsSettings(state_dir=state_dir, app_version=app_version,
                                                   broker_address=os.environ.get("KIOSK_BROKER_ADDRESS", ""),
-                                                  fleet_config_path=Path(fleet_config) if fleet_config else None),
+                                                  fleet_config_path=Path(fleet_config) if fleet_config else None,
+                                                  audio_output=audio_output),
                               supervisor_source)
     socket_path = os.environ.get("KIOSK_CONTROL_SOCKET")
     if socket_path:

@@ -30,6 +30,8 @@ class StaffAction(StrEnum):
     TEST_PAGE = "test_page"
     CALIBRATION = "bp_calibration"
     EYE_CHECK = "eye_check"
+    SPEAKER_TEST = "speaker_test"
+    AUDIO_CALIBRATION = "audio_calibration"
     CAMERA_PREVIEW = "camera_preview"
     VIEW_LOGS = "view_logs"
     OUT_OF_SERVICE_ON = "out_of_service_on"

@@ -16,6 +16,7 @@ from kivy.clock import Clock
 from kivy.uix.gridlayout import GridLayout
 
 from kiosk.diagnostics.actions import StaffAction
+from kiosk.diagnostics.audio_panel import AudioPanel
 from kiosk.diagnostics.calibration import CalibrationCheck
 from kiosk.diagnostics.calibration_panel import CalibrationPanel
 from kiosk.diagnostics.camera_panel import CameraPanel
@@ -27,10 +28,11 @@ from kiosk.diagnostics.system_panels import SystemPanels
 from kiosk.diagnostics.widgets import line
 from kiosk.widgets.buttons import BigButton
 
-TABS = ("devices", "calibration", "camera", "eye", "logs", "network", "service")
+TABS = ("devices", "calibration", "camera", "eye", "audio", "logs", "network", "service")
 
 
-class DiagnosticsScreen(DevicesPanel, CalibrationPanel, CameraPanel, EyeCheckPanel, SystemPanels, StaffScreen):
+class DiagnosticsScreen(DevicesPanel, CalibrationPanel, CameraPanel, EyeCheckPanel, AudioPanel, SystemPanels,
+                        StaffScreen):
     kind = "diagnostics"
 
     def __init__(self, app, diag, **kw):

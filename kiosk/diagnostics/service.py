@@ -51,6 +51,7 @@ class DiagnosticsSettings(BaseModel):
     camera_interval_s: float = Field(default=0.2, gt=0)
     app_version: str = ""
     fleet_config_path: Path | None = None  # the agent's apply_config file (/etc/kiosk/fleet-config.json)
+    audio_output: str | None = None  # the hearing test's output URL; None: kiosk.toml [audio].output
 
 
 class Diagnostics:
@@ -188,6 +189,25 @@ class Diagnostics:
         future = self.pool.submit(work)
         future.add_done_callback(finished)
         return future
+
+    @property
+    def audio_calibration_file(self) -> Path:
+        return self.settings.state_dir / "audio-calibration.json"
+
+    def audio_player(self):
+        """The speakers' TonePlayer (made on first use), with the stored level calibration."""
+        from peripherals.audio import calibration
+        from peripherals.audio.outputs import open_output
+        from peripherals.audio.player import TonePlayer
+
+        if getattr(self, "_audio_player", None) is None:
+            url = self.settings.audio_output
+            if url is None:
+                from peripherals.config import DeviceSettings
+
+                url = DeviceSettings().audio.output
+            self._audio_player = TonePlayer(open_output(url), calibration.load(self.audio_calibration_file))
+        return self._audio_player
 
     def device(self, kind: str):
         """The `DeviceSupervisor` of `kind`, or None when the kiosk has none (or not yet)."""

@@ -23,7 +23,8 @@ def picture(key: str | None, size: float) -> BoxLayout:
 # A picture for a message whose view names none, by the message key's topic.
 TOPIC_PICTURES = (("resume.place_id_card", "idcard"), ("idcard.", "idcard"), ("hearing.", "hearing"),
                   ("bp.", "bp"), ("vision.", "eye"), ("photo.", "camera"), ("face.", "camera"),
-                  ("payment.", "qr"), ("print.", "printer"), ("mail.", "printer"))
+                  ("payment.", "qr"), ("print.", "printer"), ("mail.", "printer"),
+                  ("height.", "height"))
 
 
 def topic_picture(key: str) -> str | None:

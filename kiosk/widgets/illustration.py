@@ -111,6 +111,16 @@ class Illustration(Widget):
                 Triangle(points=[*P(22, 42), *P(44, 28), *P(44, 72)])
                 for r in (14, 24):
                     Line(circle=(*P(46, 50), r * u, 50, 130), width=max(1.5, 2 * u))
+            elif key in ("height", "stadiometer"):  # a person on the station, the sensor arm over the head
+                Color(*INK)
+                Rectangle(pos=P(68, 14), size=(6 * u, 72 * u))  # column
+                Rectangle(pos=P(46, 80), size=(28 * u, 5 * u))  # sensor arm
+                RoundedRectangle(pos=P(24, 12), size=(54 * u, 6 * u), radius=[2 * u])  # base plate
+                Ellipse(pos=P(40, 62), size=(14 * u, 14 * u))  # head
+                Line(points=[*P(47, 60), *P(47, 36)], width=max(2, 4 * u), cap="round")  # body
+                Line(points=[*P(47, 36), *P(40, 18), *P(47, 36), *P(54, 18)], width=max(2, 3 * u), cap="round")
+                for y in (74, 78):  # the ultrasonic ping down to the head
+                    Line(points=[*P(44, y), *P(50, y)], width=max(1, 1.2 * u))
             elif key == "success":
                 Color(*OK)
                 Line(points=[*P(28, 52), *P(44, 36), *P(74, 66)], width=max(3, 6 * u), cap="round", joint="round")
