@@ -27,6 +27,7 @@ from typing import Any, Awaitable, Callable, ClassVar, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flows.availability import OfflinePolicy, policy_of
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, Flow, FlowContext, Next
 from flows.errors import OperationTimeout
@@ -171,10 +172,17 @@ REJECTION_NEXT = {
 }
 
 
-def service_abort(e: ServiceError, accepted_ref: str | None = None) -> Abort:
-    """The Error for a back-office failure; after an accepted submission it names the reference."""
+def service_abort(e: ServiceError, accepted_ref: str | None = None, offline: OfflinePolicy | None = None) -> Abort:
+    """The Error for a back-office failure; after an accepted submission it names the reference.
+
+    A service that is not offered offline (`offline`, its policy) says so in its own words
+    when the back office cannot be reached ("网络中断，暂不能缴款"), as its home tile does.
+    """
     code = str(getattr(e, "code", "service_error"))
     service = e.service or "backoffice"
+    if isinstance(e, ServiceUnavailable) and offline is not None and not offline.accepts_offline and not accepted_ref:
+        return Abort(reason=AbortReason.SERVICE_FAILED, code=code,
+                     error=error_view(code, msg(offline.reason), msg("availability.offline.come_back")))
     if isinstance(e, ServiceRejected):
         reason = AbortReason.NOT_ELIGIBLE if code in ELIGIBILITY_CODES else AbortReason.SERVICE_FAILED
         what = msg(f"error.rejected.{code}", service=service, field=e.field or "")
@@ -205,7 +213,7 @@ def _guard(fn: Callable[[Any, Ctx], Awaitable[StepResult]]) -> Callable[[Any, Ct
             return e.abort
         except ServiceError as e:
             log.warning("flow %s: step %s: back office %s (%s)", self.name, ctx.step, type(e).__name__, e.code)
-            return service_abort(e, self.accepted_reference(ctx))
+            return service_abort(e, self.accepted_reference(ctx), policy_of(type(self)))
         except VisionTestAbandoned as e:
             return Abort(reason=AbortReason.STAFF_NEEDED, code=e.code,
                          error=error_view(e.code, msg("vision.abandoned"), msg("staff.go_to_counter")))

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ValidationError
 
-from flows.availability import OfflinePolicy
+from flows.availability import OfflineMode, OfflinePolicy
 from flows.common_steps import (
     CardHolder,
     WaybillInfo,
@@ -34,6 +34,9 @@ from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.services.inspection_rules import EXEMPT_TYPES, Decision, cycle_year, decide
 from flows.journal import Personal
 from flows.mailing import MailingSteps, mailed_details
+from flows.offline_steps import PayLater, is_offline, provisional_reference, submit_or_queue
+from flows.outbox import Delivered
+from flows.services.errors import ServiceUnavailable
 from flows.services.models import FineQuery, InspectionExemptRequest, MailingAddress
 from flows.views import Busy, Choice, ChoiceOption, FieldKind, Form, FormField, msg
 
@@ -58,23 +61,31 @@ class InspectionState(BaseModel):
     waybill: WaybillInfo | None = None
     payment_order_id: str | None = None
     paid_fen: int | None = None
+    provisional_ref: str | None = None  # the kiosk's reference while the application waits in the outbox
+    pay_later: PayLater | None = None
 
 
 class InspectionOutcome(BaseModel):
-    application_id: str
-    label_number: str
-    inspection_year: int
-    label_valid_until: dt.date
+    """Ids the back office gives are None while their write still waits in the outbox."""
+
+    application_id: str | None
+    label_number: str | None
+    inspection_year: int | None
+    label_valid_until: dt.date | None
     postage_fen: int
-    payment_order_id: str
-    waybill_id: str
-    tracking_number: str
+    payment_order_id: str | None
+    waybill_id: str | None
+    tracking_number: str | None
     receipt_printed: bool
+    provisional_reference: str | None = None
+    pay_by: dt.date | None = None
+    queued: bool = False
 
 
 class InspectionLabel(MailingSteps[InspectionState]):
     name = "inspection-label"
-    offline_policy = OfflinePolicy(reason="availability.offline.online_only")  # docs/offline.md
+    # docs/offline.md: accepted offline; the back office checks unpaid fines when the application arrives
+    offline_policy = OfflinePolicy(mode=OfflineMode.PROVISIONAL, instead="availability.offline.label")
     version = 1
     State = InspectionState
     mail_contents = "机动车检验标志"
@@ -94,7 +105,7 @@ class InspectionLabel(MailingSteps[InspectionState]):
         PRINT = "print"
 
     def accepted_reference(self, ctx: Ctx) -> str | None:
-        return ctx.state.application_id
+        return ctx.state.application_id or ctx.state.provisional_ref
 
     async def step_read_id(self, ctx: Ctx) -> Next | Done | Abort:
         self.card, ctx.state.holder = await read_id_card(ctx, purpose="inspection")
@@ -148,8 +159,13 @@ class InspectionLabel(MailingSteps[InspectionState]):
             raise abort_with(AbortReason.NOT_ELIGIBLE, "insurance_expired", msg("inspection.insurance_expired"),
                              msg("error.next.renew_insurance"))
         plate = st.plate
-        fines = await ctx.call(lambda: ctx.deps.traffic.list_fines(FineQuery(plate=plate)),
-                               view=Busy(message=msg("inspection.checking_fines")))
+        if is_offline(ctx):  # the back office refuses the application (and notifies) if fines are unpaid
+            return Next(step=self.Step.REVIEW)
+        try:
+            fines = await ctx.call(lambda: ctx.deps.traffic.list_fines(FineQuery(plate=plate)),
+                                   view=Busy(message=msg("inspection.checking_fines")))
+        except ServiceUnavailable:
+            return Next(step=self.Step.REVIEW)
         unpaid = [f for f in fines.fines if not f.paid]
         if unpaid:
             raise abort_with(AbortReason.NOT_ELIGIBLE, "unpaid_fines",
@@ -171,13 +187,18 @@ class InspectionLabel(MailingSteps[InspectionState]):
     async def step_apply(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
         assert st.holder and st.plate and st.registration_date and st.insurance_until and st.vehicle_type
-        label = await ctx.submit(ctx.deps.traffic.apply_inspection_exempt, InspectionExemptRequest(
+        st.provisional_ref = provisional_reference(ctx)
+        request = InspectionExemptRequest(
             plate=st.plate, owner_id_number=st.holder.id_number, vehicle_type=st.vehicle_type,  # type: ignore[arg-type]
             non_commercial=bool(st.non_commercial), registration_date=st.registration_date,
-            compulsory_insurance_until=st.insurance_until,
-        ), purpose="label", view=Busy(message=msg("inspection.applying")))
-        st.application_id, st.label_number = label.application_id, label.label_number
-        st.label_valid_until, st.inspection_year = label.valid_until, label.inspection_year
+            compulsory_insurance_until=st.insurance_until, provisional_reference=st.provisional_ref,
+        )
+        sent = await submit_or_queue(ctx, "apply_inspection_exempt", request, purpose="label",
+                                     reference=st.provisional_ref, view=Busy(message=msg("inspection.applying")))
+        if isinstance(sent, Delivered):
+            label = sent.result
+            st.application_id, st.label_number = label.application_id, label.label_number
+            st.label_valid_until, st.inspection_year = label.valid_until, label.inspection_year
         return Next(step=self.Step.ADDRESS, allow_back=False)
 
     # address, mail and pay: MailingSteps
@@ -186,24 +207,33 @@ class InspectionLabel(MailingSteps[InspectionState]):
         from peripherals.printer.models import Receipt, ReceiptLine
 
         st = ctx.state
-        assert st.application_id and st.label_number and st.waybill and st.payment_order_id
-        assert st.label_valid_until and st.inspection_year
-        receipt = Receipt(
-            title="免检车辆检验标志申领",
-            lines=[ReceiptLine(text=f"受理编号：{st.application_id}"),
-                   ReceiptLine(text=f"检验标志号：{st.label_number}"),
-                   ReceiptLine(text=f"有效期至：{st.label_valid_until.isoformat()}"),
-                   ReceiptLine(text=f"邮费已付：{yuan(st.paid_fen or 0)}"),
-                   ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True)],
-            qr=st.waybill.tracking_number,
-            footer="检验标志将邮寄到家，请凭邮件号查询",
-        )
+        assert st.waybill and (st.application_id or st.provisional_ref) and (st.payment_order_id or st.pay_later)
+        if st.application_id:
+            assert st.label_number and st.label_valid_until and st.inspection_year
+            lines = [ReceiptLine(text=f"受理编号：{st.application_id}"),
+                     ReceiptLine(text=f"检验标志号：{st.label_number}"),
+                     ReceiptLine(text=f"有效期至：{st.label_valid_until.isoformat()}")]
+        else:
+            lines = [ReceiptLine(text=f"临时受理号：{st.provisional_ref}", bold=True),
+                     ReceiptLine(text="网络中断，申请已暂存，恢复后自动提交；审核结果以短信或邮寄通知告知")]
+        if st.pay_later:
+            lines += [ReceiptLine(text=f"待缴邮费：{yuan(st.pay_later.amount_fen)}", bold=True),
+                      ReceiptLine(text=f"请于{st.pay_later.pay_by.isoformat()}前扫描下方二维码缴费")]
+        else:
+            lines.append(ReceiptLine(text=f"邮费已付：{yuan(st.paid_fen or 0)}"))
+        lines.append(ReceiptLine(text="邮件号：将以短信告知") if st.waybill.queued
+                     else ReceiptLine(text=f"邮件号：{st.waybill.tracking_number}", bold=True))
+        qr = st.pay_later.qr if st.pay_later else (st.waybill.tracking_number or st.provisional_ref or "")
+        receipt = Receipt(title="免检车辆检验标志申领", lines=lines, qr=qr, footer="检验标志将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
         outcome = InspectionOutcome(
             application_id=st.application_id, label_number=st.label_number, inspection_year=st.inspection_year,
             label_valid_until=st.label_valid_until, postage_fen=st.waybill.postage_fen,
-            payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id,
-            tracking_number=st.waybill.tracking_number, receipt_printed=printed,
+            payment_order_id=st.payment_order_id, waybill_id=st.waybill.waybill_id or None,
+            tracking_number=st.waybill.tracking_number or None, receipt_printed=printed,
+            provisional_reference=st.provisional_ref, pay_by=st.pay_later.pay_by if st.pay_later else None,
+            queued=not st.application_id or st.waybill.queued or bool(st.pay_later),
         )
-        return Done(outcome=outcome, message=msg("inspection.done", label_number=st.label_number),
-                    details=mailed_details(st.waybill, printed))
+        message = (msg("inspection.done", label_number=st.label_number) if st.application_id
+                   else msg("inspection.done_provisional", reference=st.provisional_ref))
+        return Done(outcome=outcome, message=message, details=mailed_details(st.waybill, printed, st.pay_later))

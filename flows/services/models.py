@@ -245,6 +245,7 @@ class InspectionExemptRequest(_Request):
     non_commercial: bool
     registration_date: dt.date
     compulsory_insurance_until: dt.date  # 交强险 must be valid
+    provisional_reference: ProvisionalRef | None = None  # the kiosk's reference (docs/offline.md)
 
 
 class InspectionExemptLabel(_Response):

@@ -91,3 +91,15 @@ def test_future_registration_date_is_asked_again(backoffice, tmp_path):
     forms = [v for v in r.result.views if v.step == "vehicle" and v.awaits_answer]
     assert forms[1].errors == {"registration_date": "error.form.date_in_future"}
     assert r.outcome.status is OutcomeStatus.COMPLETED
+
+
+@pytest.mark.timeout(60)
+def test_with_the_back_office_down_the_label_is_applied_for_provisionally(tmp_path):
+    """docs/offline.md: the fines check waits for the back office; the citizen holds a reference."""
+    r = run_and_assert_wiped("inspection-label", spec(), "http://127.0.0.1:9", tmp_path / "s",
+                             client_options={"retries": 0, "connect_timeout": 0.5})
+    assert r.outcome.status is OutcomeStatus.COMPLETED, r.outcome
+    out = r.outcome.outcome
+    assert out["queued"] and out["label_number"] is None and out["provisional_reference"].startswith("TEST-KIOSK-")
+    text = "\n".join(r.deps.sims["printer"].printed[-1].texts)
+    assert f"临时受理号：{out['provisional_reference']}" in text and "待缴邮费" in text

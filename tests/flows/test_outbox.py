@@ -164,3 +164,33 @@ def test_an_idle_forwarder_probes_so_the_kiosk_knows_before_a_citizen_starts(bac
 
     assert asyncio.run(link_after_probe("http://127.0.0.1:9")) is False
     assert asyncio.run(link_after_probe(backoffice.url)) is True
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_provisional_application_is_parked_and_notified_once(backoffice, tmp_path):
+    import datetime as dt
+
+    import httpx
+
+    from backoffice import seed
+    from backoffice.testing import CITIZEN_ID, medical
+    from flows.services.models import LicenceRenewalRequest
+
+    held = seed.licence_for(CITIZEN_ID, dt.date.today())
+    wrong = "A1" if held.licence_class != "A1" else "C1"  # the citizen picked the wrong class offline
+    with _store(tmp_path) as store:
+        ref = store.issue_reference("key-ref00001")
+        request = LicenceRenewalRequest(id_number=CITIZEN_ID, licence_class=wrong, medical=medical(),
+                                        provisional_reference=ref)
+        store.enqueue("renew_licence", request, "key-00000001", lane="s1", reference=ref)
+        report = asyncio.run(_drain(store, backoffice.url))
+        assert report.drained and report.parked == 1
+        [item] = store.items()
+        assert (item.status, item.last_error, item.reference) == ("parked", "licence_class_mismatch", ref)
+        # the kiosk never heard the answer and sends again: the same refusal, no second notice
+        store.discard(item.seq)
+        store.enqueue("renew_licence", request, "key-00000001", lane="s1", reference=ref)
+        assert asyncio.run(_drain(store, backoffice.url)).parked == 1
+    notices = httpx.get(f"{backoffice.url}/v1/notices", params={"reference": ref}, timeout=5).json()
+    assert [(n["decision"], n["reason"]) for n in notices] == [("refused", "licence_class_mismatch")]
+    assert [s["kind"] for s in submissions(backoffice.url)] == ["refused:licence_renewal"]
