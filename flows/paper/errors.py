@@ -16,6 +16,14 @@ class PaperLedgerError(PaperError):
     code = "paper_ledger_error"
 
 
+class PaperLedgerUnavailable(PaperError):
+    """The ledger cannot be written (disk full, I/O error): nothing may print until it can,
+    since a form printed without its record would be a number without a fate."""
+
+    code = "paper_ledger_unavailable"
+    plain = "the invoice paper records cannot be written"
+
+
 class StockEmpty(PaperError):
     code = "paper_stock_empty"
     plain = "no invoice paper is loaded"

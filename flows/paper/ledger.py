@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from flows.paper.errors import NumberAlreadyUsed, PaperLedgerError, StockEmpty
+from flows.paper.errors import NumberAlreadyUsed, PaperLedgerError, PaperLedgerUnavailable, StockEmpty
 
 DB_NAME = "paper.sqlite3"
 SCHEMA = """
@@ -104,11 +104,22 @@ class PaperLedger:
 
         class _Tx:
             def __enter__(self_inner) -> sqlite3.Connection:
-                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise PaperLedgerUnavailable(f"cannot write the paper ledger: {exc}") from None
                 return conn
 
-            def __exit__(self_inner, et, ev, tb) -> None:
-                conn.execute("ROLLBACK" if et else "COMMIT")
+            def __exit__(self_inner, et, ev, tb) -> bool:
+                try:
+                    conn.execute("ROLLBACK" if et else "COMMIT")
+                except sqlite3.OperationalError as exc:  # disk full at commit: nothing of it was recorded
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise PaperLedgerUnavailable(f"cannot write the paper ledger: {exc}") from None
+                if et is sqlite3.OperationalError:  # e.g. SQLITE_FULL inside the transaction
+                    raise PaperLedgerUnavailable(f"cannot write the paper ledger: {ev}") from None
+                return False
 
         return _Tx()
 

@@ -142,8 +142,16 @@ class InvoiceTerminal:
             return False
         except (ServiceError, PaperError, DeviceError) as exc:
             log.warning("errand %s stopped: %s", application.application_id, exc.code)
-            self._alarm(Alarm(at=self._wall(), level="warning", code=exc.code,
-                              text=msg("terminal.alarm.backoffice", code=exc.code)))
+            if isinstance(exc, PaperError):  # e.g. the ledger cannot be written: printing stops with it
+                alarm = Alarm(at=self._wall(), level="alarm", code=exc.code, sound=True,
+                              text=msg("terminal.alarm.paper", code=exc.code))
+            elif isinstance(exc, DeviceError):
+                alarm = Alarm(at=self._wall(), level="warning", code=exc.code, sound=True,
+                              text=msg("terminal.alarm.printer", cause=exc.code))
+            else:
+                alarm = Alarm(at=self._wall(), level="warning", code=exc.code,
+                              text=msg("terminal.alarm.backoffice", code=exc.code))
+            self._alarm(alarm)
             await _sleep_or_stop(stop, self.settings.retry_s)
             return False
 

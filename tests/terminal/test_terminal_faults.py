@@ -189,3 +189,21 @@ async def test_a_job_that_lagged_behind_a_recorded_print_is_not_printed_again(ri
     printed = await rig.terminal.paper.issue_and_print(source="e-123", key_base="key-e-123", e_invoice_number="1" * 20)
     assert (printed.invoice_code, printed.invoice_number) == (code, "00000001")
     assert rig.ledger.open_holds() == [] and rig.invoice_docs() == []
+
+
+def test_a_ledger_that_cannot_be_written_is_a_typed_error(tmp_path):
+    """SQLite's own 'database or disk is full' (a page limit stands in for a full disk)."""
+    from flows.paper.errors import PaperLedgerUnavailable
+    from flows.paper.ledger import PaperLedger
+
+    ledger = PaperLedger(tmp_path)
+    ledger.load_roll("050002610009", "00000001", "00000500", staff="s")
+    pages = ledger.conn.execute("PRAGMA page_count").fetchone()[0]
+    ledger.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(PaperLedgerUnavailable):
+        for n in range(1, 500):
+            ledger.record("print_fault", detail="x" * 2000, number=n)
+    ledger.conn.execute("PRAGMA max_page_count = 1073741823")
+    ledger.mark_printed("050002610009", "00000001", source="after")  # writable again: carries on
+    assert ledger.roll().next == 2
+    ledger.close()
