@@ -267,6 +267,12 @@ class PaperPath:
                         in_flight: str = "") -> None:
         """Staff load a roll or box: the tax core must know it as this terminal's; an issued,
         unprinted invoice on the old roll is voided with its form first (it can never be printed)."""
+        if not (len(invoice_code) == 12 and invoice_code.isdigit()):
+            raise ResolutionRefused("the invoice code has 12 digits")
+        if not all(len(n) == 8 and n.isdigit() for n in (first_number, last_number)):
+            raise ResolutionRefused("invoice numbers have 8 digits")
+        if int(last_number) < int(first_number):
+            raise ResolutionRefused("the last number is before the first")
         job = self.ledger.job("paper:" + in_flight) if in_flight else None
         roll = self.ledger.roll()
         if job and job.get("issued") and job.get("stage") != "printed" and roll and roll.left:

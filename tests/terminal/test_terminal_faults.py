@@ -207,3 +207,11 @@ def test_a_ledger_that_cannot_be_written_is_a_typed_error(tmp_path):
     ledger.mark_printed("050002610009", "00000001", source="after")  # writable again: carries on
     assert ledger.roll().next == 2
     ledger.close()
+
+
+@pytest.mark.parametrize("code, first, last", [("05000261", "00000001", "00000009"), ("050002610001", "1", "9"),
+                                               ("050002610001", "00000009", "00000001")])
+async def test_a_mistyped_roll_is_refused_with_a_reason(rig, code, first, last):
+    with pytest.raises(ResolutionRefused):
+        await rig.terminal.load_roll(code, first, last, staff=STAFF)
+    assert rig.ledger.roll().invoice_code == rig.allocation.invoice_code  # the loaded roll is untouched
