@@ -23,6 +23,7 @@ from fleet.broker.certs import CertificateAuthority
 from fleet.broker.runner import MosquittoBroker, find_mosquitto, free_port, terminate
 from fleet.broker.testing import AgentProcess
 from lifecycle.children import child_options
+from lifecycle.secrets import write_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,12 @@ class VirtualFleet:
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/console"
 
-    def admin_password(self) -> str:
+    def admin_password_file(self) -> Path:
+        """The operator password, made once (0600); the server reads it from the file, not argv."""
         path = self.dir / "admin-password"
         if not path.exists():
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(12))
-        return path.read_text().strip()
+            write_secret_file(path, secrets.token_urlsafe(12))
+        return path
 
     def start(self) -> "VirtualFleet":
         ca = CertificateAuthority(self.dir / "pki")
@@ -85,7 +84,7 @@ class VirtualFleet:
         self.server = subprocess.Popen(
             [sys.executable, "-m", "fleet.server.main", "--db", f"sqlite:///{self.dir / 'fleet.sqlite3'}",
              "--mqtt", f"{self.broker.host}:{self.broker.port}", "--pki", str(ca.dir),
-             "--http", str(self.http_port), "--admin-password", self.admin_password(),
+             "--http", str(self.http_port), "--admin-password-file", str(self.admin_password_file()),
              "--artifact-dir", str(self.dir / "artifacts"), "--heartbeat-s", "10"],
             stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True, **child_options(),
         )

@@ -1,13 +1,14 @@
 """`kiosk-fleet-server`: the fleet server process (ingest + REST API + web console).
 
     kiosk-fleet-server --db sqlite:///fleet.db --mqtt broker:8883 --pki /etc/kiosk-fleet/pki \
-        --http 8080 --admin-password 'first-start-secret'
+        --http 8080 --admin-password-file /etc/kiosk-fleet/admin-password
 
 --db takes any SQLAlchemy URL (SQLite by default, `postgresql+psycopg://user@host/db` at
 scale); the schema is migrated at start. --pki DIR means DIR/ca.crt and
 DIR/fleet-server.{crt,key} (the layout `python -m fleet.broker.certs` writes); --ca,
---cert and --key name the files one by one. --admin-password (or $FLEET_ADMIN_PASSWORD)
-creates the first admin when there is no operator yet, and is ignored afterwards.
+--cert and --key name the files one by one. --admin-password-file FILE (mode 0600), or the
+systemd credential `admin-password` (LoadCredential=), creates the first admin when there is
+no operator yet, and is ignored afterwards. No secret is ever taken from the command line.
 --trusted-key (repeatable, or $FLEET_TRUSTED_KEYS) names the ed25519 keys an uploaded
 update bundle must be signed by; --artifact-dir keeps the accepted bundles; --public-url
 is this server as kiosks reach it, for the bundle URLs of rollouts.
@@ -27,10 +28,12 @@ from fleet.server.mqtt import MqttSettings
 from fleet.server.notify import config as notify_config
 from fleet.server.service import SERVER_VERSION, FleetServer, ServerSettings
 from lifecycle.notify import SystemdNotifier
+from lifecycle.secrets import SecretFileError, credential, read_secret_file
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kiosk-fleet-server", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="kiosk-fleet-server", description=__doc__.split("\n\n")[0],
+                                allow_abbrev=False)  # --admin-password must not pass for --admin-password-file
     p.add_argument("--db", default=os.environ.get("FLEET_DB_URL", DEFAULT_URL), help="SQLAlchemy database URL")
     p.add_argument("--mqtt", default="localhost:8883", metavar="HOST:PORT", help="the broker's TLS listener")
     p.add_argument("--pki", type=Path, help="directory with ca.crt and fleet-server.crt/.key")
@@ -40,8 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--http", type=int, default=8080, metavar="PORT", help="port of the API and console")
     p.add_argument("--bind", default="127.0.0.1", help="address to serve HTTP on (default loopback)")
     p.add_argument("--admin-user", default="admin")
-    p.add_argument("--admin-password", default=os.environ.get("FLEET_ADMIN_PASSWORD"),
-                   help="creates the first admin on an empty database")
+    p.add_argument("--admin-password-file", type=Path, metavar="FILE",
+                   help="a 0600 file whose content creates the first admin on an empty database "
+                        "(default: the systemd credential admin-password)")
     p.add_argument("--heartbeat-s", type=float, default=30.0,
                    help="heartbeat interval assumed for kiosks whose health does not say")
     p.add_argument("--missed-heartbeats", type=int, default=3, help="silent kiosks raise an offline alert after this many")
@@ -100,11 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # unreadable certificates, bad database URL ...
         print(f"kiosk-fleet-server: cannot start: {exc}", file=sys.stderr)
         return 2
-    if args.admin_password:
-        if server.auth.ensure_admin(args.admin_user, args.admin_password):
+    try:
+        admin_password = read_secret_file(args.admin_password_file) if args.admin_password_file \
+            else credential("admin-password")
+    except SecretFileError as exc:
+        print(f"kiosk-fleet-server: --admin-password-file {exc}", file=sys.stderr)
+        server.close()
+        return 2
+    if admin_password:
+        if server.auth.ensure_admin(args.admin_user, admin_password):
             logging.getLogger("fleet.server").info("created the first admin %r", args.admin_user)
     elif not server.auth.operators():
-        print("kiosk-fleet-server: no operator exists; start once with --admin-password", file=sys.stderr)
+        print("kiosk-fleet-server: no operator exists; start once with --admin-password-file", file=sys.stderr)
         return 2
     server.start(wait=None)  # paho keeps trying; the console works while the broker is away
     try:

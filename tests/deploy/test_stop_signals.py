@@ -1,4 +1,4 @@
-"""`kiosk run --virtual` stops like a service: SIGTERM / SIGINT end it in order with exit 0 and
+"""`kiosk run --virtual` stops like a service, and puts no secret on any command line: SIGTERM / SIGINT end it in order with exit 0 and
 take every child with it; after SIGKILL its children die too (PR_SET_PDEATHSIG), so nothing is
 left in /proc. systemd is played by a datagram socket (NOTIFY_SOCKET): READY=1 after the first
 frame, WATCHDOG=1 from the UI loop, STOPPING=1 when the stop begins.
@@ -126,6 +126,10 @@ def test_sigterm_stops_the_kiosk_and_every_child_in_order(tmp_path, systemd):
         # broker, fleet server, agent, back office (python children may have helpers of their own)
         children = wait_until(lambda: at_least(4, alive(descendants(proc.pid))), 60,
                               "the four children of the virtual kiosk")
+        secret = (tmp_path / "state" / "fleet" / "admin-password").read_text().strip()
+        for pid in {proc.pid, *children}:  # `ps` shows every local user these
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            assert secret not in " ".join(argv) and "--admin-password" not in argv, argv
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
         assert code == 0, kiosk_log(tmp_path)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from fleet.server.testing import SimKiosk, free_port, wait_until
+from lifecycle.secrets import write_secret_file
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +29,8 @@ def server_process(fleet_pki, mosquitto, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleet.server.main", "--db", f"sqlite:///{tmp_path / 'fleet.db'}",
          "--mqtt", f"{mosquitto.host}:{mosquitto.port}", "--pki", str(fleet_pki.dir), "--http", str(port),
-         "--admin-password", ADMIN_PASSWORD, "--heartbeat-s", "30", "--log-level", "warning"],
+         "--admin-password-file", str(write_secret_file(tmp_path / "admin-password", ADMIN_PASSWORD)),
+         "--heartbeat-s", "30", "--log-level", "warning"],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -108,11 +110,24 @@ def test_operator_cli_over_the_server_entry_point(fleet_pki, mosquitto, server_p
 
 
 def test_server_refuses_to_start_without_any_operator_or_certificates(fleet_pki, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "FLEET_ADMIN_PASSWORD"}
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
     command = [sys.executable, "-m", "fleet.server.main", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]
     done = subprocess.run([*command, "--pki", str(fleet_pki.dir)], cwd=REPO, capture_output=True, text=True,
                           timeout=30, env=env)
     assert done.returncode == 2
-    assert "no operator exists; start once with --admin-password" in done.stderr
+    assert "no operator exists; start once with --admin-password-file" in done.stderr
     done = subprocess.run([*command, "--ca", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=30, env=env)
     assert done.returncode != 0 and "certificate files missing or not found: --ca, --cert, --key" in done.stderr
+
+
+def test_the_admin_password_comes_from_a_private_file_never_from_argv(fleet_pki, tmp_path):
+    readable = write_secret_file(tmp_path / "admin-password", "hunter2-hunter2")
+    readable.chmod(0o644)
+    done = subprocess.run([sys.executable, "-m", "fleet.server.main", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+                           "--pki", str(fleet_pki.dir), "--admin-password-file", str(readable)],
+                          cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "readable by others" in done.stderr and "Traceback" not in done.stderr
+    assert "hunter2" not in done.stderr
+    usage = subprocess.run([sys.executable, "-m", "fleet.server.main", "--admin-password", "x"], cwd=REPO,
+                           capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 2 and "unrecognized arguments" in usage.stderr
