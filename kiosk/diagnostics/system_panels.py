@@ -1,4 +1,4 @@
-"""The logs (redacted), network and service (out-of-service switch) tabs.
+"""The logs (redacted), network and service (out-of-service switch, services offered) tabs.
 """
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from kiosk import theme
 from kiosk.diagnostics.log_viewer import recent_lines
 from kiosk.diagnostics.network import network_status
+from kiosk.diagnostics.services_panel import services_card
 from kiosk.diagnostics.widgets import BAD_MARK, OK_MARK, Card, button, line
 
 
@@ -80,6 +81,9 @@ class SystemPanels:
                              s.px(50), bold=True, colour=theme.DANGER if out else theme.ACCENT_OK, kid="diag.service.state"))
         card.add_widget(line(tr("diag.service.note"), s.small, muted=True))
         column.add_widget(card)
+        if self.diag.app is not None:
+            column.add_widget(services_card(self.diag.app.catalogue, self.diag.supervisor(), tr, s,
+                                            self.diag.handler.config_version))
         if out:
             column.add_widget(button("diag.service.put_back", tr("diag.service.put_back"),
                                      lambda: self._set_out_of_service(False), size=s.button_text,

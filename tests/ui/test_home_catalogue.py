@@ -86,3 +86,25 @@ def test_with_the_back_office_down_home_says_which_services_wait_and_why(kivy_ui
     app.start_service("traffic-fines")
     assert not app.session.active  # an unavailable service cannot start
     app.screens["home"].export_to_png(str(artifacts / "home-offline-zh.png"))
+
+
+def test_diagnostics_service_tab_lists_what_the_fleet_switched_off(kivy_ui, tmp_path, artifacts):
+    import json
+
+    from .diagnostics_support import login, make_diagnostics, text_of
+
+    config = tmp_path / "fleet-config.json"  # what the agent wrote on apply_config
+    config.write_text(json.dumps({"version": 4, "settings": {"enabled_flows": ["traffic-fines", "card-topup"]}}))
+    diag = make_diagnostics(tmp_path, None, fleet_config_path=config)
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh", voice=False), every_service(), diagnostics=diag))
+    kivy_ui.wait_screen("home")
+    assert sorted(i for i in tile_ids(app) if i.startswith("home.service.")) == [
+        "home.service.card-topup", "home.service.traffic-fines"]  # read at start, before any reload
+    login(kivy_ui, diag)
+    kivy_ui.tap("diag.tab.service")
+    shown = "".join(str(getattr(w, "source_text", None) or getattr(w, "text", "") or "")
+                    for w in walk(app.screens["diagnostics"]))
+    assert "车队配置版本 4" in shown
+    assert "关闭" in text_of(kivy_ui, "diag.services.tax-invoice")
+    assert "关闭" not in text_of(kivy_ui, "diag.services.card-topup")
+    app.screens["diagnostics"].export_to_png(str(artifacts / "diagnostics-services-zh.png"))
