@@ -13,6 +13,7 @@ Why each setting:
   WAL (which holds older page images with the ciphertext) is truncated to 0 bytes.
 - Sessions older than `max_age_s` (last write) are wiped whenever the journal is asked
   for a resumable one: a citizen who walked away long ago is not offered someone's errand.
+  So are sessions "from the future" (the wall clock stepped back): their age is unknown.
 """
 
 from __future__ import annotations
@@ -179,11 +180,17 @@ class Journal:
         self._delete("DELETE FROM sessions WHERE session_id=?", (session_id,))
 
     def wipe_expired(self) -> int:
-        """Wipe every session whose last write is older than `max_age_s`; returns how many."""
-        cutoff = self._wall() - self.max_age_s
-        n = self._db.execute("SELECT COUNT(*) FROM sessions WHERE updated_at < ?", (cutoff,)).fetchone()[0]
+        """Wipe every session whose last write is older than `max_age_s`; returns how many.
+
+        A row written more than `max_age_s` "in the future" is wiped too: the clock has
+        stepped back (no RTC battery after a power cut, an NTP correction), so its age cannot
+        be told, and an errand of unknown age is not offered to whoever stands at the kiosk.
+        """
+        now = self._wall()
+        where, bounds = "updated_at < ? OR updated_at > ?", (now - self.max_age_s, now + self.max_age_s)
+        n = self._db.execute(f"SELECT COUNT(*) FROM sessions WHERE {where}", bounds).fetchone()[0]
         if n:
-            self._delete("DELETE FROM sessions WHERE updated_at < ?", (cutoff,))
+            self._delete(f"DELETE FROM sessions WHERE {where}", bounds)
             log.info("journal: wiped %d expired session(s)", n)
         return n
 

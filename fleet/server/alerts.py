@@ -10,6 +10,8 @@ open at most per (kiosk, kind, device).
 - device_fault: a device reports state fault or absent.
 - paper_low / paper_out: the printer's paper consumable is near_end / out.
 - app_unreachable: the agent cannot reach the kiosk app.
+- clock_skew: the kiosk's clock (health `ts`) is more than 5 minutes off the server's at
+  receipt; clears when it is back in step.
 - disk_full: the kiosk took itself out of service because its state disk is full
   (kiosk/disk_guard.py); clears when it is back in service.
 - paper_hold: an invoice terminal (or kiosk) stopped printing invoices — the tax core's,
@@ -35,8 +37,9 @@ from fleet.protocol import DeviceState, Health
 from fleet.server.models import Alert, Kiosk
 
 HEALTH_KINDS = frozenset({"device_fault", "paper_low", "paper_out", "app_unreachable", "submission_queue_age",
-                          "submission_parked", "disk_full"})
+                          "submission_parked", "disk_full", "clock_skew"})
 QUEUE_AGE_ALERT_S = 3600.0
+CLOCK_SKEW_ALERT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,21 @@ class Condition:
     message: str
 
 
-def health_conditions(health: Health, queue_age_alert_s: float = QUEUE_AGE_ALERT_S) -> list[Condition]:
+def clock_skew_s(health: Health, received_at: dt.datetime) -> float:
+    """The kiosk's clock minus the server's, from a health message (published live, never
+    buffered, so broker latency is the only error)."""
+    received = received_at if received_at.tzinfo else received_at.replace(tzinfo=dt.timezone.utc)
+    return (health.ts - received).total_seconds()
+
+
+def health_conditions(health: Health, queue_age_alert_s: float = QUEUE_AGE_ALERT_S,
+                      received_at: dt.datetime | None = None) -> list[Condition]:
     """What in one health message deserves an alert."""
     found: list[Condition] = []
+    if received_at is not None and abs(skew := clock_skew_s(health, received_at)) > CLOCK_SKEW_ALERT_S:
+        found.append(Condition("clock_skew", "", "warning",
+                               f"the kiosk's clock is {skew:+.0f} s off the server's (no RTC battery, or NTP "
+                               "unreachable): TLS certificates and receipts' times may be refused or wrong"))
     if health.submission_queue_depth and health.submission_queue_oldest_s > queue_age_alert_s:
         found.append(Condition("submission_queue_age", "", "warning",
                                f"{health.submission_queue_depth} submission(s) waiting for the back office, "

@@ -324,7 +324,7 @@ class Batch:
 
     def finish(self) -> None:
         for kiosk_id, (health, at) in self.latest_health.items():
-            alerts.sync_health_alerts(self.session, self.open_alerts(kiosk_id), kiosk_id, alerts.health_conditions(health, self.queue_age_alert_s), at)
+            alerts.sync_health_alerts(self.session, self.open_alerts(kiosk_id), kiosk_id, alerts.health_conditions(health, self.queue_age_alert_s, at), at)
         self.session.flush()  # kiosks first: samples refer to them
         if self.samples:
             self.session.execute(insert(HealthSample), self.samples)
