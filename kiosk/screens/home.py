@@ -30,6 +30,13 @@ class HomeScreen(KioskScreen):
     _event = None
     typed = ""
     keypad_open = False
+    _scroll = None
+    _scroll_y = 1.0
+
+    def render(self, view) -> None:
+        if self._scroll is not None:
+            self._scroll_y = self._scroll.scroll_y
+        super().render(view)
 
     def build(self) -> None:
         tr, s = self.tr, self.s
@@ -44,6 +51,7 @@ class HomeScreen(KioskScreen):
         if self.keypad_open:
             outer.add_widget(self._keypad())
         scroll = ScrollView(do_scroll_x=False, bar_width=12, scroll_type=["bars", "content"])
+        self._scroll = scroll
         tiles = Column(spacing=s.gap)
         if self.typed:
             found = catalogue.search(self.typed)
@@ -63,6 +71,7 @@ class HomeScreen(KioskScreen):
                     tiles.add_widget(self._heading(tr(f"ui.home.group.{group.value}")))
                 tiles.add_widget(self._grid(services, "home.service"))
         scroll.add_widget(tiles)
+        scroll.scroll_y = self._scroll_y  # a redraw (link state, fleet config) keeps the list where it was
         outer.add_widget(scroll)
         outer.add_widget(Text(text=tr("ui.home.elderly_hint"), font_size=s.small, color=theme.TEXT_MUTED))
         outer.add_widget(Text(text=tr("ui.home.privacy"), font_size=s.small, color=theme.TEXT_MUTED))
@@ -108,7 +117,7 @@ class HomeScreen(KioskScreen):
         self.render(None)
 
     def _set_typed(self, value: str) -> None:
-        self.typed = value[:8]
+        self.typed, self._scroll_y, self._scroll = value[:8], 1.0, None
         self.render(None)
 
     # -- tiles -------------------------------------------------------------------------------
@@ -156,7 +165,7 @@ class HomeScreen(KioskScreen):
         return next((e.icon for e in self.app.services if e.name == name), "")
 
     def _start(self, name: str) -> None:
-        self.typed, self.keypad_open = "", False
+        self.typed, self.keypad_open, self._scroll_y, self._scroll = "", False, 1.0, None
         self.app.start_service(name)
 
     def _tick(self, *_):

@@ -108,3 +108,15 @@ def test_diagnostics_service_tab_lists_what_the_fleet_switched_off(kivy_ui, tmp_
     assert "关闭" in text_of(kivy_ui, "diag.services.tax-invoice")
     assert "关闭" not in text_of(kivy_ui, "diag.services.card-topup")
     app.screens["diagnostics"].export_to_png(str(artifacts / "diagnostics-services-zh.png"))
+
+
+def test_a_redraw_keeps_the_list_where_the_citizen_scrolled_it(kivy_ui):
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh"), every_service()))
+    home = app.screens["home"]
+    home._scroll.scroll_y = 0.0  # scrolled to the bottom
+    app.show_home()  # e.g. the back office came online
+    kivy_ui.frames(2)
+    assert home._scroll.scroll_y == 0.0
+    tile = kivy_ui.find("home.service.document-delivery")
+    y = tile.to_window(*tile.center)[1]
+    assert 0 < y < 1920
