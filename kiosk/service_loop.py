@@ -51,10 +51,10 @@ class ServiceLoop:
             self.stop_request = on_stop_signals(self._on_signal)
         Clock.schedule_once(self._first_frame, 0)
         if self.pinger.enabled:
-            self._tick = Clock.schedule_interval(lambda _dt: self.pinger.tick(), WATCHDOG_TICK_S)
+            self._tick = Clock.schedule_interval(self._watchdog_tick, WATCHDOG_TICK_S)
         if self.disk_guard is not None:
             self.check_disk()
-            self._disk = Clock.schedule_interval(lambda _dt: self.check_disk(), self.disk_guard.interval_s)
+            self._disk = Clock.schedule_interval(self._disk_tick, self.disk_guard.interval_s)
 
     def check_disk(self) -> None:
         """UI thread: out of service while the disk is full (never under a running session), back after."""
@@ -81,7 +81,18 @@ class ServiceLoop:
     def _on_signal(self, name: str) -> None:
         """In the signal handler: only ask. The stop runs on the next turn of the UI loop."""
         if self.stop_app:
-            Clock.schedule_once(lambda _dt: self.app.stop(), 0)
+            Clock.schedule_once(self._stop_app, 0)
+
+    # Clock callbacks return None: an interval whose callback returns False is cancelled by
+    # Kivy, and WatchdogPinger.tick() returns False whenever no ping was due.
+    def _stop_app(self, _dt) -> None:
+        self.app.stop()
+
+    def _watchdog_tick(self, _dt) -> None:
+        self.pinger.tick()
+
+    def _disk_tick(self, _dt) -> None:
+        self.check_disk()
 
     def stopping(self) -> None:
         """From `on_stop`: before the devices and the journal are closed."""

@@ -28,6 +28,7 @@ class ReasonCode(StrEnum):
     # transport
     DOWNLOAD_FAILED = "download_failed"
     DOWNLOAD_CORRUPT = "download_corrupt"  # whole-bundle size/sha256 differs from the request
+    DISK_FULL = "disk_full"  # no room for the bundle: the partial file is removed, the kiosk keeps its space
     # gating (deferred, try later)
     SESSION_ACTIVE = "session_active"
     OUTSIDE_MAINTENANCE_WINDOW = "outside_maintenance_window"

@@ -10,6 +10,7 @@ bytes lost or garbled in a power cut cost one fresh download, never a bad bundle
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import re
@@ -91,6 +92,10 @@ class Downloader:
             except UpdateError:
                 raise
             except (OSError, http.client.HTTPException, urllib.error.URLError) as exc:
+                if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                    part.unlink(missing_ok=True)  # the journal and the outbox need the space more than a bundle
+                    raise UpdateError(ReasonCode.DISK_FULL, f"no space left for the {size}-byte bundle; "
+                                      "the partial download was removed, it starts again later") from None
                 failures += 1
                 last_error = _describe(exc)
                 if isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500 and exc.code not in (408, 429):

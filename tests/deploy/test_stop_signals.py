@@ -77,6 +77,20 @@ class Systemd:
         self.sock.bind(self.path)
         self.messages: list[str] = []
 
+    def silent_for(self, line: str, seconds: float) -> bool:
+        """True when `line` does not arrive for `seconds` (what systemd's watchdog waits for)."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(remaining)
+            try:
+                message = self.sock.recv(4096).decode()
+            except TimeoutError:
+                return True
+            self.messages.append(message)
+            if line in message.splitlines():
+                return False
+        return True
+
     def wait_for(self, line: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not any(line in m.splitlines() for m in self.messages):
@@ -159,10 +173,16 @@ def test_sigkill_of_the_kiosk_leaves_no_orphan(tmp_path, systemd):
 
 
 @pytest.mark.timeout(180)
-def test_sigint_stops_the_kiosk_without_fleet(tmp_path, systemd):
+def test_a_frozen_kiosk_stops_pinging_and_sigint_stops_it(tmp_path, systemd):
     proc = start_kiosk(tmp_path, systemd, "--no-fleet")
     try:
         systemd.wait_for("READY=1", 150)
+        systemd.wait_for("WATCHDOG=1", 20)
+        proc.send_signal(signal.SIGSTOP)  # frozen, as a hung UI loop looks to systemd
+        systemd.messages.clear()
+        assert systemd.silent_for("WATCHDOG=1", 4.0), "pings went on from a frozen kiosk"  # WatchdogSec is 2 s
+        proc.send_signal(signal.SIGCONT)
+        systemd.wait_for("WATCHDOG=1", 20)  # thawed: the UI loop pings again
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, kiosk_log(tmp_path)
         systemd.wait_for("STOPPING=1", 1)

@@ -115,3 +115,17 @@ def test_unreachable_server_keeps_the_partial(tmp_path, served):
         fetcher(attempts=2).fetch("http://127.0.0.1:9/b.bundle", tmp_path / "b", size=size, sha256=digest)
     assert info.value.reason is ReasonCode.DOWNLOAD_FAILED and "byte 10" in info.value.detail
     assert (tmp_path / "b.part").stat().st_size == 10
+
+
+def test_a_full_disk_stops_the_download_at_once_and_gives_the_space_back(served, server, tmp_path):
+    from ..flows.tiny_disk import tiny_disk
+
+    _, folder, size, digest = served
+    with tiny_disk(tmp_path / "disk", size="256k") as disk:  # smaller than the 600 kB bundle
+        with pytest.raises(UpdateError) as info:
+            fetcher(attempts=3).fetch(f"{server.url}/b.bundle", disk / "b", size=size, sha256=digest)
+        assert info.value.reason is ReasonCode.DISK_FULL and "no space left" in info.value.detail
+        assert len(server.requests) == 1  # not retried against a full disk
+        assert not (disk / "b.part").exists()
+        st = os.statvfs(disk)
+        assert st.f_bavail * st.f_frsize > 200_000  # the kiosk has its space back
