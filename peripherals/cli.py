@@ -4,6 +4,7 @@ Other tools rely on these exact forms (issue #2):
   kiosk-devices read idcard --port URL [--reveal]
   kiosk-devices read bp --port URL --protocol accutorr|ieee11073
   kiosk-devices read height --port URL [--timeout S]   (one reading as JSON)
+  kiosk-devices read cardreader --port URL [--wait S] [--reveal]   (card number and balance as JSON)
   kiosk-devices play-tone --side left|right [--output portaudio:NAME|wav:PATH] [--reference]
   kiosk-devices simulate KIND [--faults LIST]      (first line: the pty path)
   kiosk-devices status
@@ -82,6 +83,19 @@ def cmd_read_height(args: argparse.Namespace) -> int:
     with TanitaHeightStation(args.port, baudrate=args.baudrate, verify_checksum=not args.no_checksum) as station:
         reading = station.measure(timeout=args.timeout)
     _print_json(reading.public_dict())
+    return 0
+
+
+def cmd_read_cardreader(args: argparse.Namespace) -> int:
+    """The transit card on the reader: card number (last 4 unless --reveal) and balance; never writes."""
+    from peripherals.cardreader.driver import Pn532PurseReader
+
+    with Pn532PurseReader(args.port, baudrate=args.baudrate) as reader:
+        card = reader.read_purse(wait=args.wait)
+        info = reader.info()
+    number = card.card_number if args.reveal else "*" * (len(card.card_number) - 4) + card.card_number[-4:]
+    _print_json({"reader": info.model, "firmware": info.firmware, "card_number": number,
+                 "balance_fen": card.balance_fen, "valid_until": card.valid_until})
     return 0
 
 
@@ -197,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     hs.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for someone to be measured")
     hs.add_argument("--no-checksum", action="store_true", help="accept records whose CS field does not match")
     hs.set_defaults(func=cmd_read_height)
+
+    cr = read.add_parser("cardreader", help="read the transit card on the contactless reader (balance; no write)")
+    cr.add_argument("--port", required=True, help="pyserial URL: /dev/kiosk/cardreader, a pty, sim://cardreader ...")
+    cr.add_argument("--baudrate", type=int, default=115200)
+    cr.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a card to be placed")
+    cr.add_argument("--reveal", action="store_true", help="print the whole card number (default: last 4 only)")
+    cr.set_defaults(func=cmd_read_cardreader)
 
     tone = sub.add_parser("play-tone", help="speaker test: play one hearing-test tone on the left or right")
     tone.add_argument("--output", default="portaudio:", help="portaudio:[NAME] (ALSA PCM), wav:PATH, memory:, none")

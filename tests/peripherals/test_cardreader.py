@@ -102,3 +102,17 @@ def test_nothing_on_the_port_is_device_not_present():
     with pytest.raises(DeviceNotPresent):
         Pn532PurseReader("sim://cardreader?name=pn-silent&faults=silence:20").open()
     registry.forget("pn-silent")
+
+
+def test_kiosk_devices_reads_the_card_and_masks_its_number(capsys):
+    import json
+
+    from peripherals.cli import main
+
+    assert main(["read", "cardreader", "--port", "sim://cardreader?name=pn-cli&balance=880"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["balance_fen"] == 880 and out["card_number"].endswith("5678") and out["card_number"].startswith("****")
+    assert main(["read", "cardreader", "--port", "sim://cardreader?name=pn-cli-none&card=none", "--wait", "0.2"]) == 2
+    assert "no transit card" in capsys.readouterr().err
+    registry.forget("pn-cli")
+    registry.forget("pn-cli-none")
