@@ -41,12 +41,15 @@ class Extra(Protocol):
 class VirtualKiosk:
     def __init__(self, state_dir: Path, *, sim_options: dict[str, dict[str, Any]] | None = None,
                  flow_settings: FlowSettings | None = None, backoffice_url: str | None = None,
-                 pay_after: float = 0.5):
+                 pay_after: float = 0.5, client_options: dict[str, Any] | None = None,
+                 audio_realtime: bool = True):
         self.state_dir = Path(state_dir)
         self.sim_options = sim_options or {}
         self.flow_settings = flow_settings or FlowSettings()
         self.backoffice_url = backoffice_url
         self.pay_after = pay_after
+        self.client_options = client_options  # HttpBackOffice options (timeout, retries); bench/soak.py shortens them
+        self.audio_realtime = audio_realtime  # False: hearing tones take no wall time (soak)
         self.extras: list[Extra] = []
         self.deps: FlowDeps | None = None
         self._managed = None
@@ -89,7 +92,8 @@ class VirtualKiosk:
                 self._stack = contextlib.AsyncExitStack()
                 self.deps = await self._stack.enter_async_context(
                     sim_deps(self.backoffice_url, sim_options=self.sim_options, settings=self.flow_settings,
-                             audio_realtime=True))  # the "sound playing" screen stays while it plays
+                             client_options=self.client_options,
+                             audio_realtime=self.audio_realtime))  # the "sound playing" screen stays while it plays
             return self.deps
 
     async def close_devices(self) -> None:
