@@ -26,10 +26,17 @@ from kiosk.widgets.progress import StepProgress
 
 
 def wipe_widget_tree(root) -> None:
-    """Blank every text and image under `root` (labels, buttons, text inputs, images)."""
+    """Blank every text and image under `root` (labels, buttons, text inputs, images), and stop
+    their animations: a running Animation (a scroll bar fading out) holds its widget strongly."""
+    from kivy.animation import Animation
+
     stack = [root]
     while stack:
         w = stack.pop()
+        Animation.cancel_all(w)
+        fade = getattr(w, "_bind_inactive_bar_color_ev", None)  # a ScrollView's bar fade, due 0.5 s later
+        if fade is not None:
+            fade.cancel()
         if isinstance(w, Label) or (hasattr(w, "text") and isinstance(getattr(w, "text"), str)):
             w.text = ""  # labels, buttons, text inputs
         if isinstance(w, Image):
@@ -79,10 +86,31 @@ class KioskScreen(Screen):
         return None
 
     def wipe(self) -> None:
+        self.stop_timers()
         wipe_widget_tree(self)
         self.close_overlay()
         self.root_box.clear_widgets()
         self.view = None
+        self.drop_widget_refs()
+
+    def drop_widget_refs(self) -> None:
+        """Forget the widgets of the last view that the screen kept as attributes (entry box,
+        keyboard, progress bar …): cleared from the tree but still referenced, they and their
+        textures stayed alive until that screen type was shown again (tests/ui/test_leaks.py)."""
+        from kivy.uix.widget import Widget
+
+        def attached(w) -> bool:
+            while w is not None and w is not self:
+                w = w.parent if w.parent is not w else None
+            return w is self
+
+        for name, value in list(vars(self).items()):
+            if isinstance(value, Widget) and not attached(value):
+                setattr(self, name, None)
+            elif isinstance(value, (dict, list)):  # e.g. the consent screen's buttons by (item, answer)
+                items = value.values() if isinstance(value, dict) else value
+                if any(isinstance(v, Widget) and not attached(v) for v in items):
+                    setattr(self, name, type(value)())
 
     def on_leave(self, *args):
         self.stop_timers()

@@ -35,6 +35,7 @@ class Sweep:
     """An indeterminate progress bar that moves: the kiosk is working, it has not frozen."""
 
     _event = None
+    _bar = None
 
     def start_sweep(self, bar) -> None:
         self.stop_sweep()
@@ -42,7 +43,8 @@ class Sweep:
         self._event = Clock.schedule_interval(self._tick, 0.25)
 
     def _tick(self, _dt):
-        self._bar.value = (self._bar.value + 0.08) % 1.0
+        if self._bar is not None:
+            self._bar.value = (self._bar.value + 0.08) % 1.0
 
     def stop_sweep(self) -> None:
         if self._event is not None:

@@ -1,0 +1,188 @@
+"""Leaks over repeated sessions in one kiosk process (issue 13), not timings.
+
+20 sessions on the real app with the virtual kiosk's devices and back office, through
+the session machinery (kiosk/session_driver.py), some cancelled, some left idle until
+the timeout. It fails when:
+- the RSS after session 20 is more than MARGIN_MIB above the RSS after session 5;
+- a widget built for a view, a label texture, or a camera frame the flow was given in a
+  session is still alive after that session ended (weak references, after gc);
+- open file descriptors or threads grew, or a journal row was left behind.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+import pytest
+
+from flows.deps import FlowSettings
+from flows.engine import ResumePolicy
+from kiosk.run import EXAMPLES
+from kiosk.runflow import AnswerBook, SkippableClock
+from kiosk.session_driver import SessionDriver
+from kiosk.virtual import VirtualKiosk
+
+pytestmark = pytest.mark.slow
+
+FLOWS = ("traffic-fines", "inspection-label", "tax-invoice")
+# sessions 1-5 show every screen type once (new font sizes open the font file once, then stay cached)
+PLAN = [("traffic-fines", "none"), ("inspection-label", "none"), ("tax-invoice", "none"),
+        ("traffic-fines", "cancel"), ("inspection-label", "idle")]
+PLAN += [(FLOWS[i % 3], ("none", "cancel", "none", "idle")[i % 4]) for i in range(15)]
+MARGIN_MIB = 6.0
+
+
+def _fd_targets() -> list[str]:
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@pytest.fixture(scope="module")
+def virtual():
+    specs = {f: AnswerBook.load(EXAMPLES / f"{f}.yaml") for f in FLOWS}
+    settings: dict = {}
+    for spec in specs.values():
+        settings.update(spec.settings)
+    state = Path(tempfile.mkdtemp(prefix="kiosk-leaks-"))
+    vk = VirtualKiosk(state, flow_settings=FlowSettings(**settings), audio_realtime=False).start()
+    yield vk, specs, state
+    vk.stop()
+    shutil.rmtree(state, ignore_errors=True)
+
+
+class Tracker:
+    """Weak references to what one session created: view widgets, label textures, camera frames."""
+
+    def __init__(self, app, vk):
+        self.refs: list[tuple[str, weakref.ref]] = []
+        self.app = app
+        self._wrap_camera(vk)
+        app.view_listeners.append(self._on_view)
+
+    def _on_view(self, name: str, view) -> None:
+        from kivy.uix.label import Label
+
+        from kiosk.autopilot import walk
+
+        screen = self.app.screens.get(name.split(":")[0])
+        if screen is None or name in ("home", "out_of_service"):
+            return
+        for w in walk(screen.root_box):
+            if w is screen.root_box:
+                continue
+            self.refs.append((f"{name} widget {type(w).__name__}", weakref.ref(w)))
+            if isinstance(w, Label) and w.texture is not None:
+                self.refs.append((f"{name} texture of {type(w).__name__}", weakref.ref(w.texture)))
+
+    def _wrap_camera(self, vk) -> None:
+        devices = vk.deps.devices
+        original = devices.frame
+        tracker = self
+
+        async def frame():
+            image = await original()
+            tracker.refs.append(("camera frame", weakref.ref(image)))
+            return image
+
+        devices.frame = frame
+
+    def alive(self) -> list[str]:
+        gc.collect()
+        return sorted({what for what, ref in self.refs if ref() is not None})
+
+    def settle(self, kivy_ui, rounds: int = 60) -> list[str]:
+        """What is still alive once Kivy's own short-lived animations (a scroll bar fading out
+        for 0.5 s after the last layout) have run out; a real leak stays alive for good."""
+        import time
+
+        alive = self.alive()
+        for _ in range(rounds):
+            if not alive:
+                break
+            kivy_ui.frames(3)
+            time.sleep(0.03)
+            alive = self.alive()
+        return alive
+
+    def alive_objects(self) -> list:
+        gc.collect()
+        return [ref() for _what, ref in self.refs if ref() is not None]
+
+
+def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
+    from kiosk.app import KioskOptions, create_app
+
+    vk, specs, state = virtual
+    clock = SkippableClock()
+    app = create_app(KioskOptions(state_dir=state, resume=ResumePolicy.NEVER, final_linger_s=600, voice=False),
+                     vk.services(list(FLOWS)), flow_clock=clock)
+    app.host_ready_hooks.append(lambda host: host.submit(vk.warm_up()))
+    app.stop_hooks.append(lambda host: host.submit(vk.close_devices()).result(15))
+    kivy_ui.start(app)
+    app.host.submit(vk.warm_up()).result(60)
+    driver = SessionDriver(app, vk, clock, specs, limit_s=60)
+    tracker = Tracker(app, vk)
+    rss: dict[int, float] = {}
+    counts: dict[int, tuple[int, int]] = {}
+    statuses = []
+    for i, (flow, twist) in enumerate(PLAN, 1):
+        tracker.refs.clear()
+        result = driver.run(flow, twist)
+        statuses.append((flow, twist, result.status, result.reason))
+        assert result.status != "stuck", statuses
+        alive = tracker.settle(kivy_ui)
+        assert not alive, f"session {i} ({flow}, {twist}) left alive: {alive}"
+        if i in (5, 20):
+            rss[i] = _rss_mib()
+            counts[i] = (_fd_targets(), len(os.listdir("/proc/self/task")))
+    assert {s[2] for s in statuses} >= {"completed", "aborted"}, statuses
+    assert any(s[3] == "idle_timeout" for s in statuses), statuses
+    assert any(s[3] == "cancelled" for s in statuses), statuses
+    assert rss[20] - rss[5] <= MARGIN_MIB, f"RSS grew {rss[20] - rss[5]:.1f} MiB from session 5 to 20"
+    added = list(counts[20][0])
+    for target in counts[5][0]:
+        if target in added:
+            added.remove(target)
+    assert len(counts[20][0]) <= len(counts[5][0]), f"file descriptors opened and kept: {added}"
+    assert counts[20][1] <= counts[5][1], f"threads {counts[5][1]} -> {counts[20][1]}"
+    assert app.host.submit(_journal_ids(app)).result(10) == []
+
+
+async def _journal_ids(app) -> list[str]:
+    return app.journal().session_ids()
+
+
+def test_the_tracker_sees_a_widget_kept_alive(kivy_ui, virtual):
+    """The weak-reference check can fail: a screen that keeps its widgets is caught."""
+    from kiosk.app import KioskOptions, create_app
+
+    vk, specs, state = virtual
+    clock = SkippableClock()
+    app = create_app(KioskOptions(final_linger_s=600, voice=False), vk.services(list(FLOWS)), flow_clock=clock)
+    app.host_ready_hooks.append(lambda host: host.submit(vk.warm_up()))
+    app.stop_hooks.append(lambda host: host.submit(vk.close_devices()).result(15))
+    kivy_ui.start(app)
+    app.host.submit(vk.warm_up()).result(60)
+    tracker = Tracker(app, vk)
+    kept = []
+    app.view_listeners.append(lambda name, view: kept.extend(app.sm.current_screen.root_box.children))
+    SessionDriver(app, vk, clock, specs, limit_s=60).run("traffic-fines")
+    assert any("widget" in what for what in tracker.alive())
