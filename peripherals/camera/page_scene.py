@@ -74,18 +74,20 @@ def flat_page(width: int = 840, seed: int = 0, skew_deg: float = 0.0) -> np.ndar
     if skew_deg:
         m = cv2.getRotationMatrix2D((width / 2, height / 2), skew_deg, 1.0)
         page = cv2.warpAffine(page, m, (width, height), borderValue=(250, 250, 247))
-    grain = rng.normal(0, 2.0, page.shape)  # paper texture
+    grain = rng.standard_normal(page.shape, dtype=np.float32) * 2.0  # paper texture
     return np.clip(page.astype(np.float32) + grain, 0, 255).astype(np.uint8)
 
 
 def desk(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """Wood-grain desk in warm tones."""
+    """Wood-grain desk in warm tones (drawn at a quarter of the size and enlarged: it is soft anyway)."""
     rng = np.random.default_rng(seed + 101)
-    x = np.linspace(0, 1, width, dtype=np.float32)
-    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    w, h = max(8, width // 4), max(8, height // 4)
+    x = np.linspace(0, 1, w, dtype=np.float32)
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     grain = 0.5 + 0.5 * np.sin(2 * np.pi * (y * 9 + 0.15 * np.sin(2 * np.pi * x * 3)) + rng.uniform(0, 6))
-    base = np.stack([60 + 25 * grain, 95 + 30 * grain, 135 + 35 * grain], axis=-1)  # B G R
-    base += rng.normal(0, 4, base.shape)
+    base = np.stack([60 + 25 * grain, 95 + 30 * grain, 135 + 35 * grain], axis=-1).astype(np.float32)  # B G R
+    base = cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR)
+    base += rng.standard_normal(base.shape, dtype=np.float32) * 4
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
@@ -112,9 +114,11 @@ def page_photo(size: tuple[int, int] = (1600, 1200), *, seed: int = 0, tilt: flo
     warped = cv2.warpPerspective(page, m, (w, h), flags=cv2.INTER_AREA)
     mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (w, h))
     photo = np.where(mask[..., None] > 127, warped, photo)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)  # uneven light: brighter top left
-    light = 1.05 - 0.22 * ((xx / w) * 0.6 + (yy / h) * 0.4)
-    photo = np.clip(photo.astype(np.float32) * light[..., None] + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]  # uneven light: brighter top left
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    light = (1.05 - 0.22 * (xx * 0.6 + yy * 0.4))[..., None]
+    noise = rng.standard_normal(photo.shape, dtype=np.float32) * 3
+    photo = np.clip(photo.astype(np.float32) * light + noise, 0, 255).astype(np.uint8)
     if blur:
         photo = cv2.GaussianBlur(photo, (0, 0), blur)
     ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 85])
@@ -125,9 +129,36 @@ DOCUMENT_SCENES = ("document", "document_blurred", "desk")
 
 
 def scene(name: str, size: tuple[int, int]) -> np.ndarray:
-    """The simulator's builtin document-camera scenes."""
+    """The simulator's builtin document-camera scenes (a copy: callers may draw on it)."""
+    return _scene(name, int(size[0]), int(size[1])).copy()
+
+
+SCENE_VERSION = 1  # bump when the drawing changes: the file cache below is keyed by it
+
+
+@lru_cache(maxsize=8)
+def _scene(name: str, width: int, height: int) -> np.ndarray:
+    """Rendered once per machine: every simulated kiosk (each `kiosk run-flow` process) opens a
+    document camera, and drawing the photo costs about a second. The made-up picture (no
+    personal data) is kept as a PNG in the temp directory; a damaged file is drawn again."""
+    import os
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "kiosk-sim-scenes" / f"{name}-{width}x{height}-v{SCENE_VERSION}.png"
+    cached = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.exists() else None
+    if cached is not None and cached.shape == (height, width, 3):
+        return cached
     if name == "document":
-        return page_photo(size).image
-    if name == "document_blurred":
-        return page_photo(size, blur=7.0).image
-    return desk(size[0], size[1])
+        image = page_photo((width, height)).image
+    elif name == "document_blurred":
+        image = page_photo((width, height), blur=7.0).image
+    else:
+        image = desk(width, height)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.png")
+        if cv2.imwrite(str(tmp), image):
+            os.replace(tmp, path)
+    except OSError:
+        pass  # no cache: drawn again next time
+    return image
