@@ -39,7 +39,7 @@ def test_virtual_kiosk_reports_to_its_fleet_server(tmp_path):
     live = [h for h in samples if h["app_reachable"]]
     assert live, samples
     assert all(h["app_version"] for h in live)
-    kinds = {"idcard", "bp", "eye", "printer", "camera", "height"}
+    kinds = {"idcard", "bp", "eye", "printer", "camera", "height", "cardreader", "doccam"}
 
     def all_working(h):  # a sample taken mid-measurement shows that device busy
         return {d["kind"] for d in h["devices"]} == kinds and all(d["state"] in ("ready", "busy") for d in h["devices"])
