@@ -124,15 +124,20 @@ class HomeScreen(KioskScreen):
     def _heading(self, text: str) -> Text:
         return Text(text=text, font_size=self.s.body, bold=True, color=theme.TEXT_MUTED)
 
+    def _columns(self) -> int:
+        """Two tiles a row for Chinese titles; one for English or large text, so no title is cut."""
+        return 2 if self.app.lang == "zh" and not self.app.elderly else 1
+
     def _grid(self, services, prefix: str) -> GridLayout:
         s = self.s
-        grid = GridLayout(cols=2, spacing=s.gap, size_hint_y=None)
-        tile_h = s.px(200)
+        cols = self._columns()
+        grid = GridLayout(cols=cols, spacing=s.gap, size_hint_y=None)
+        tile_h = s.px(200 if cols == 2 else 170)
         for service in services:
             grid.add_widget(self._tile(service, prefix, tile_h))
-        if len(services) % 2:
+        if len(services) % cols:
             grid.add_widget(Widget(size_hint_y=None, height=tile_h))  # keep a lone tile half wide
-        rows = (len(services) + 1) // 2
+        rows = -(-len(services) // cols)
         grid.height = rows * tile_h + max(rows - 1, 0) * s.gap
         return grid
 
@@ -151,9 +156,12 @@ class HomeScreen(KioskScreen):
                      halign="left", valign="top")
         title.disabled_color = theme.TEXT_MUTED  # an unavailable service stays readable, and so does why
         desc.disabled_color = theme.TEXT
-        for lab in (title, desc):
-            lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
-            texts.add_widget(lab)
+        title.size_hint_y = None  # as tall as its (wrapped) text; the description takes what is left
+        title.bind(width=lambda w, width: setattr(w, "text_size", (width, None)),
+                   texture_size=lambda w, ts: setattr(w, "height", ts[1]))
+        desc.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+        texts.add_widget(title)
+        texts.add_widget(desc)
         row.add_widget(icon)
         row.add_widget(texts)
         tile.add_widget(row)

@@ -120,3 +120,22 @@ def test_a_redraw_keeps_the_list_where_the_citizen_scrolled_it(kivy_ui):
     tile = kivy_ui.find("home.service.document-delivery")
     y = tile.to_window(*tile.center)[1]
     assert 0 < y < 1920
+
+
+def test_no_tile_title_is_cut_in_english_or_large_text(kivy_ui, artifacts):
+    from kivy.core.text import Label as CoreLabel
+    from kivy.uix.label import Label
+
+    for lang, elderly in (("en", False), ("en", True), ("zh", True), ("zh", False)):
+        app = kivy_ui.start(create_app(KioskOptions(lang=lang, elderly=elderly), every_service()))
+        kivy_ui.frames(4)
+        for tile in (w for w in walk(app.screens["home"]) if getattr(w, "kiosk_id", "").startswith("home.service.")):
+            title = next(w for w in walk(tile) if isinstance(w, Label) and w.bold and w.text)
+            whole = CoreLabel(text=title.text, font_size=title.font_size, bold=True, font_name=title.font_name,
+                              text_size=(title.width, None))  # the title wrapped to its width, unclipped
+            whole.refresh()
+            assert whole.texture.size[1] <= title.height + 1, (lang, elderly, title.text)
+            assert title.top <= tile.top + 1 and title.y >= tile.y - 1, (lang, elderly, title.text)
+        app.screens["home"].export_to_png(str(artifacts / f"home-{lang}{'-elderly' if elderly else ''}.png"))
+        app.stop()
+        kivy_ui.app = None
