@@ -38,7 +38,7 @@ class PropertyCertificateState(BaseModel):
     certificate_number: Personal[str | None] = None
     office: str | None = None
     mailing_id: str | None = None
-    pickup_code: str | None = None  # a one-off code for the post clerk, not the citizen's data
+    pickup_code: Personal[str | None] = None  # releases the sealed envelope: sealed in the journal like personal data
     address: Personal[MailingAddress | None] = None
     waybill: WaybillInfo | None = None
     payment_order_id: str | None = None
@@ -58,7 +58,7 @@ class PropertyCertificateOutcome(BaseModel):
 
 class PropertyCertificate(MailingSteps[PropertyCertificateState]):
     name = "property-certificate"
-    version = 1
+    version = 2  # 2: the pickup code is sealed in the journal
     State = PropertyCertificateState
     mail_contents = "不动产权证书"
     payment_description = "不动产权证书邮费"
