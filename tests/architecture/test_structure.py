@@ -30,6 +30,7 @@ EVERYONE = {"lifecycle"}
 EXTRA = {
     "kiosk.virtual_fleet": {"fleet.broker"},  # the virtual kiosk starts a broker
     "backoffice.card_routes": {"peripherals.cardreader.purse"},  # the issuer's side of the card's load MACs
+    "backoffice.document_routes": {"flows.catalogue"},  # the government-service matters the hall accepts
 }
 NO_KIVY = ("flows", "peripherals", "fleet", "backoffice", "lifecycle")
 MAX_LINES = 600
