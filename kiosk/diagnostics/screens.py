@@ -23,6 +23,7 @@ from kiosk.diagnostics.camera_panel import CameraPanel
 from kiosk.diagnostics.camera_preview import CameraPreview
 from kiosk.diagnostics.devices_panel import DevicesPanel
 from kiosk.diagnostics.eye_panel import EyeCheckPanel
+from kiosk.diagnostics.outbox_panel import OutboxPanel
 from kiosk.diagnostics.staff_screens import StaffScreen
 from kiosk.diagnostics.system_panels import SystemPanels
 from kiosk.diagnostics.widgets import line
@@ -32,7 +33,7 @@ TABS = ("devices", "calibration", "camera", "eye", "audio", "logs", "network", "
 
 
 class DiagnosticsScreen(DevicesPanel, CalibrationPanel, CameraPanel, EyeCheckPanel, AudioPanel, SystemPanels,
-                        StaffScreen):
+                        OutboxPanel, StaffScreen):
     kind = "diagnostics"
 
     def __init__(self, app, diag, **kw):

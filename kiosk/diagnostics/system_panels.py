@@ -54,6 +54,7 @@ class SystemPanels:
         column.add_widget(card)
         column.add_widget(button("diag.net.refresh", tr("diag.net.refresh"), self._recheck_network, size=s.px(40),
                                  height=s.target))
+        self._build_outbox(column)  # outbox_panel.OutboxPanel: what waits for the back office, what it refused
 
     def _recheck_network(self) -> None:
         self.network = None
