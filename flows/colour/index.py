@@ -139,13 +139,19 @@ def _mask(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L"))
 
 
-def simulated_reading(pool: PlatePool, entry: PlateEntry, deficiency: Deficiency | str | None,
-                      options: tuple[str, ...] = ()) -> str:
+@lru_cache(maxsize=256)
+def _contrast(directory: Path, file: str, mask: str, deficiency: str | None, stamp: float) -> float:
+    return figure_contrast(_rgb(directory / file), _mask(directory / mask), deficiency)
+
+
+def simulated_reading(pool: PlatePool, entry: PlateEntry, deficiency: Deficiency | str | None) -> str:
     """What an observer with `deficiency` (None: normal) reads on the plate, judged from its pixels."""
-    rgb = _rgb(pool.directory / entry.file)
-    if figure_contrast(rgb, _mask(pool.directory / entry.mask), deficiency) >= READABLE_DE:
+    d = pool.directory
+    stamp = (d / entry.file).stat().st_mtime
+    deficiency = Deficiency(deficiency).value if deficiency is not None else None
+    if _contrast(d, entry.file, entry.mask, deficiency, stamp) >= READABLE_DE:
         return entry.answer
     if entry.deficient_answer and entry.deficient_mask:
-        if figure_contrast(rgb, _mask(pool.directory / entry.deficient_mask), deficiency) >= READABLE_DE / 2:
+        if _contrast(d, entry.file, entry.deficient_mask, deficiency, stamp) >= READABLE_DE / 2:
             return entry.deficient_answer
     return NOTHING
