@@ -1,6 +1,7 @@
 """Fleet server ingest throughput: N simulated kiosks heartbeating through Mosquitto.
 
     .venv/bin/python bench/fleet.py [--kiosks 300] [--beats 20] [--interval 0.25] [--db URL]
+    .venv/bin/python bench/fleet.py --saturate [--kiosks 200] [--workers-max 4]   # see bench/fleet_saturate.py
 
 Starts Mosquitto with the shipped TLS + ACL config, the fleet server (SQLite in a temp
 directory unless --db), a raw paho subscriber beside it (same `fleet-server` identity,
@@ -81,7 +82,7 @@ class RawCounter:
     """A bare paho subscriber: counts health messages, records first and last arrival."""
 
     def __init__(self, ca: CertificateAuthority, host: str, port: int) -> None:
-        identity = ca.server_identity()
+        identity = ca.ensure_service("fleet-ingest.8")  # the broker binds client ids to CNs: not fleet-server
         self.count = 0
         self.first = self.last = 0.0
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=mqtt.MQTTv5)
@@ -148,7 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=float, default=0.25, help="seconds between a kiosk's beats (0: flood)")
     p.add_argument("--workers", type=int, default=2, help="processes driving the kiosks")
     p.add_argument("--db", help="database URL (default: SQLite in a temp dir)")
+    p.add_argument("--saturate", action="store_true",
+                   help="find the highest 0-loss rate for 1, 2 and --workers-max ingest workers (bench/fleet_saturate.py)")
+    p.add_argument("--workers-max", type=int, default=4, help="--saturate: the N of 1, 2 and N workers")
+    p.add_argument("--publishers", type=int, default=2, help="--saturate: publisher processes")
+    p.add_argument("--step-s", type=float, default=3.0, help="--saturate: seconds per offered-rate step")
+    p.add_argument("--start-rate", type=float, default=1000.0, help="--saturate: first offered rate, msg/s")
+    p.add_argument("--max-steps", type=int, default=6, help="--saturate: steps per worker count at most")
     args = p.parse_args(argv)
+    if args.saturate:
+        from fleet_saturate import saturate
+
+        return saturate(args)
 
     from fleet.server.service import FleetServer, ServerSettings
     from fleet.server.mqtt import MqttSettings

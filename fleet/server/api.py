@@ -514,4 +514,4 @@ def healthz(request: Request) -> dict[str, Any]:
     """Liveness for load balancers: no login needed, nothing about kiosks."""
     server = server_of(request)
     return {"ok": True, "version": SERVER_VERSION, "mqtt_connected": server.link.connected.is_set(),
-            "database": server.db.backend}
+            "database": server.db.backend, "broker_queue_overflows": dict(server.broker_watch.drops)}

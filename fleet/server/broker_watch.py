@@ -38,7 +38,8 @@ from fleet.server.models import Alert, Kiosk, utcnow
 
 log = logging.getLogger(__name__)
 
-LOG_TOPICS = ("$SYS/broker/log/E", "$SYS/broker/log/M/subscribe")
+LOG_TOPICS = ("$SYS/broker/log/E", "$SYS/broker/log/N", "$SYS/broker/log/M/subscribe")
+_DROPPING = re.compile(r"Outgoing messages are being dropped for client (?P<client>\S+?)\.?$")
 SECURITY_KINDS = frozenset({"cert_takeover", "acl_violation"})
 
 _TAKEOVER = re.compile(r"Client (?P<client>\S+) already connected, closing old connection")
@@ -100,8 +101,20 @@ class BrokerWatch:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.findings = 0
+        self.drops: dict[str, int] = {}  # client id -> "messages are being dropped" lines seen
 
     def handle(self, topic: str, payload: bytes) -> Finding | None:
+        if topic.endswith("/N"):
+            match = _DROPPING.search(payload.decode("utf-8", "replace").strip())
+            if match:  # the broker's queue for this client overflowed: QoS 1 messages lost
+                client = match["client"]
+                self.drops[client] = self.drops.get(client, 0) + 1
+                log.error("broker: its queue for %s overflowed; messages to it are being dropped", client)
+                if self.drops[client] == 1:
+                    with self.db.session() as session:
+                        audit.record(session, "broker", "broker.queue_overflow", client, outcome="failed",
+                                     detail={"message": "outgoing messages are being dropped"}, source="broker")
+            return None
         finding = parse(topic, payload)
         if finding is None:
             return None

@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rollout-tick-s", type=float, default=1.0, help="how often rollouts look at reports and deadlines")
     p.add_argument("--notify-config", type=Path, default=os.environ.get("FLEET_NOTIFY_CONFIG"),
                    help="YAML/JSON file of alert notification channels and rules (docs/fleet-server.md)")
+    p.add_argument("--ingest-workers", type=int, default=0, metavar="N",
+                   help="run ingest in N processes on a shared subscription (PostgreSQL; needs --pki with "
+                        "services/fleet-ingest.1..N certificates)")
     p.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (HTTPS in front)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--version", action="version", version=SERVER_VERSION)
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                               missed_heartbeats=args.missed_heartbeats, secure_cookies=args.secure_cookies,
                               artifact_dir=args.artifact_dir, artifact_base_url=args.public_url,
                               trusted_keys=args.trusted_key + _env_keys(), rollout_tick_s=args.rollout_tick_s)
+    settings.ingest_workers, settings.pki_dir = args.ingest_workers, args.pki
     if args.notify_config:
         try:
             settings.notify = notify_config.load(args.notify_config)

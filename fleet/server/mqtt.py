@@ -70,9 +70,14 @@ class MqttLink:
     """Connect, subscribe to every kiosk channel, publish; reconnects by itself (paho)."""
 
     def __init__(self, settings: MqttSettings, on_message: Callable[[Inbound], None],
-                 server_version: str = "", extra_subscriptions: tuple[str, ...] = ()) -> None:
+                 server_version: str = "", extra_subscriptions: tuple[str, ...] = (), *,
+                 kiosk_channels: bool = True, share_group: str | None = None, presence: bool = True) -> None:
         self.settings = settings
         self.extra_subscriptions = extra_subscriptions  # QoS 0 (the broker's log lines)
+        # kiosk_channels: subscribe to what kiosks publish; share_group: through the MQTT 5
+        # shared subscription $share/<group>/... (ingest workers); presence: publish the
+        # server's own presence and will (the main server only).
+        self.kiosk_channels, self.share_group, self.presence = kiosk_channels, share_group, presence
         self.server_version = server_version
         self._on_message = on_message
         self.connected = threading.Event()
@@ -83,8 +88,9 @@ class MqttLink:
         if settings.tls:
             client.tls_set(ca_certs=settings.ca, certfile=settings.cert, keyfile=settings.key,
                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        will = server_will(server_version)
-        client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain, properties=will.properties)
+        if presence:
+            will = server_will(server_version)
+            client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain, properties=will.properties)
         client.reconnect_delay_set(0.5, 10)
         client.max_queued_messages_set(0)
         client.on_connect = self._connected
@@ -106,7 +112,7 @@ class MqttLink:
 
     def stop(self) -> None:
         """Say we are going (retained offline), then disconnect cleanly."""
-        if self.connected.is_set():
+        if self.connected.is_set() and self.presence:
             info = server_presence_outgoing(ServerPresence(online=False, server_version=self.server_version)).publish(self.client)
             try:
                 info.wait_for_publish(timeout=2)
@@ -131,10 +137,15 @@ class MqttLink:
             log.warning("broker refused the connection: %s", reason_code)
             return
         self.connected.set()
-        subs = [(kiosk_filter(channel), 1) for channel in KIOSK_PUBLISHES]
+        prefix = f"$share/{self.share_group}/" if self.share_group else ""
+        subs = [(prefix + kiosk_filter(channel), 1) for channel in KIOSK_PUBLISHES] if self.kiosk_channels else []
         subs += [(topic, 0) for topic in self.extra_subscriptions]
-        _, self._pending_sub = client.subscribe(subs)
-        server_presence_outgoing(ServerPresence(online=True, server_version=self.server_version)).publish(client)
+        if subs:
+            _, self._pending_sub = client.subscribe(subs)
+        else:
+            self.subscribed.set()
+        if self.presence:
+            server_presence_outgoing(ServerPresence(online=True, server_version=self.server_version)).publish(client)
 
     def _subscribed(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [rc for rc in reason_codes if rc.is_failure]

@@ -23,6 +23,7 @@ from fleet.server.mqtt import MqttLink, MqttSettings
 from fleet.server.notify.config import NotifyConfig
 from fleet.server.notify.engine import Notifier
 from fleet.server.rollout_engine import RolloutEngine
+from fleet.server.workers import WorkerPool
 
 SERVER_VERSION = "0.1.0"
 
@@ -42,6 +43,8 @@ class ServerSettings:
     rollout_tick_s: float = 1.0  # how often rollouts look at new reports and deadlines
     notify: NotifyConfig = field(default_factory=NotifyConfig)  # alert notification rules and channels
     queue_age_alert_s: float = QUEUE_AGE_ALERT_S  # a kiosk's oldest queued submission older: alert
+    ingest_workers: int = 0  # >0: ingest runs in this many processes on a shared subscription
+    pki_dir: Path | None = None  # where the workers' certificates are (services/fleet-ingest.N.*)
 
 
 class FleetServer:
@@ -51,7 +54,12 @@ class FleetServer:
         self.auth = Auth(self.db)
         self.broker_watch = BrokerWatch(self.db)
         self.link = MqttLink(settings.mqtt, self._received, server_version=SERVER_VERSION,
-                             extra_subscriptions=LOG_TOPICS)
+                             extra_subscriptions=LOG_TOPICS, kiosk_channels=not settings.ingest_workers)
+        self.workers = None
+        if settings.ingest_workers:
+            if settings.pki_dir is None:
+                raise ValueError("ingest workers need the PKI directory with their certificates (--pki)")
+            self.workers = WorkerPool(settings.ingest_workers, settings.db_url, settings.mqtt, settings.pki_dir)
         self.ingest = Ingest(self.db, self.link.ack, default_heartbeat_s=settings.default_heartbeat_s,
                              missed_heartbeats=settings.missed_heartbeats, sweep_every_s=settings.sweep_every_s,
                              queue_age_alert_s=settings.queue_age_alert_s)
@@ -75,7 +83,9 @@ class FleetServer:
         if self._started:
             return
         self._started = True
-        self.ingest.start()
+        if self.workers:
+            self.workers.start()
+        self.ingest.start()  # with workers: the sweeps only
         self.link.start()
         if wait and not self.link.wait_ready(wait):
             raise TimeoutError(f"no connection to the broker at {self.settings.mqtt.host}:{self.settings.mqtt.port}")
@@ -90,6 +100,8 @@ class FleetServer:
         self.rollouts.stop()
         self.link.stop()
         self.ingest.stop()
+        if self.workers:
+            self.workers.stop()
 
     def close(self) -> None:
         self.stop()
