@@ -36,7 +36,7 @@ def split(session: Session, items: list[Any], queue_age_alert_s: float) -> tuple
     alerting = set(session.scalars(select(Alert.kiosk_id).where(Alert.kiosk_id.in_(ids), Alert.cleared_at.is_(None))))
     eligible = known - alerting
     troubled = {i.kiosk_id for i in health if i.kiosk_id in eligible
-                and alerts.health_conditions(i.msg, queue_age_alert_s)}
+                and alerts.health_conditions(i.msg, queue_age_alert_s, i.message.received_at)}
     eligible -= troubled
     fast = [i for i in health if i.kiosk_id in eligible]
     chosen = {id(i) for i in fast}

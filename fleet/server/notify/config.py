@@ -24,10 +24,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fleet.server import alerts
+from fleet.server.broker_watch import SECURITY_KINDS
+
 # The alert kinds the server opens (fleet/server/alerts.py, broker_watch.py, ingest.py).
-ALERT_KINDS = frozenset({"offline", "device_fault", "paper_low", "paper_out", "app_unreachable",
-                         "submission_queue_age", "submission_parked", "update_failed", "paper_hold", "cert_takeover",
-                         "acl_violation"})
+ALERT_KINDS = alerts.HEALTH_KINDS | alerts.EVENT_ALERTS | SECURITY_KINDS | {"offline", "update_failed"}
 
 
 class _Strict(BaseModel):
