@@ -145,10 +145,18 @@ api = APIRouter(prefix="/api")
 def do_login(request: Request, username: str, password: str) -> tuple[str, str] | None:
     """Check credentials and audit the attempt; (token, role) or None."""
     server = server_of(request)
+    source = source_of(request)
+    if server.login_throttle.locked(username, source):  # no password check while locked
+        with server.db.session() as session:
+            audit.record(session, username, "login_locked", outcome="denied", source=source)
+        return None
     outcome = server.auth.login(username, password)
+    locked_now = server.login_throttle.failed(username, source) if not outcome else False
+    if outcome:
+        server.login_throttle.succeeded(username)
     with server.db.session() as session:
         audit.record(session, username, "login" if outcome else "login_failed", outcome="ok" if outcome else "denied",
-                     source=source_of(request))
+                     source=source, detail={"locked_out": True} if locked_now else None)
     return (outcome[0], outcome[1].role) if outcome else None
 
 

@@ -18,6 +18,7 @@ from fleet.server.auth import Auth
 from fleet.server.broker_watch import LOG_TOPICS, BrokerWatch
 from fleet.server.commands import Dispatcher
 from fleet.server.db import DEFAULT_URL, Database
+from fleet.server.login_throttle import LoginThrottle
 from fleet.server.ingest import Ingest
 from fleet.server.mqtt import MqttLink, MqttSettings
 from fleet.server.notify.config import NotifyConfig
@@ -52,6 +53,7 @@ class FleetServer:
         self.settings = settings
         self.db = Database(settings.db_url)
         self.auth = Auth(self.db)
+        self.login_throttle = LoginThrottle()  # console and API logins (api.do_login)
         self.broker_watch = BrokerWatch(self.db)
         self.link = MqttLink(settings.mqtt, self._received, server_version=SERVER_VERSION,
                              extra_subscriptions=LOG_TOPICS, kiosk_channels=not settings.ingest_workers)
