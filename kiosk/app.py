@@ -205,9 +205,9 @@ class KioskApp(App):
     def _update_sizes(self) -> None:
         from kiosk.theme import sizes_for
 
-        h = self.options.display.height
-        self.sizes = sizes_for(h, self.elderly)
-        self.base_sizes = sizes_for(h, False)
+        w, h = self.options.display.width, self.options.display.height
+        self.sizes = sizes_for(h, self.elderly, w)
+        self.base_sizes = sizes_for(h, False, w)
 
     def toggle_language(self) -> None:
         names = list(LANGUAGES)

@@ -143,8 +143,11 @@ class Performer:
             self.tap(f"option.{value}")
         elif kind is ViewKind.CONSENT:
             assert isinstance(view, Consent) and isinstance(value, dict)
-            for item in view.items:
+            for item in view.items:  # one item per page in large-text and landscape modes
                 self.tap(f"consent.{item.key}.{'yes' if value.get(item.key) else 'no'}")
+                if find_widget(self.screen, "consent.next") is not None:
+                    self.on_page(f"{view.step}-consent-{item.key}")
+                    self.tap("consent.next")
             self.tap("consent.confirm")
         elif kind is ViewKind.FORM:
             assert isinstance(view, Form) and isinstance(value, dict)

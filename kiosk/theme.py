@@ -41,14 +41,25 @@ PROGRESS_TRACK = hex_colour("#D5DCE5")
 PROGRESS_FILL = hex_colour("#0B4A9E")
 
 ELDERLY_SCALE = 1.25
-REFERENCE_HEIGHT = 1920
+LARGER_SCALE = 1.12  # the text-size step between normal and elderly
+REFERENCE_HEIGHT = 1920  # the long side of the reference 1080×1920 portrait screen
+REFERENCE_WIDTH = 1080  # its short side
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """Pixel sizes for one window height and mode."""
+    """Pixel sizes for one window and mode.
+
+    `scale` is the window's scale against 1080×1920 (short side against 1080, long side
+    against 1920, whichever is smaller, so a 1920×1080 landscape kiosk keeps the same text
+    size as the portrait one) times the mode's factor. `landscape` screens put the view's
+    answers in a right-hand pane beside its picture and question.
+    """
 
     scale: float
+    landscape: bool = False
+    elderly: bool = False
+    factor: float = 1.0  # the mode's part of `scale` (1.25 elderly, 1.12 larger text, 1 normal)
 
     def px(self, v: float) -> float:
         return round(v * self.scale)
@@ -57,9 +68,18 @@ class Sizes:
     def body(self) -> float:  # ≥ 32 px at 1080×1920
         return self.px(44)
 
+    def capped(self, v: float, cap: float = 1.1) -> float:
+        """`v` scaled, but by at most `cap` of the mode factor: headings and big numbers grow less
+        than body text in large-text mode, so the answers still fit."""
+        return round(v * self.window * min(self.scale / self.window, cap))
+
+    @property
+    def window(self) -> float:
+        return self.scale / self.factor
+
     @property
     def heading(self) -> float:
-        return self.px(60)
+        return self.capped(60 if not self.landscape else 54)
 
     @property
     def small(self) -> float:  # still ≥ 32 px
@@ -71,21 +91,42 @@ class Sizes:
 
     @property
     def primary_target(self) -> float:  # aim 120 px for primary actions
-        return self.px(132)
+        return min(self.px(132 if not self.landscape else 120), 136)
 
     @property
-    def target(self) -> float:  # ≥ 60 px for every touch target
-        return self.px(104)
+    def target(self) -> float:  # ≥ 60 px for every touch target (≥ 90 px in elderly mode)
+        return self.px(104 if not self.landscape else 96)
+
+    @property
+    def key(self) -> float:
+        """Height of an on-screen keyboard key: ≥ 90 px in elderly mode, smaller keys elsewhere."""
+        return max(self.px(78), 92 if self.elderly else 72)
+
+    @property
+    def chrome(self) -> float:
+        """Height of the header's and footer's buttons (the hand touches them too)."""
+        return max(self.capped(88 if self.landscape else 96, 1.05), 92 if self.elderly else 72)
 
     @property
     def gap(self) -> float:
-        return self.px(24)
+        return self.px(18 if not self.landscape else 16)
 
     @property
     def margin(self) -> float:
-        return self.px(48)
+        return self.px(40 if not self.landscape else 36)
 
 
-def sizes_for(window_height: float, elderly: bool) -> Sizes:
-    base = max(0.5, window_height / REFERENCE_HEIGHT)
-    return Sizes(scale=base * (ELDERLY_SCALE if elderly else 1.0))
+def window_scale(width: float | None, height: float) -> float:
+    if width is None:
+        return max(0.5, height / REFERENCE_HEIGHT)
+    short, long = sorted((width, height))
+    return max(0.5, min(short / REFERENCE_WIDTH, long / REFERENCE_HEIGHT))
+
+
+def sizes_for(window_height: float, elderly: bool, window_width: float | None = None,
+              larger: bool = False) -> Sizes:
+    """Sizes for a window; `larger` is the text-size step between normal and elderly."""
+    factor = ELDERLY_SCALE if elderly else LARGER_SCALE if larger else 1.0
+    landscape = window_width is not None and window_width > window_height
+    return Sizes(scale=window_scale(window_width, window_height) * factor, landscape=landscape, elderly=elderly,
+                 factor=factor)

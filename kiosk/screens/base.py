@@ -15,14 +15,25 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
-from kivy.uix.scrollview import ScrollView
 
 from flows.views import Action, ViewBase
 from kiosk import theme
 from kiosk.ports import ScreenHost
 from kiosk.widgets.base import Column, Fill, Panel, Text
 from kiosk.widgets.buttons import BigButton
+from kiosk.widgets.fit import FitColumn, fit_scroll, flex
+from kiosk.widgets.illustration import Illustration
 from kiosk.widgets.progress import StepProgress
+
+
+def _tappable(widget) -> bool:
+    stack = [widget]
+    while stack:
+        w = stack.pop()
+        if getattr(w, "kiosk_id", ""):
+            return True
+        stack.extend(w.children)
+    return False
 
 
 def wipe_widget_tree(root) -> None:
@@ -120,45 +131,71 @@ class KioskScreen(Screen):
 
     # -- shared pieces --------------------------------------------------------------------
     def header(self, title: str) -> BoxLayout:
-        s = self.app.base_sizes  # the header keeps its size in large-text mode: the title must fit
-        bar = Panel(bg=list(theme.HEADER), radius=0, size_hint_y=None, height=s.px(150),
-                    padding=(s.px(36), s.px(20)), spacing=s.px(16))
-        bar.add_widget(Label(text=title, font_size=s.px(46), color=theme.TEXT_ON_DARK, bold=True,
-                             halign="left", valign="middle", shorten=True, shorten_from="right",
-                             text_size=(None, None), size_hint_x=1))
-        bar.children[0].bind(size=lambda w, sz: setattr(w, "text_size", sz))
-        tr = self.tr
-        for kid, text, handler in (
-            ("chrome.voice", tr("ui.voice_on") if self.app.voice_on else tr("ui.voice_off"), self.app.toggle_voice),
-            ("chrome.elderly", tr("ui.elderly_on") if self.app.elderly else tr("ui.elderly_off"), self.app.toggle_elderly),
-            ("chrome.language", tr("ui.language"), self.app.toggle_language),
-        ):
-            b = BigButton(text=text, kiosk_id=kid, style="header", font_size=s.px(34), size_hint_x=None,
-                          width=s.px(200 if kid != "chrome.language" else 190))
+        """Title and the session settings. Portrait: the title on its own row above the
+        buttons (so neither is squeezed); landscape: one row. The buttons grow in large-text
+        mode like every other target; the title keeps its size so it fits."""
+        s, base = self.s, self.app.base_sizes
+        landscape = s.landscape
+        pad = base.px(14)
+        bar = Panel(bg=list(theme.HEADER), radius=0, size_hint_y=None, orientation="horizontal" if landscape else "vertical",
+                    padding=(base.px(32), pad), spacing=base.px(10 if not landscape else 16))
+        title_label = Label(text=title, font_size=base.px(44), color=theme.TEXT_ON_DARK, bold=True,
+                            halign="left", valign="middle", shorten=True, shorten_from="right",
+                            size_hint=(1, None), height=base.px(60))
+        title_label.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+        bar.add_widget(title_label)
+        row = bar if landscape else BoxLayout(size_hint_y=None, height=s.chrome, spacing=base.px(14))
+        if row is not bar:
+            bar.add_widget(row)
+        for kid, text, handler in self.chrome_buttons():
+            b = BigButton(text=text, kiosk_id=kid, style="header", font_size=base.px(32 if not s.elderly else 36),
+                          size_hint=(None if landscape else 1, None), height=s.chrome,
+                          width=base.px(220))
             b.bind(on_release=lambda _b, h=handler: h())
-            bar.add_widget(b)
+            row.add_widget(b)
+        if landscape:
+            title_label.size_hint_x = 1
+            title_label.height = s.chrome
+            bar.height = s.chrome + 2 * pad
+        else:
+            bar.height = title_label.height + s.chrome + bar.spacing + 2 * pad
         return bar
+
+    def chrome_buttons(self) -> list[tuple[str, str, object]]:
+        """(kiosk_id, text, handler): the settings a citizen can change on every screen."""
+        tr, app = self.tr, self.app
+        return [
+            ("chrome.voice", tr("ui.voice_on") if app.voice_on else tr("ui.voice_off"), app.toggle_voice),
+            ("chrome.elderly", tr("ui.elderly_on") if app.elderly else tr("ui.elderly_off"), app.toggle_elderly),
+            ("chrome.language", tr("ui.language"), app.toggle_language),
+        ]
 
     def footer(self, buttons: Iterable[tuple[str, str, str, object]]) -> BoxLayout:
         """(kiosk_id, text, style, handler) buttons in a row at the bottom."""
         s = self.s
-        bar = Panel(bg=list(theme.SURFACE), radius=0, size_hint_y=None, height=s.px(180),
-                    padding=(s.px(36), s.px(24)), spacing=s.px(24))
+        pad = s.px(18)
+        bar = Panel(bg=list(theme.SURFACE), radius=0, size_hint_y=None, height=s.chrome + 2 * pad,
+                    padding=(s.margin * 0.75, pad), spacing=s.gap)
         for kid, text, style, handler in buttons:
             b = BigButton(text=text, kiosk_id=kid, style=style, font_size=s.button_text)
             b.bind(on_release=lambda _b, h=handler: h())
             bar.add_widget(b)
         return bar
 
-    def body_area(self) -> tuple[BoxLayout, Column]:
-        """A padded area with a scrollable column (only scrolls if a view is unusually long)."""
+    def body_area(self) -> tuple[BoxLayout, FitColumn]:
+        """A padded area with a column that fills it (it scrolls only if a view cannot fit)."""
         s = self.s
-        outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(36), s.margin, s.px(24)), spacing=s.gap)
-        scroll = ScrollView(do_scroll_x=False, bar_width=12, scroll_type=["bars", "content"])
-        column = Column(spacing=s.gap, padding=(0, 0, 20, 0))  # room for the scroll bar
-        scroll.add_widget(column)
+        outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(28), s.margin, s.px(24)), spacing=s.gap)
+        scroll, column = fit_scroll(s.gap)
         outer.add_widget(scroll)
         return outer, column
+
+    def picture(self, key: str | None, size: float, lo: float | None = None) -> BoxLayout:
+        """A pictogram that shrinks (down to `lo`, default half) when the page needs the room."""
+        box = BoxLayout(size_hint_y=None, height=size)
+        box.add_widget(Illustration(key=key or ""))
+        box.is_picture = True
+        return flex(box, lo if lo is not None else size * 0.2, size * 1.15)
 
     def heading(self, text: str) -> Text:
         return Text(text=text, font_size=self.s.heading, bold=True, color=theme.TEXT, kiosk_role="heading",
@@ -172,11 +209,24 @@ class KioskScreen(Screen):
         s = self.s
         card = Panel(orientation="vertical", bg=list(theme.SURFACE), border=list(theme.DIVIDER),
                      size_hint_y=None, padding=s.px(32))
-        body = self.body_text(rest.strip())
-        body.line_height = 1.45
-        card.add_widget(body)
-        body.bind(height=lambda w, h: setattr(card, "height", h + 2 * s.px(32)))
-        card.height = body.height + 2 * s.px(32)
+        lines = rest.strip().split("\n")
+        halves = [lines] if not s.landscape or len(lines) < 5 else [lines[:(len(lines) + 1) // 2],
+                                                                     lines[(len(lines) + 1) // 2:]]
+        card.orientation = "horizontal"  # landscape: a long summary in two columns
+        card.spacing = s.px(32)
+        texts = []
+        for half in halves:
+            body = self.body_text("\n".join(half))
+            body.line_height = 1.35
+            card.add_widget(body)
+            texts.append(body)
+
+        def fit(*_):
+            card.height = max(t.height for t in texts) + 2 * s.px(32)
+
+        for t in texts:
+            t.bind(height=fit)
+        fit()
         return [self.heading(first), card]
 
     def body_text(self, text: str, muted: bool = False) -> Text:
@@ -223,27 +273,88 @@ class FlowScreen(KioskScreen):
     """A screen that renders one flow view with the full chrome."""
 
     def build(self) -> None:
+        """Portrait: one column (picture, question, answers), the main action above the footer.
+        Landscape: the picture and question on the left, the answers, keyboards and main
+        action on the right, so both fit in 1080 px of height."""
         view = self.view
         assert view is not None
         tr, s = self.tr, self.s
         title = tr.msg(view.title) if view.title else self.app.service_title()
         self.root_box.add_widget(self.header(title))
-        outer, column = self.body_area()
+        outer = BoxLayout(orientation="horizontal" if s.landscape else "vertical",
+                          padding=(s.margin, s.px(28 if not s.landscape else 20), s.margin, s.px(24 if not s.landscape else 18)),
+                          spacing=s.gap if not s.landscape else s.margin)
+        left = BoxLayout(orientation="vertical", spacing=s.gap, size_hint_x=0.4 if s.landscape else 1)
         if view.progress is not None:
-            progress = StepProgress(tr("ui.step", index=view.progress.index, total=view.progress.total),
-                                    view.progress.index, view.progress.total, font_size=s.small)
-            outer.add_widget(progress, index=len(outer.children))
+            left.add_widget(StepProgress(tr("ui.step", index=view.progress.index, total=view.progress.total),
+                                         view.progress.index, view.progress.total, font_size=s.small))
+        scroll, column = fit_scroll(s.gap)
+        left.add_widget(scroll)
+        outer.add_widget(left)
+        if s.landscape:
+            right = BoxLayout(orientation="vertical", spacing=s.gap, size_hint_x=0.6)
+            cscroll, controls = fit_scroll(s.gap)
+            right.add_widget(cscroll)
+            outer.add_widget(right)
+        else:
+            right, controls = left, column
+        self.body, self.controls = column, controls
         self.build_body(column)
+        if s.landscape and not controls.children:
+            self._split_pictures(column, controls)
+        if s.landscape:
+            self._moves = 0
+            column.on_overflow = column.on_overflow or (lambda: self._rebalance(column, controls, True))
+            controls.on_overflow = controls.on_overflow or (lambda: self._rebalance(column, controls, False))
         dock = self.dock()
         if dock is not None:
-            outer.add_widget(dock)
+            right.add_widget(dock)
         actions = Column(spacing=s.gap)
         for b in self.actions():
             actions.add_widget(b)
-        if actions.children:
-            outer.add_widget(actions)
+        if actions.children:  # landscape with a keyboard or picker: Next goes under the question, on the left
+            (left if dock is not None or self.actions_left else right).add_widget(actions)
         self.root_box.add_widget(outer)
         self.root_box.add_widget(self.footer(self.footer_buttons()))
+
+    @staticmethod
+    def _split_pictures(column, controls) -> None:
+        """Landscape, a screen without answers: the pictures and the heading stay left, the
+        rest (instructions, progress) goes right."""
+        kids = list(reversed(column.children))
+        if not any(getattr(k, "is_picture", False) for k in kids):
+            return
+        heading = next((k for k in kids if getattr(k, "kiosk_role", "") == "heading"), None)
+        for k in kids:
+            if not getattr(k, "is_picture", False) and k is not heading and not getattr(k, "stays_left", False):
+                column.remove_widget(k)
+                controls.add_widget(k)
+
+    actions_left = False  # landscape: the main action under the question (forms), not under the answers
+
+    def _rebalance(self, left, right, from_left: bool) -> None:
+        """Landscape: a pane is too tall. Move a text at its edge across — the left pane's
+        last, or the right pane's first (or last) — while the other pane has room. Answers
+        (anything with a kiosk_id in it), pictures and the heading never move."""
+        if self._moves >= 8:
+            return
+        src, dst = (left, right) if from_left else (right, left)
+        kids = list(reversed(src.children))  # top to bottom
+        # Kivy: index=len(children) puts a widget at the top of a vertical box, index=0 at the bottom
+        ends = [(kids[-1], len(dst.children))] if from_left else [(kids[0], 0), (kids[-1], 0)]
+        for w, index in ends if kids else ():
+            if getattr(w, "is_picture", False) or getattr(w, "kiosk_role", "") == "heading" or _tappable(w):
+                continue
+            if dst.spare() < w.height + dst.spacing:
+                continue
+            self._moves += 1
+            src.remove_widget(w)
+            dst.add_widget(w, index=index)
+            return
+
+    def add_control(self, widget) -> None:
+        """An answer (option button, consent card, keypad): the right pane in landscape."""
+        self.controls.add_widget(widget)
 
     def build_body(self, column: Column) -> None:
         pass

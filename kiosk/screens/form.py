@@ -39,6 +39,7 @@ def pages_for(fields: tuple[FormField, ...]) -> list[list[FormField]]:
 
 class FormScreen(FlowScreen):
     kind = ViewKind.FORM.value
+    actions_left = True
 
     values: dict[str, str] = {}
     page = 0
@@ -66,6 +67,8 @@ class FormScreen(FlowScreen):
         tr, s = self.tr, self.s
         page = self.pages[self.page]
         heading = self.heading(tr.msg(view.message))
+        if page[0].name not in REGION_FIELDS and len(self.pages) > 1:
+            heading.font_size = s.px(50)  # the field's own label below says what to type
         column.add_widget(heading)
         if len(self.pages) > 1 and page[0].name in REGION_FIELDS:
             column.add_widget(self.body_text(tr("ui.form.question", index=self.page + 1, total=len(self.pages)),
@@ -85,8 +88,8 @@ class FormScreen(FlowScreen):
                         "next_page": tr("ui.region.next_page")},
                 on_change=self._region_changed, lang=self.app.lang,
                 value={f.name: self.values.get(f.name, "") for f in page},
-                key_height=s.target, font_size=s.px(40))
-            column.add_widget(picker)
+                key_height=s.target, font_size=s.px(40), cols=4 if s.landscape else 3)
+            self.add_control(picker)
             self.input = picker
             return
         field = page[0]
@@ -100,36 +103,43 @@ class FormScreen(FlowScreen):
                              font_size=s.small, color=theme.TEXT_MUTED, halign="right", size_hint_y=1,
                              size_hint_x=0.5)
                 row.add_widget(count)
-            lab.bind(texture_size=lambda w, ts: setattr(row, "height", max(ts[1] + 8, s.px(64))))
-            row.height = s.px(64)
+            texts = list(row.children)
+
+            def fit_row(*_):
+                row.height = max([s.px(64)] + [t.texture_size[1] + 8 for t in texts])
+
+            for t in texts:
+                t.bind(texture_size=fit_row)
+            fit_row()
             column.add_widget(row)
         self._error_label(column, errors)
         hint_kind = field.kind.value if field.kind is not FieldKind.TEXT else "text"
-        self.entry = EntryBox(hint=tr(f"ui.form.hint.{hint_kind}"), font_size=s.body)
-        column.add_widget(self.entry)
+        pinyin = field.kind is FieldKind.TEXT and field.name != "plate"
+        hint = tr("ui.pinyin.hint") if pinyin else tr(f"ui.form.hint.{hint_kind}")  # how to type, in the box itself
+        self.entry = EntryBox(hint=hint, font_size=s.body if not pinyin else s.small)
+        keypad = field.kind is not FieldKind.TEXT
+        (self.add_control if keypad else column.add_widget)(self.entry)  # landscape: the box above its keypad
         current = self.values.get(field.name, "")
-        base = self.app.base_sizes  # keyboards keep their key size in large-text mode, so they always fit
-        self._dock = None
+        self._dock = None  # keys grow with the mode (≥ 90 px in elderly mode): everything the hand touches
         if field.kind is FieldKind.TEXT and field.name == "plate":
             self.input = self._dock = PlateKeyboard(
                 labels={"delete": tr("ui.keypad.delete"), "clear": tr("ui.keypad.clear")},
                 on_change=lambda v, n=field.name: self._typed(n, v), value=current,
-                max_length=field.max_length or 8, key_height=base.px(100), font_size=base.px(44))
+                max_length=field.max_length or 8, key_height=s.key, font_size=s.px(42))
         elif field.kind is FieldKind.TEXT:
-            column.add_widget(self.body_text(tr("ui.pinyin.hint"), muted=True))
             self.input = self._dock = PinyinKeyboard(
                 labels={"delete": tr("ui.keypad.delete"), "clear": tr("ui.keypad.clear"), "more": tr("ui.pinyin.more")},
                 on_change=lambda v, n=field.name: self._typed(n, v), value=current,
-                max_length=field.max_length or 60, key_height=base.px(96), font_size=base.px(42))
+                max_length=field.max_length or 60, key_height=s.key, font_size=s.px(40))
         else:
             digits = current.replace("-", "") if field.kind is FieldKind.DATE else current
             max_len = {FieldKind.PHONE: 11, FieldKind.DATE: 8}.get(field.kind, field.max_length or 18)
             self.input = NumericKeypad(
                 labels={"clear": tr("ui.keypad.clear"), "delete": tr("ui.keypad.delete")},
                 on_change=lambda v, n=field.name: self._typed(n, v), max_length=max_len,
-                decimal=field.kind is FieldKind.NUMBER, key_height=base.px(124), font_size=s.px(60),
-                value=digits, size_hint_x=1)
-            column.add_widget(self.input)
+                decimal=field.kind is FieldKind.NUMBER, key_height=s.px(112 if not s.landscape else 100),
+                font_size=s.px(56), value=digits, size_hint_x=1, spacing=s.px(14))
+            self.add_control(self.input)
         self._typed(field.name, getattr(self.input, "value", current))
 
     def dock(self):

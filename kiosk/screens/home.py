@@ -194,8 +194,9 @@ class OutOfServiceScreen(KioskScreen):
     def build(self) -> None:
         tr, s = self.tr, self.s
         self.root_box.add_widget(self.header(tr("ui.home.title")))
-        outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(200)), spacing=s.px(40))
-        pic = BoxLayout(size_hint_y=None, height=s.px(300))
+        outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(200 if not s.landscape else 60)),
+                          spacing=s.px(40 if not s.landscape else 24))
+        pic = BoxLayout(size_hint_y=None, height=s.px(300 if not s.landscape else 220))
         pic.add_widget(Illustration(key="error"))
         outer.add_widget(pic)
         outer.add_widget(Text(text=tr("ui.out_of_service.title"), font_size=s.px(80), bold=True, halign="center"))

@@ -9,6 +9,7 @@ from flows.views import Action, Busy, Error, Help, IdleWarning, Measuring, Promp
 from kiosk import theme
 from kiosk.screens.base import FlowScreen
 from kiosk.widgets.base import Column, Panel, Text
+from kiosk.widgets.fit import flex
 from kiosk.widgets.buttons import BigButton
 from kiosk.widgets.illustration import Illustration
 from kiosk.widgets.progress import MeterBar
@@ -59,7 +60,7 @@ class PromptScreen(FlowScreen, Sweep):
         view: Prompt = self.view  # type: ignore[assignment]
         pic = view.illustration or topic_picture(view.message.key)
         if pic:
-            column.add_widget(picture(pic, self.s.px(420 if view.illustration else 300)))
+            column.add_widget(self.picture(pic, self.s.px(420 if view.illustration else 300)))
         for w in self.message_block(self.tr.msg(view.message)):
             column.add_widget(w)
         self.stop_sweep()
@@ -88,7 +89,7 @@ class BusyScreen(FlowScreen, Sweep):
         view: Busy = self.view  # type: ignore[assignment]
         pic = topic_picture(view.message.key)
         if pic:
-            column.add_widget(picture(pic, self.s.px(300)))
+            column.add_widget(self.picture(pic, self.s.px(300)))
         self.message = self.heading(self.tr.msg(view.message))
         column.add_widget(self.message)
         column.add_widget(self.body_text(self.tr("ui.busy.hint"), muted=True))
@@ -119,9 +120,11 @@ class MeasuringScreen(FlowScreen, Sweep):
         if qr:
             from kiosk.images import image_from_png, qr_png
 
-            column.add_widget(image_from_png(qr_png(str(qr)), s.px(560)))
+            code = flex(image_from_png(qr_png(str(qr)), s.px(560)), s.px(380 if not s.landscape else 300), s.px(640))
+            code.is_picture = True
+            column.add_widget(code)
         elif view.device:
-            column.add_widget(picture(view.device, s.px(340)))
+            column.add_widget(self.picture(view.device, s.px(340)))
         heading = self.heading(tr.msg(view.instruction))
         if qr:
             heading.halign = "center"
@@ -131,21 +134,21 @@ class MeasuringScreen(FlowScreen, Sweep):
             card = Panel(orientation="vertical", bg=list(theme.SURFACE), border=list(theme.DIVIDER),
                          size_hint_y=None, padding=s.px(32))
             hint = self.body_text(tr(hint_key))
-            hint.line_height = 1.45
+            hint.line_height = 1.3  # MIIT: line spacing ≥ 1.3
             card.add_widget(hint)
             hint.bind(height=lambda w, h: setattr(card, "height", h + 2 * s.px(32)))
             card.height = hint.height + 2 * s.px(32)
-            column.add_widget(card)
+            self.add_control(card)  # landscape: how to sit/hold and the progress on the right
         self.bar = MeterBar(value=view.progress_fraction, size_hint_y=None, height=s.px(40))
-        column.add_widget(self.bar)
+        self.add_control(self.bar)
         self.percent = self.body_text("")
         self.percent.halign = "center"
-        column.add_widget(self.percent)
+        self.add_control(self.percent)
         if qr:
             self.percent.text = tr("ui.payment.waiting")
             self.start_sweep(self.bar)
         else:
-            column.add_widget(self.body_text(tr("ui.measuring.keep_still"), muted=True))
+            self.add_control(self.body_text(tr("ui.measuring.keep_still"), muted=True))
             self._show_progress(view)
 
     def _show_progress(self, view: Measuring) -> None:
@@ -182,7 +185,7 @@ class HelpScreen(FlowScreen):
 
     def build_body(self, column: Column) -> None:
         view: Help = self.view  # type: ignore[assignment]
-        column.add_widget(picture("help", self.s.px(220)))
+        column.add_widget(self.picture("help", self.s.px(220)))
         column.add_widget(self.heading(self.tr("ui.help_title")))
         column.add_widget(self.body_text(self.tr.msg(view.topic)))
         column.add_widget(self.body_text(self.tr("ui.help_staff"), muted=True))
@@ -206,7 +209,7 @@ class ResultScreen(FlowScreen):
         view: Result = self.view  # type: ignore[assignment]
         tr, s = self.tr, self.s
         cancelled = view.message.key == "result.cancelled"
-        column.add_widget(picture("cancelled" if cancelled else "success", s.px(260)))
+        column.add_widget(self.picture("cancelled" if cancelled else "success", s.px(260)))
         column.add_widget(self.heading(tr("ui.result.cancelled" if cancelled else "ui.result.success")))
         column.add_widget(self.body_text(tr.msg(view.message)))
         if view.details:
@@ -239,7 +242,7 @@ class ErrorScreen(FlowScreen):
     def build_body(self, column: Column) -> None:
         view: Error = self.view  # type: ignore[assignment]
         tr, s = self.tr, self.s
-        column.add_widget(picture("error", s.px(220)))
+        column.add_widget(self.picture("error", s.px(220)))
         column.add_widget(self.heading(tr.msg(view.what)))
         column.add_widget(self.body_text(tr.msg(view.next)))
         code = view.code
@@ -277,11 +280,13 @@ class IdleWarningScreen(FlowScreen):
     def build_body(self, column: Column) -> None:
         view: IdleWarning = self.view  # type: ignore[assignment]
         tr, s = self.tr, self.s
-        column.add_widget(picture("idle", s.px(240)))
+        column.add_widget(self.picture("idle", s.px(240)))
         column.add_widget(self.heading(tr("ui.idle.title")))
         column.add_widget(self.body_text(tr.msg(view.message)))
         self.remaining = float(view.timeout_s if view.timeout_s is not None else view.seconds)
-        self.countdown = Text(text="", font_size=s.px(96), bold=True, color=theme.DANGER, halign="center")
+        self.countdown = Text(text="", font_size=s.capped(96 if not s.landscape else 80), bold=True,
+                              color=theme.DANGER, halign="center")
+        self.countdown.stays_left = True  # landscape: the seconds under the heading
         column.add_widget(self.countdown)
         left = tr("ui.idle.extensions_left", n=view.extensions_left) if view.can_extend else tr("ui.idle.no_more")
         column.add_widget(self.body_text(left, muted=True))

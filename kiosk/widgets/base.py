@@ -79,9 +79,18 @@ class Text(CjkWrap, FreshTexture, Label):
         kw.setdefault("valign", "middle")
         kw.setdefault("size_hint_y", None)
         super().__init__(**kw)
-        self.bind(width=self._wrap, texture_size=self._grow)
+        self.stale = True  # the texture is not yet drawn for the current text/width (layouts wait for it)
+        self.bind(width=self._wrap, texture_size=self._grow, text=self._touched, text_size=self._touched,
+                  font_size=self._touched)
         self._wrap()
         self.init_wrap()
+
+    def _touched(self, *_):
+        self.stale = True
+
+    def texture_update(self, *largs):
+        super().texture_update(*largs)
+        self.stale = False
 
     def _wrap(self, *_):
         self.text_size = (self.width, None)

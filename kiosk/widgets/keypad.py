@@ -45,8 +45,14 @@ class EntryBox(Panel):
         self.hint = hint
         self.label = Text(text=hint, font_size=font_size * 1.2, color=theme.TEXT_MUTED, kiosk_role="body")
         self.add_widget(self.label)
-        self.height = max(font_size * 2.6, 120)
+        self.least = max(font_size * 2.4, 110)
+        self.height = self.least
+        self.label.bind(height=self._grow)  # a long hint or value wraps: the box grows, nothing is cut
         self.bind(value_text=self._show)
+
+    def _grow(self, *_):
+        pad = self.padding
+        self.height = max(self.least, self.label.height + (pad[1] + pad[3] if len(pad) == 4 else 2 * pad[1]))
 
     def _show(self, *_):
         if self.value_text:

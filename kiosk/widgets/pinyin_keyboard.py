@@ -37,24 +37,34 @@ class PinyinKeyboard(Column):
         self._on_change = on_change
         self._kh = key_height
         self._fs = font_size
-        top = BoxLayout(size_hint_y=None, height=key_height, spacing=8)
+        top = BoxLayout(size_hint_y=None, height=key_height, spacing=6)
         self.composition = Text(text="", font_size=font_size, color=theme.TEXT, size_hint=(None, 1), width=font_size * 4.2)
         top.add_widget(self.composition)
-        self.candidate_row = BoxLayout(spacing=8)
+        self.candidate_row = BoxLayout(spacing=6)
         top.add_widget(self.candidate_row)
         self.add_widget(top)
-        for row in ROWS:
+        for row in ROWS[:2]:
             self.add_widget(self._row([(c, c, f"pinyin.key.{c}") for c in row]))
-        digits = GridLayout(cols=10, spacing=8, size_hint_y=None, height=key_height)
+        last = BoxLayout(size_hint_y=None, height=key_height, spacing=6)  # z…m between Delete and Clear
+        for key, text, kid, width in (("delete", labels.get("delete", "⌫"), "pinyin.delete", 1.5),
+                                      *((c, c, f"pinyin.key.{c}", 1) for c in ROWS[2]),
+                                      ("clear", labels.get("clear", "clear"), "pinyin.clear", 1.5)):
+            b = self._key(key, text, kid, "key" if width == 1 else "quiet")
+            b.size_hint_x = width
+            if width != 1:
+                b.font_size = self._fs * 0.8
+            last.add_widget(b)
+        self.add_widget(last)
+        digits = GridLayout(cols=10, spacing=6, size_hint_y=None, height=key_height)
         for d in "1234567890":
             digits.add_widget(self._key(d, d, f"pinyin.digit.{d}"))
         self.add_widget(digits)
-        words = GridLayout(cols=len(WORDS), spacing=8, size_hint_y=None, height=key_height)
+        words = GridLayout(cols=len(WORDS), spacing=6, size_hint_y=None, height=key_height)
         for w in WORDS:
-            words.add_widget(self._key(w, w, f"pinyin.word.{w}"))
+            key = self._key(w, w, f"pinyin.word.{w}")
+            key.font_size = self._fs * 0.85  # 单元 fits its key
+            words.add_widget(key)
         self.add_widget(words)
-        self.add_widget(self._row([("delete", labels.get("delete", "⌫"), "pinyin.delete"),
-                                   ("clear", labels.get("clear", "clear"), "pinyin.clear")], style="quiet"))
         self._refresh()
 
     def _key(self, key: str, text: str, kid: str, style: str = "key") -> BigButton:
@@ -63,7 +73,7 @@ class PinyinKeyboard(Column):
         return b
 
     def _row(self, keys: list[tuple[str, str, str]], style: str = "key") -> BoxLayout:
-        row = BoxLayout(size_hint_y=None, height=self._kh, spacing=8)
+        row = BoxLayout(size_hint_y=None, height=self._kh, spacing=6)
         pad = (10 - len(keys)) / 2 if len(keys) < 10 and style == "key" else 0
         if pad:
             row.add_widget(BoxLayout(size_hint_x=pad))

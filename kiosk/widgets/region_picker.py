@@ -26,7 +26,7 @@ COLS = 3
 class RegionPicker(Column):
     def __init__(self, *, labels: dict[str, str], on_change: Callable[[dict[str, str]], None], lang: str,
                  value: dict[str, str] | None = None, key_height: float = 120, font_size: float = 40,
-                 regions: Regions | None = None, **kw):
+                 regions: Regions | None = None, cols: int = COLS, **kw):
         kw.setdefault("spacing", 16)
         super().__init__(**kw)
         self.regions = regions or load_regions()
@@ -38,7 +38,8 @@ class RegionPicker(Column):
         self._kh, self._fs = key_height, font_size
         self.question = Text(font_size=font_size * 1.1, color=theme.TEXT)
         self.picked = Text(font_size=font_size, color=theme.TEXT_MUTED)
-        self.grid = GridLayout(cols=COLS, spacing=12, size_hint_y=None)
+        self.cols = cols
+        self.grid = GridLayout(cols=cols, spacing=12, size_hint_y=None)
         self.pager = BoxLayout(size_hint_y=None, height=key_height, spacing=16)
         for w in (self.question, self.picked, self.grid, self.pager):
             self.add_widget(w)
@@ -97,7 +98,7 @@ class RegionPicker(Column):
                           size_hint_y=None, height=self._kh)
             b.bind(on_release=lambda _b, n=place.name: self.choose(n))
             self.grid.add_widget(b)
-        rows = -(-len(self.grid.children) // COLS)
+        rows = -(-len(self.grid.children) // self.cols)
         self.grid.height = rows * self._kh + max(0, rows - 1) * 12
         if pages > 1:
             prev = BigButton(text=self.labels["prev_page"], kiosk_id="region.prev", style="quiet",
