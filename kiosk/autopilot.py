@@ -390,6 +390,7 @@ class Autopilot:
             if self.events:
                 continue  # superseded (e.g. measuring progress) before it was drawn: the newest counts
             self.frames(2)
+            self._settle()
             if self.events:
                 continue
             self.shots.take(self._label(name, view))
@@ -412,6 +413,15 @@ class Autopilot:
                     return 2
         log.error("autopilot: the flow did not finish within %.0f s", self.timeout_s)
         return 2
+
+    def _settle(self, limit: int = 30) -> None:
+        """A page that did not fit re-arranges itself within a few frames (kiosk.widgets.fit)."""
+        from kiosk.widgets.fit import layout_pending
+
+        for _ in range(limit):
+            if not layout_pending():
+                return
+            self.frames(1)
 
     def perform(self, view: ViewBase, decision: Any) -> None:
         """Carry out an answers-file decision with taps (Cancel goes through its confirmation)."""

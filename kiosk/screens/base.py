@@ -302,6 +302,8 @@ class FlowScreen(KioskScreen):
         self.build_body(column)
         if s.landscape and not controls.children:
             self._split_pictures(column, controls)
+        if s.landscape and not _tappable(controls) and self.dock() is None:  # text on both sides: even widths
+            left.size_hint_x = right.size_hint_x = 0.5
         if s.landscape:
             self._moves = 0
             column.on_overflow = column.on_overflow or (lambda: self._rebalance(column, controls, True))
@@ -335,7 +337,7 @@ class FlowScreen(KioskScreen):
     def _rebalance(self, left, right, from_left: bool) -> None:
         """Landscape: a pane is too tall. Move a text at its edge across — the left pane's
         last, or the right pane's first (or last) — while the other pane has room. Answers
-        (anything with a kiosk_id in it), pictures and the heading never move."""
+        (anything with a kiosk_id in it) and pictures never move, nor a heading to the left."""
         if self._moves >= 8:
             return
         src, dst = (left, right) if from_left else (right, left)
@@ -343,7 +345,7 @@ class FlowScreen(KioskScreen):
         # Kivy: index=len(children) puts a widget at the top of a vertical box, index=0 at the bottom
         ends = [(kids[-1], len(dst.children))] if from_left else [(kids[0], 0), (kids[-1], 0)]
         for w, index in ends if kids else ():
-            if getattr(w, "is_picture", False) or getattr(w, "kiosk_role", "") == "heading" or _tappable(w):
+            if getattr(w, "is_picture", False) or _tappable(w) or (not from_left and getattr(w, "kiosk_role", "") == "heading"):
                 continue
             if dst.spare() < w.height + dst.spacing:
                 continue

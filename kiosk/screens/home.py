@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from kivy.clock import Clock
+from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
@@ -19,6 +19,12 @@ from kiosk.widgets.illustration import Illustration
 
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class HomeTile(BigButton):
+    """A service tile; `need` is the height its wrapped text needs (its least height)."""
+
+    need = NumericProperty(0)
 
 
 class HomeScreen(KioskScreen):
@@ -52,6 +58,7 @@ class HomeScreen(KioskScreen):
             outer.add_widget(self._keypad())
         scroll = ScrollView(do_scroll_x=False, bar_width=12, scroll_type=["bars", "content"])
         self._scroll = scroll
+        scroll.scrolls_by_design = True  # the catalogue is a list (groups, search); flow pages never scroll
         tiles = Column(spacing=s.gap)
         if self.typed:
             found = catalogue.search(self.typed)
@@ -129,39 +136,58 @@ class HomeScreen(KioskScreen):
         return 2 if self.app.lang == "zh" and not self.app.elderly else 1
 
     def _grid(self, services, prefix: str) -> GridLayout:
+        """Tiles `_columns()` a row (one more in landscape), all as tall as the tallest one's wrapped text needs."""
         s = self.s
-        cols = self._columns()
+        cols = self._columns() + (1 if s.landscape else 0)  # one more a row on a wide screen
         grid = GridLayout(cols=cols, spacing=s.gap, size_hint_y=None)
-        tile_h = s.px(200 if cols == 2 else 170)
-        for service in services:
-            grid.add_widget(self._tile(service, prefix, tile_h))
-        if len(services) % cols:
-            grid.add_widget(Widget(size_hint_y=None, height=tile_h))  # keep a lone tile half wide
+        least = s.px(170)
+        tiles = [self._tile(service, prefix, least) for service in services]
+        for tile in tiles:
+            grid.add_widget(tile)
+        filler = [Widget(size_hint_y=None, height=least) for _ in range(-len(services) % cols)]
+        for w in filler:  # keep a lone tile one column wide
+            grid.add_widget(w)
         rows = -(-len(services) // cols)
-        grid.height = rows * tile_h + max(rows - 1, 0) * s.gap
+
+        def fit(*_):
+            tile_h = max([least] + [t.need for t in tiles])
+            for w in tiles + filler:
+                w.height = tile_h
+            grid.height = rows * tile_h + max(rows - 1, 0) * s.gap
+
+        for t in tiles:
+            t.bind(need=fit)
+        fit()
         return grid
 
     def _tile(self, service, prefix: str, height: float) -> BigButton:
         tr, s = self.tr, self.s
         avail = self.app.availability(service.name)  # flows/availability.py: can it start now, and why not
-        tile = BigButton(text="", kiosk_id=f"{prefix}.{service.name}", style="secondary",
-                         size_hint_y=None, height=height, primary=True, disabled=not avail.available)
-        row = BoxLayout(padding=(s.px(20), s.px(16)), spacing=s.px(16))
-        icon = Illustration(key=service.icon or self._entry_icon(service.name), size_hint_x=None, width=s.px(96))
+        tile = HomeTile(text="", kiosk_id=f"{prefix}.{service.name}", style="secondary",
+                        size_hint_y=None, height=height, primary=True, disabled=not avail.available)
+        pad = s.px(16)
+        row = BoxLayout(padding=(s.px(20), pad), spacing=s.px(16))
+        icon = Illustration(key=service.icon or self._entry_icon(service.name), size_hint_x=None,
+                            width=s.px(96 if not s.landscape else 72))
         texts = BoxLayout(orientation="vertical", spacing=s.px(4))
-        title = Label(text=tr(f"service.{service.name}.title"), font_size=s.px(42), bold=True, color=theme.TEXT,
-                      halign="left", valign="bottom")
-        desc = Label(text=tr(avail.note.key) if avail.note else tr(f"service.{service.name}.desc"), font_size=s.small,
-                     color=theme.TEXT if avail.note else theme.TEXT_MUTED, bold=avail.note is not None,
-                     halign="left", valign="top")
+        title = Text(text=tr(f"service.{service.name}.title"), font_size=s.capped(42, 1.12), bold=True,
+                     color=theme.TEXT)
+        desc = Text(text=tr(avail.note.key) if avail.note else tr(f"service.{service.name}.desc"),
+                    font_size=s.capped(34, 1.12), color=theme.TEXT if avail.note else theme.TEXT_MUTED,
+                    bold=avail.note is not None, line_height=1.1)
         title.disabled_color = theme.TEXT_MUTED  # an unavailable service stays readable, and so does why
         desc.disabled_color = theme.TEXT
-        title.size_hint_y = None  # as tall as its (wrapped) text; the description takes what is left
-        title.bind(width=lambda w, width: setattr(w, "text_size", (width, None)),
-                   texture_size=lambda w, ts: setattr(w, "height", ts[1]))
-        desc.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+        texts.add_widget(Widget())  # the two texts wrap (never cut) and sit in the middle of the tile
         texts.add_widget(title)
         texts.add_widget(desc)
+        texts.add_widget(Widget())
+
+        def need(*_):
+            tile.need = title.height + desc.height + texts.spacing * 3 + 2 * pad
+
+        title.bind(height=need)
+        desc.bind(height=need)
+        need()
         row.add_widget(icon)
         row.add_widget(texts)
         tile.add_widget(row)

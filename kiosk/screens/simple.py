@@ -124,8 +124,10 @@ class MeasuringScreen(FlowScreen, Sweep):
             code.is_picture = True
             column.add_widget(code)
         elif view.device:
-            column.add_widget(self.picture(view.device, s.px(340)))
+            column.add_widget(self.picture(view.device, s.px(340), lo=0 if s.elderly else None))
         heading = self.heading(tr.msg(view.instruction))
+        if s.elderly:  # long instructions and a card of steps: the heading grows less than the text
+            heading.font_size = s.capped(54, 1.1)
         if qr:
             heading.halign = "center"
         column.add_widget(heading)
@@ -135,6 +137,8 @@ class MeasuringScreen(FlowScreen, Sweep):
                          size_hint_y=None, padding=s.px(32))
             hint = self.body_text(tr(hint_key))
             hint.line_height = 1.3  # MIIT: line spacing ≥ 1.3
+            if s.landscape or s.elderly:  # the steps a little smaller, still larger than normal text
+                hint.font_size = s.capped(44, 1.1)
             card.add_widget(hint)
             hint.bind(height=lambda w, h: setattr(card, "height", h + 2 * s.px(32)))
             card.height = hint.height + 2 * s.px(32)
@@ -148,7 +152,9 @@ class MeasuringScreen(FlowScreen, Sweep):
             self.percent.text = tr("ui.payment.waiting")
             self.start_sweep(self.bar)
         else:
-            self.add_control(self.body_text(tr("ui.measuring.keep_still"), muted=True))
+            keep = self.body_text(tr("ui.measuring.keep_still"), muted=True)
+            keep.font_size = s.capped(44, 1.1) if s.landscape or s.elderly else keep.font_size
+            self.add_control(keep)
             self._show_progress(view)
 
     def _show_progress(self, view: Measuring) -> None:

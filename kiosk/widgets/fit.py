@@ -12,6 +12,8 @@ on that, so it does not ship).
 
 from __future__ import annotations
 
+import weakref
+
 from kivy.clock import Clock
 from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -76,6 +78,10 @@ class FitColumn(FollowsChildrenHeight, BoxLayout):
         self.bind(target=self._fit)
 
     def _check_overflow(self, *_):
+        _PENDING.discard(self)
+        self._check()
+
+    def _check(self) -> None:
         """Only a settled layout counts: while a text is still being wrapped to its final
         width (a label starts 100 px wide, so very tall) or the column still changes size,
         look again next frame."""
@@ -84,6 +90,7 @@ class FitColumn(FollowsChildrenHeight, BoxLayout):
         settled = (self.height, self.width, self.target)
         if _unsettled(self) or settled != self._last_layout:  # still moving: look again next frame
             self._last_layout = settled
+            _PENDING.add(self)
             Clock.schedule_once(self._check_overflow, 0)
             return
         self.on_overflow()
@@ -108,6 +115,7 @@ class FitColumn(FollowsChildrenHeight, BoxLayout):
                     c.height = int(h)  # floor: rounding up could overflow by a pixel or two
             self.height = base + sum(c.height for c in flexible)
             if self.on_overflow is not None and self.height - self.target > 1:
+                _PENDING.add(self)
                 self._overflow_check()
         finally:
             self._fitting = False
@@ -120,6 +128,15 @@ class FitColumn(FollowsChildrenHeight, BoxLayout):
     def overflow(self) -> float:
         """How many px the content is taller than the height it was given (0 when it fits)."""
         return max(0.0, self.height - self.target)
+
+
+_PENDING: "weakref.WeakSet[FitColumn]" = weakref.WeakSet()
+
+
+def layout_pending() -> bool:
+    """True while a page may still re-arrange itself (a column that did not fit is being
+    looked at again); the autopilot and the tests wait for this before they look."""
+    return any(c.parent is not None and c.get_root_window() is not None for c in list(_PENDING))
 
 
 def _unsettled(root) -> bool:
