@@ -20,7 +20,8 @@ def tile_ids(app) -> list[str]:
 
 
 def texts(app) -> set[str]:
-    return {w.text for w in walk(app.screens["home"]) if isinstance(getattr(w, "text", None), str)}
+    """Every text on home, as written (tile texts are wrapped to their width: kiosk.widgets.wrap)."""
+    return {getattr(w, "source_text", w.text) for w in walk(app.screens["home"]) if isinstance(getattr(w, "text", None), str)}
 
 
 def test_home_offers_every_service_grouped_as_the_hall_does(kivy_ui, artifacts):
