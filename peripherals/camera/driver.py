@@ -67,6 +67,9 @@ class _SimCapture:
     def release(self) -> None:
         pass  # the named simulator outlives the driver, so a replugged camera can be reopened
 
+    def prompt(self, action: str | None) -> None:
+        self.sim.prompt(action)
+
     def present(self) -> bool:
         return self.sim.plugged
 
@@ -176,6 +179,13 @@ class OpenCvCamera(Camera):
         )
 
     # -- Camera -------------------------------------------------------------------------
+    def show_prompt(self, action: str | None) -> None:
+        """The liveness prompt now on screen (None: none). A plain camera ignores it; a kiosk
+        with a guide-light ring can light it; the simulator's citizen acts on it."""
+        hook = getattr(self._capture, "prompt", None)
+        if hook is not None:
+            hook(action)
+
     def read_frame(self) -> np.ndarray:
         """The next BGR frame; retries until `read_timeout`, then DeviceTimeout (or DeviceNotPresent when gone)."""
         capture = self._capture

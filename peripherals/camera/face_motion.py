@@ -102,7 +102,7 @@ def moved_landmarks(p: np.ndarray, action: str, s: float) -> np.ndarray:
         depth[g.EYES] = 0.15
         depth[g.BROWS] = 0.2
         depth[8] = 0.3
-        q[:, 0] += sign * s * 0.22 * w * depth
+        q[:, 0] += sign * s * 0.30 * w * depth
         # the far-side contour compresses, the near side comes round
         side = (p[:, 0] - centre_x) / (w / 2)
         q[g.JAW, 0] += sign * s * 0.06 * w * (1 - sign * side[g.JAW])

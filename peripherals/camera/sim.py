@@ -7,7 +7,8 @@ does — `(ok, frame)` — and the driver reads it through the `simcam://` port:
     simcam://NAME?source=face&fps=15&size=640x480&noise=1&faults=black:2
 
 `source` is a builtin scene name (see `SCENES`), an image file, a directory or glob of
-images, a comma-separated list of images, or a video file. The instance is registered
+images, a comma-separated list of images, a video file, or a face sequence from a real
+photo (`citizen:NAME`, `print:NAME`, `phone:NAME`, `replay:NAME`; see sim_faces). The instance is registered
 under NAME (created on first use, options of later URLs ignored) so a test can inject
 faults into, unplug and replug the very camera a driver is reading. Call `forget()`
 between tests.
@@ -45,6 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
+from peripherals.camera import sim_faces
 from peripherals.camera.errors import SceneUnavailable
 from peripherals.camera.page_scene import DOCUMENT_SCENES
 from peripherals.camera.page_scene import scene as document_scene
@@ -183,11 +185,13 @@ def _image_paths(source: str) -> list[str] | None:
 
 def _open_source(
     source: str | Path | Sequence[str | Path | np.ndarray], size: tuple[int, int] | None, loop: bool
-) -> _Stills | _Video:
+) -> _Stills | _Video | sim_faces.LiveCitizen | sim_faces.Attack:
     if isinstance(source, (list, tuple)):
         frames = [item if isinstance(item, np.ndarray) else _load_image(item) for item in source]
         return _Stills([_fit(f, size) for f in frames])
     source = str(source)
+    if sim_faces.is_face_source(source):
+        return sim_faces.open_face_source(source, size)
     if source in DOCUMENT_SCENES:
         return _Stills([document_scene(source, size or DEFAULT_SIZE)])
     if source in SCENES:
@@ -291,6 +295,16 @@ class CameraSimulator:
 
     def close(self) -> None:
         self._source.close()
+
+    def prompt(self, action: str | None) -> None:
+        """The liveness prompt the screen shows: a `citizen:` source acts on it, others ignore it."""
+        hook = getattr(self._source, "prompt", None)
+        if hook is not None:
+            hook(action)
+
+    @property
+    def prompts(self) -> list[str]:
+        return list(getattr(self._source, "prompts", []))
 
     def _pace(self) -> None:
         if self.fps is None:

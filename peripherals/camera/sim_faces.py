@@ -1,0 +1,135 @@
+"""Face sources for the camera simulator: a live citizen who follows the prompt, and attacks.
+
+    simcam://camera?source=citizen:resident     a person who does what the screen asks
+    simcam://camera?source=print:resident       a printed photo of them, tilted by hand
+    simcam://camera?source=print-still:resident / print-moved:resident
+    simcam://camera?source=phone:resident       their photo on a phone screen, moved
+    simcam://camera?source=replay:resident      a phone replaying a recording of them doing
+                                                turn-right, blink, nod (a fixed order)
+
+The name after the colon is a photo in peripherals/camera/citizens/ (resident, hmt,
+foreign: the simulated ID cards' holders, real photos, see SOURCES.md there) or a path to
+any photo. The citizen hears the prompt through `prompt(action)` — the camera driver's
+`show_prompt`, called by the flow when it shows a challenge — the way a person reacts to
+the screen; the attacks ignore it. Frames are built on first use and cached per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from peripherals.camera.errors import SceneUnavailable
+
+CITIZENS = Path(__file__).resolve().parent / "citizens"
+KINDS = ("citizen", "print", "print-still", "print-moved", "phone", "replay")
+REPLAY_ORDER = ("turn-right", "blink", "nod")
+
+
+def is_face_source(source: str) -> bool:
+    return isinstance(source, str) and source.partition(":")[0] in KINDS and ":" in source
+
+
+def _photo_path(name: str) -> Path:
+    path = CITIZENS / f"{name}.jpg"
+    if path.is_file():
+        return path
+    path = Path(name)
+    if path.is_file():
+        return path
+    known = ", ".join(sorted(p.stem for p in CITIZENS.glob("*.jpg")))
+    raise SceneUnavailable(f"no citizen photo {name!r}; builtin: {known}, or a path to a photo")
+
+
+@lru_cache(maxsize=8)
+def _neutral(name: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    from peripherals.camera.face_motion import portrait_frame
+
+    photo = cv2.imread(str(_photo_path(name)), cv2.IMREAD_COLOR)
+    if photo is None:
+        raise SceneUnavailable(f"cannot read citizen photo {name!r}")
+    try:
+        return portrait_frame(photo, size)
+    except Exception as exc:  # no face in the photo, or no face engine installed
+        raise SceneUnavailable(f"citizen photo {name!r} cannot be used: {exc}") from None
+
+
+@lru_cache(maxsize=40)
+def _clip(name: str, size: tuple[int, int], action: str) -> tuple[np.ndarray, ...]:
+    from peripherals.camera.face_motion import action_clip
+
+    base, landmarks = _neutral(name, size)
+    return tuple(action_clip(base, landmarks, action))
+
+
+@lru_cache(maxsize=8)
+def _attack(kind: str, name: str, size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    from peripherals.camera import face_motion as fm
+
+    base, landmarks = _neutral(name, size)
+    if kind.startswith("print"):
+        return tuple(fm.printed_photo(base, {"print": "tilted"}.get(kind, kind.partition("-")[2]), frames=90))
+    if kind == "phone":
+        return tuple(fm.phone_replay([base] * 90))
+    return tuple(fm.phone_replay(fm.live_sequence(base, landmarks, REPLAY_ORDER)))
+
+
+class LiveCitizen:
+    """Neutral frames, and the frames of an action once prompted (out and back, then neutral)."""
+
+    def __init__(self, name: str, size: tuple[int, int]) -> None:
+        self.name, self.size = name, size
+        self.base, self.landmarks = _neutral(name, size)
+        self._queue: deque[np.ndarray] = deque()
+        self._lock = threading.Lock()
+        self.prompts: list[str] = []
+
+    def prompt(self, action: str | None) -> None:
+        if not action:
+            return
+        from peripherals.face.liveness import Challenge
+
+        Challenge(action)  # only the known actions
+        clip = _clip(self.name, self.size, action)
+        with self._lock:
+            self.prompts.append(action)
+            self._queue.clear()
+            self._queue.extend([self.base] * 2 + list(clip))  # a moment to read the prompt
+
+    def frame(self, index: int) -> np.ndarray:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.base
+
+    def close(self) -> None:
+        pass
+
+
+class Attack:
+    """A looped attack sequence; prompts change nothing."""
+
+    def __init__(self, kind: str, name: str, size: tuple[int, int]) -> None:
+        self.frames = _attack(kind, name, size)
+        self.prompts: list[str] = []
+
+    def prompt(self, action: str | None) -> None:
+        if action:
+            self.prompts.append(action)
+
+    def frame(self, index: int) -> np.ndarray:
+        return self.frames[index % len(self.frames)]
+
+    def close(self) -> None:
+        pass
+
+
+def open_face_source(source: str, size: tuple[int, int] | None) -> LiveCitizen | Attack:
+    kind, _, name = source.partition(":")
+    size = tuple(size) if size else (640, 480)
+    if kind == "citizen":
+        return LiveCitizen(name, size)
+    return Attack(kind, name, size)
