@@ -25,8 +25,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice import (card_routes, document_routes, documents, errand_routes, numbers, provisional, rules, seed,
-                        terminal)
+from backoffice import (card_routes, document_routes, documents, errand_routes, identity, numbers, provisional, rules,
+                        seed, terminal)
 from backoffice.db import Database
 from backoffice.http import TZ, Rejection, now
 from backoffice.http import json_response as _json
@@ -527,6 +527,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
     card_routes.register(api, bo)  # transit-card top-up
     provisional.add_routes(api, bo, now)
     document_routes.register(api, bo)  # government-service papers received, results mailed back
+    identity.register(api, bo)  # CTID-style face verification of the simulated card holders
     return api
 
 

@@ -24,7 +24,6 @@ import logging
 from enum import StrEnum
 from typing import Any, Awaitable, Callable, ClassVar, TypeVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flows.availability import OfflinePolicy, policy_of
@@ -309,72 +308,7 @@ async def ask_consent(ctx: Ctx, message: str, items: tuple[ConsentItem, ...]) ->
     return await ctx.ask(Consent(message=msg(message), items=items))
 
 
-# --- face -----------------------------------------------------------------------------------
-
-
-class FaceResult(BaseModel):
-    """The outcome of the face gate (and of the 1:1 comparison when asked for). No image."""
-
-    passed: bool
-    score: float | None = None
-    frames: int = 0
-
-
-async def _face_round(ctx: Ctx, *, verify_card: Any = None) -> tuple[FaceResult, Any]:
-    """Frames until two in a row pass the quality gate and differ (a frozen or static feed fails).
-
-    The gate is a quality gate, not liveness detection: a photo held up to the camera can
-    pass it. Liveness is out of scope (docs/flows.md).
-    """
-    s = ctx.deps.settings
-    devices = ctx.deps.devices
-    previous: np.ndarray | None = None
-    for i in range(s.face_frames):
-        frame = await devices.frame()
-        check = await devices.check_face(frame)
-        reason = check.reasons[0].value if check.reasons else "ok"
-        await ctx.show(Measuring(instruction=msg(f"face.issue.{reason}"), progress_fraction=(i + 1) / s.face_frames,
-                                 device="camera"))
-        if check.passed:
-            if previous is not None and not np.array_equal(previous, frame):
-                score = None
-                if verify_card is not None:
-                    assert ctx.deps.face_verifier is not None
-                    score = float(await ctx.deps.face_verifier.verify(verify_card, frame))
-                    if score < s.face_match_threshold:
-                        return FaceResult(passed=False, score=score, frames=i + 1), None
-                return FaceResult(passed=True, score=score, frames=i + 1), frame
-            previous = frame
-        else:
-            previous = None
-        if s.face_frame_interval_s:
-            await asyncio.sleep(s.face_frame_interval_s)
-    return FaceResult(passed=False, frames=s.face_frames), None
-
-
-async def face_check(ctx: Ctx, *, topic: str, verify_card: Any = None) -> FaceResult:
-    """The face check with its non-biometric alternative (call staff) offered at every turn.
-
-    `verify_card`: compare the face with this card's photo (tax real-name check); needs a
-    FaceVerifier, without which only the staff check is offered.
-    """
-    can_verify = verify_card is None or ctx.deps.face_verifier is not None
-    start = ChoiceOption(key="start", label=msg("face.start"))
-    options = (start, STAFF) if can_verify else (STAFF,)
-    intro = msg(f"face.{topic}.intro") if can_verify else msg("face.no_verifier")
-    answer = await ctx.ask(Choice(message=intro, options=options))
-    while True:
-        if answer == "staff":
-            raise staff_needed(topic)
-        result, _frame = await ctx.call(
-            lambda: _face_round(ctx, verify_card=verify_card),
-            view=Measuring(instruction=msg("face.look_at_camera"), device="camera"),
-            timeout=ctx.deps.settings.face_frames * (ctx.deps.settings.face_frame_interval_s + 5) + 10,
-        )
-        if result.passed:
-            return result
-        code = "face_mismatch" if result.score is not None else "face_check_failed"
-        answer = await ctx.ask(error_view(code, msg(f"face.{code}"), msg("face.retry_or_staff"), options=(RETRY, STAFF)))
+# --- face: see flows/face_check.py ---------------------------------------------------------
 
 
 # --- licence photo --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Protocol, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,7 +69,12 @@ class FlowSettings(BaseModel):
     card_attempts: int = Field(default=3, ge=1, description="failed reads before only 'call staff' is offered")
     face_frames: int = Field(default=12, ge=2, description="frames tried per face-check round")
     face_frame_interval_s: float = Field(default=0.15, ge=0, description="pause between those frames")
-    face_match_threshold: float = Field(default=0.8, ge=0, le=1, description="FaceVerifier score needed")
+    face_match_threshold: float = Field(default=0.5, ge=0, le=1,
+                                        description="FaceVerifier score needed (measured: docs/face.md)")
+    face_liveness: bool = Field(default=True, description="ask liveness challenges before the comparison")
+    face_challenges: int = Field(default=2, ge=1, le=5, description="challenges per attempt, in a random order")
+    face_challenge_time_s: float = Field(default=6.0, gt=0, description="time allowed for one challenge")
+    face_attempts: int = Field(default=3, ge=1, description="failed face attempts before only staff is offered")
     photo_attempts: int = Field(default=3, ge=1, description="frames tried for the licence photo per round")
     acuity: AcuitySettings = Field(default_factory=AcuitySettings)
     eye_timeout_s: float = Field(default=300.0, gt=0, description="one eye's whole acuity procedure")
@@ -252,9 +257,16 @@ class DeviceAccess:
         return await self._run(DeviceKind.CAMERA, lambda d: d.read_frame())  # type: ignore[attr-defined]
 
     async def check_face(self, frame: Any) -> Any:
-        from peripherals.camera.face import check_face
+        from peripherals.face.quality import check_quality
 
-        return await asyncio.to_thread(check_face, frame)
+        return await asyncio.to_thread(check_quality, frame)
+
+    async def prompt_camera(self, action: str | None) -> None:
+        """Tell the camera which liveness prompt is on screen (a guide light; the simulator's citizen)."""
+        try:
+            await self._run(DeviceKind.CAMERA, lambda d: d.show_prompt(action))  # type: ignore[attr-defined]
+        except (AttributeError, DeviceNotPresent):
+            pass
 
     async def licence_photo(self, frame: Any, face: Any) -> Any:
         from peripherals.camera.photo import make_licence_photo
@@ -319,6 +331,7 @@ class FlowDeps:
     settings: FlowSettings = field(default_factory=FlowSettings)
     audio: AudioOut = field(default_factory=NoAudio)
     face_verifier: FaceVerifier | None = None
+    staff_pin: Callable[[str], Awaitable[bool]] | None = None  # staff confirm a citizen in person (the PIN store)
     sims: dict[str, Any] = field(default_factory=dict)  # simulator instances by kind (sim only)
     paper: Any = None  # flows.paper.path.PaperPath when the kiosk prints on pre-numbered invoice paper
     vehicles: VehicleService | None = None
@@ -341,7 +354,7 @@ SIM_DEFAULTS: dict[str, dict[str, str]] = {
     "bp": {"sys": "128", "dia": "82", "pulse": "72", "duration": "0.3"},
     "eye": {"acuity_left": "5.0", "acuity_right": "5.0", "answer_delay": "0.02", "seed": "1"},
     "printer": {},
-    "camera": {"source": "face"},
+    "camera": {"source": "citizen:resident"},  # a real photo who follows the liveness prompts
     "height": {"height": "172", "weight": "68", "period": "0.3"},
     "cardreader": {},
     "doccam": {"source": "document", "size": "1600x1200"},
@@ -404,6 +417,7 @@ async def sim_deps(
     settings: FlowSettings | None = None,
     client_options: dict[str, Any] | None = None,
     face_score: float | None = 0.93,
+    real_face: bool = False,
     start_wait: float = 20.0,
     audio_realtime: bool = False,
 ) -> AsyncIterator[FlowDeps]:
@@ -424,7 +438,7 @@ async def sim_deps(
     deps = FlowDeps.from_backoffice(
         DeviceAccess(supervisor), backoffice, settings=settings or FlowSettings(),
         audio=SimAudio(tone_s=0.6 if audio_realtime else None, realtime=audio_realtime),
-        face_verifier=SimFaceVerifier(face_score) if face_score is not None else None, sims=sims,
+        face_verifier=_sim_verifier(backoffice, face_score, real_face), sims=sims,
     )
     try:
         yield deps
@@ -434,6 +448,16 @@ async def sim_deps(
         stopper.start()
         await asyncio.to_thread(stopper.join, 10)
         _forget_sims(configs)
+
+
+def _sim_verifier(backoffice: Any, face_score: float | None, real_face: bool) -> FaceVerifier | None:
+    """`real_face`: the back office's identity service compares for real (the virtual kiosk);
+    else a fixed score (flow tests), or None for a kiosk without a verifier."""
+    if real_face:
+        from flows.face_verifiers import IdentityServiceVerifier
+
+        return IdentityServiceVerifier(backoffice)
+    return SimFaceVerifier(face_score) if face_score is not None else None
 
 
 def _forget_sims(configs: dict) -> None:

@@ -34,11 +34,11 @@ from flows.common_steps import (
     abort_with,
     ask_consent,
     error_view,
-    face_check,
     print_receipt,
     read_id_card,
     staff_needed,
 )
+from flows.face_check import face_check
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal

@@ -24,12 +24,12 @@ from flows.common_steps import (
     WaybillInfo,
     abort_with,
     ask_consent,
-    face_check,
     print_receipt,
     read_id_card,
     staff_needed,
     yuan,
 )
+from flows.face_check import face_check, staff_identity_check
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
@@ -48,6 +48,8 @@ class TaxState(BaseModel):
     face_passed: bool = False
     face_score: float | None = None
     face_reference: str | None = None
+    face_method: str = "face"  # face | staff (the non-biometric alternative, confirmed with the staff PIN)
+    biometrics: bool = True  # consent to the face comparison (separate, optional)
     item: str | None = None
     amount_fen: int | None = None
     tax_rate_percent: int = 3
@@ -110,13 +112,15 @@ class TaxInvoice(MailingSteps[TaxState]):
         if not answer.ok("invoice"):
             raise abort_with(AbortReason.CONSENT_DECLINED, "invoice_consent_declined", msg("tax.consent.declined"),
                              msg("error.next.counter"))
-        if not answer.ok("biometrics"):
-            raise staff_needed("identity")
+        ctx.state.biometrics = answer.ok("biometrics")
         return Next(step=self.Step.FACE)
 
     async def step_face(self, ctx: Ctx) -> Next | Done | Abort:
-        result = await face_check(ctx, topic="tax", verify_card=self.card)
-        ctx.state.face_passed, ctx.state.face_score = True, result.score
+        if ctx.state.biometrics:
+            result = await face_check(ctx, topic="tax", verify_card=self.card)
+        else:  # no consent to biometrics: staff check the citizen in person
+            result = await staff_identity_check(ctx, "identity")
+        ctx.state.face_passed, ctx.state.face_score, ctx.state.face_method = True, result.score, result.method
         ctx.state.face_reference = "face-check-" + ctx.idempotency_key("face")[:20]
         return Next(step=self.Step.DETAILS)
 
@@ -156,8 +160,8 @@ class TaxInvoice(MailingSteps[TaxState]):
         invoice = await ctx.submit(ctx.deps.tax.issue_invoice, InvoiceRequest(
             buyer_name=st.holder.name, buyer_id_number=st.holder.id_number, amount_fen=st.amount_fen, item=st.item,
             tax_rate_percent=st.tax_rate_percent,  # type: ignore[arg-type]
-            real_name_check=RealNameCheck(method="face", passed=st.face_passed, reference=st.face_reference,
-                                          score=st.face_score),
+            real_name_check=RealNameCheck(method=st.face_method,  # type: ignore[arg-type]
+                                          passed=st.face_passed, reference=st.face_reference, score=st.face_score),
         ), purpose="invoice", view=Busy(message=msg("tax.issuing")))
         st.invoice_number, st.tax_fen, st.printable_lines = invoice.invoice_number, invoice.tax_fen, invoice.printable_lines
         return Next(step=self.Step.DELIVERY, allow_back=False)
@@ -196,7 +200,7 @@ class TaxInvoice(MailingSteps[TaxState]):
         assert st.invoice_number and st.amount_fen is not None and st.tax_fen is not None and st.delivery
         outcome = TaxOutcome(
             invoice_number=st.invoice_number, amount_fen=st.amount_fen, tax_fen=st.tax_fen, delivery=st.delivery,
-            real_name_method="face", waybill_id=st.waybill.waybill_id if st.waybill else None,
+            real_name_method=st.face_method, waybill_id=st.waybill.waybill_id if st.waybill else None,
             tracking_number=st.waybill.tracking_number if st.waybill else None,
             payment_order_id=st.payment_order_id, printed=printed, paper_invoice=st.paper_invoice,
         )

@@ -402,6 +402,8 @@ async def run_in_process(
     clock: Any = None,
     client_options: dict[str, Any] | None = None,
     face_score: float | None = 0.93,
+    real_face: bool = False,
+    staff_pin: Callable[[str], Any] | None = None,
     intercept: Callable[[ViewBase, FlowDeps], Any] | None = None,
     kiosk_id: str = "test-kiosk",
     use_outbox: bool = True,
@@ -412,7 +414,8 @@ async def run_in_process(
 
     spec = spec if isinstance(spec, AnswersFile) else AnswersFile.model_validate(spec)
     async with sim_deps(backoffice_url, sim_options=spec.sim, settings=FlowSettings(**spec.settings),
-                        client_options=client_options, face_score=face_score) as deps:
+                        client_options=client_options, face_score=face_score, real_face=real_face) as deps:
+        deps.staff_pin = staff_pin
         with Journal(state_dir) as journal:
             async with running_outbox(state_dir, deps.traffic, kiosk_id=kiosk_id, keystore=journal.keystore) as outbox:
                 deps.outbox = outbox if use_outbox else None

@@ -31,6 +31,7 @@ from flows.services.errors import (
     ServiceTimeout,
     ServiceUnavailable,
 )
+from flows.services.identity import IdentityServiceMixin
 from flows.services.http_hall import HallServicesMixin
 from flows.services.http_hall import _seg as _segment
 from flows.services.models import (
@@ -64,7 +65,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 _RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-class HttpBackOffice(HallServicesMixin):
+class HttpBackOffice(HallServicesMixin, IdentityServiceMixin):
     """All back-office services over HTTP. Use as `async with HttpBackOffice(url) as bo:`.
 
     `timeout` bounds each attempt (read/write/pool), `connect_timeout` the TCP connect;

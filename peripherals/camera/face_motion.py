@@ -25,8 +25,9 @@ SIZE = (640, 480)
 ACTION_FRAMES = 9  # frames per action: out and back
 
 
-def portrait_frame(photo: np.ndarray, size: tuple[int, int] = SIZE, face_fraction: float = 0.30) -> tuple[np.ndarray, np.ndarray]:
-    """The photo scaled and shifted so its face is ≈30 % of the frame width, centred a little above the middle."""
+def portrait_frame(photo: np.ndarray, size: tuple[int, int] = SIZE, face_fraction: float = 0.24) -> tuple[np.ndarray, np.ndarray]:
+    """The photo scaled and shifted so its face is ≈24 % of the frame width (a citizen at arm's length, the
+    whole head in view for the licence photo), centred a little above the middle."""
     face = largest_face(photo)
     scale = face_fraction * size[0] / face.box.w
     cx, cy = face.box.cx * scale, face.box.cy * scale
@@ -145,8 +146,10 @@ def _paint_closed_eyes(frame: np.ndarray, p: np.ndarray, s: float) -> None:
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(iod * 0.08)),) * 2))
     frame[:] = cv2.inpaint(frame, mask, max(3, int(iod * 0.06)), cv2.INPAINT_TELEA)
     for eye in (g.LEFT_EYE, g.RIGHT_EYE):
-        lid = np.round(p[[eye[0], eye[5], eye[4], eye[3]]]).astype(np.int32)
-        cv2.polylines(frame, [lid], False, (40, 45, 60), max(1, int(iod * 0.025)), lineType=cv2.LINE_AA)
+        e = p[eye]  # corners 0 and 3; upper lid 1, 2; lower lid 5, 4
+        lid = np.array([e[0], (e[1] + e[5] * 2) / 3, (e[2] + e[4] * 2) / 3, e[3]])  # where the closed lids meet
+        cv2.polylines(frame, [np.round(lid).astype(np.int32)], False, (35, 40, 55), max(2, int(iod * 0.04)),
+                      lineType=cv2.LINE_AA)
 
 
 def action_frame(base: np.ndarray, landmarks: np.ndarray, action: str, s: float) -> np.ndarray:

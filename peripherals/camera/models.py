@@ -48,6 +48,10 @@ class FaceIssue(StrEnum):
     TOO_DARK = "too_dark"
     TOO_BRIGHT = "too_bright"
     BLURRED = "blurred"
+    NOT_FACING = "not_facing"  # head turned or raised/lowered beyond the pose limits
+    HEAD_TILTED = "head_tilted"  # head tilted sideways (roll)
+    EYES_CLOSED = "eyes_closed"
+    FACE_COVERED = "face_covered"  # a mask or a hand over nose and mouth
 
 
 ISSUE_MESSAGES: dict[FaceIssue, str] = {
@@ -59,6 +63,10 @@ ISSUE_MESSAGES: dict[FaceIssue, str] = {
     FaceIssue.TOO_DARK: "Your face is too dark. Please face the light.",
     FaceIssue.TOO_BRIGHT: "Your face is too bright. Please move out of direct light.",
     FaceIssue.BLURRED: "The picture is blurred. Please hold still.",
+    FaceIssue.NOT_FACING: "Please look straight at the camera.",
+    FaceIssue.HEAD_TILTED: "Please hold your head straight.",
+    FaceIssue.EYES_CLOSED: "Please open your eyes.",
+    FaceIssue.FACE_COVERED: "Please take off your mask; nose and mouth must be visible.",
 }
 
 

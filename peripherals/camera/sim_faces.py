@@ -90,7 +90,9 @@ class LiveCitizen:
         self.prompts: list[str] = []
 
     def prompt(self, action: str | None) -> None:
-        if not action:
+        if not action:  # the prompt is gone: the citizen looks at the camera again
+            with self._lock:
+                self._queue.clear()
             return
         from peripherals.face.liveness import Challenge
 

@@ -87,6 +87,7 @@ def expansions() -> dict[str, set[str]]:
     from flows.medical_rules import BpAdviceLevel
     from peripherals.bp.models import BpPhase
     from peripherals.camera.models import FaceIssue
+    from peripherals.face.liveness import Challenge
 
     rejection_codes = backoffice_codes() | set(ELIGIBILITY_CODES) | set(REJECTION_NEXT)
     return {
@@ -96,8 +97,9 @@ def expansions() -> dict[str, set[str]]:
         "bp.phase.{phase}": {p.value for p in BpPhase},
         "error.rejected.{code}": rejection_codes,
         "payment.{status}": {"expired", "cancelled", "pending"},
-        "face.{code}": {"face_mismatch", "face_check_failed"},
-        "face.{topic}.intro": {"renewal", "tax"},
+        "face.{code}": {"face_mismatch", "face_check_failed", "face_not_live"},
+        "face.{topic}.intro": {"renewal", "tax", "reissue"},
+        "face.challenge.{challenge}": {c.value for c in Challenge},
         "inspection.type.{t}": set(VEHICLE_TYPES),
         "vehicle_licence.reason.{r}": set(VEHICLE_LICENCE_REASONS),
         "topup.{code}": {"no_transit_card", "not_transit_card", "different_card"},
