@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from fleet.server.api import api
 from fleet.server.console import LoginRequired, console, login_redirect
+from fleet.server.console_notifications import router as notifications_console
 from fleet.server.security_headers import SecurityHeaders
 from fleet.server.service import SERVER_VERSION, FleetServer
 
@@ -22,6 +23,7 @@ def create_app(server: FleetServer) -> FastAPI:
     app.state.server = server
     app.include_router(api)
     app.include_router(console)
+    app.include_router(notifications_console)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy
 

@@ -76,6 +76,9 @@ def test_every_rule_kind_arrives_once_by_webhook_and_email(fleet_pki, mosquitto,
         assert len(hook.posts) == 5 and len(smtp.messages) == 5  # de-duplicated across passes
         with harness.server.db.session() as session:
             assert {n.status for n in session.query(Notification)} == {"sent"}
+        page = harness.client("viewer").get("/console/notifications")  # the console's history page
+        assert page.status_code == 200 and page.text.count('class="notification sent"') == 10
+        assert "update_failed" in page.text and "first notice" in page.text
     finally:
         harness.stop()
 
