@@ -92,7 +92,7 @@ class VirtualKiosk:
                 self._stack = contextlib.AsyncExitStack()
                 self.deps = await self._stack.enter_async_context(
                     sim_deps(self.backoffice_url, sim_options=self.sim_options, settings=self.flow_settings,
-                             client_options=self.client_options,
+                             client_options=self.client_options, real_face=True,  # the identity service compares
                              audio_realtime=self.audio_realtime))  # the "sound playing" screen stays while it plays
             return self.deps
 
