@@ -31,6 +31,9 @@ EXTRA = {
     "kiosk.virtual_fleet": {"fleet.broker"},  # the virtual kiosk starts a broker
     "backoffice.card_routes": {"peripherals.cardreader.purse"},  # the issuer's side of the card's load MACs
     "backoffice.document_routes": {"flows.catalogue"},  # the government-service matters the hall accepts
+    # the reference identity service (CTID-style) compares with the same face engine, against the
+    # portraits of the simulated cards
+    "backoffice.identity": {"peripherals.face", "peripherals.idcard.sim"},
 }
 NO_KIVY = ("flows", "peripherals", "fleet", "backoffice", "lifecycle")
 MAX_LINES = 600
