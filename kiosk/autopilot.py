@@ -379,6 +379,7 @@ class Autopilot:
         self.events.clear()
         self.performer.tap(f"home.service.{self.flow_name}")
         answered: set[int] = set()
+        retaps, started = 0, False
         while time.monotonic() < deadline:
             if self.stop_requested():
                 return self.stopped_code
@@ -387,6 +388,18 @@ class Autopilot:
                 time.sleep(0.002)
                 continue
             name, view = self.events.pop(0)
+            started = started or view is not None
+            if name == "home" and not started:
+                # the home screen was redrawn (the back office came online, the fleet switched services)
+                # under the finger: ignore it when the session started anyway, else tap the tile again
+                if app.session.active:
+                    continue
+                if retaps < 3:
+                    retaps += 1
+                    self.events.clear()
+                    self.frames(2)
+                    self.performer.tap(f"home.service.{self.flow_name}")
+                    continue
             if self.events:
                 continue  # superseded (e.g. measuring progress) before it was drawn: the newest counts
             self.frames(2)
