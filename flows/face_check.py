@@ -109,7 +109,7 @@ async def _attempt(ctx: Ctx, verify_card: Any, liveness: bool) -> FaceResult:
 
 
 STAFF_PIN = FormField(name="staff_pin", label=msg("face.staff_pin.label"), kind=FieldKind.DIGITS, min_length=6,
-                      max_length=12, personal=True)
+                      max_length=12, personal=True, secret=True)
 
 
 async def staff_identity_check(ctx: Ctx, topic: str) -> FaceResult:

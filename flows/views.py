@@ -146,6 +146,7 @@ class FormField(BaseModel):
     minimum: float | None = None
     maximum: float | None = None
     personal: bool = False  # a hint to front ends: mask in screenshots, no autofill history
+    secret: bool = False  # a PIN: front ends show dots, never the digits (a citizen stands beside staff)
 
     def check(self, raw: JsonValue) -> tuple[Any, str | None]:
         """(value, None) or (None, i18n error key)."""

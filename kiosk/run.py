@@ -138,6 +138,7 @@ def _run_virtual(args: argparse.Namespace) -> int:
         )
         diagnostics = _diagnostics(state_dir, lambda: virtual.deps.devices.supervisor if virtual.deps else None,
                                    audio_output="memory:")  # the virtual kiosk's speakers: samples kept in memory
+        virtual.staff_pin = staff_pin_for(diagnostics, virtual=True)
         service_loop = ServiceLoop(stop_app=spec is None,  # the autopilot pumps its own frames and polls it
                                    disk_guard=DiskGuard(state_dir))
         app = create_app(options, virtual.services(), speaker=_speaker(args), flow_clock=clock,
@@ -262,7 +263,8 @@ def _run_configured(args: argparse.Namespace) -> int:
     async def deps() -> FlowDeps:
         if "deps" not in holder:
             holder["deps"] = FlowDeps.from_backoffice(DeviceAccess(supervisor), HttpBackOffice(args.backoffice),
-                                                      settings=FlowSettings(), audio=configured_audio(state_dir))
+                                                      settings=FlowSettings(), audio=configured_audio(state_dir),
+                                                      staff_pin=staff_pin_for(diagnostics))
         return holder["deps"]
 
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -282,6 +284,15 @@ def _run_configured(args: argparse.Namespace) -> int:
         diagnostics.close()
         supervisor.stop()
     return EXIT_OK
+
+
+def staff_pin_for(diagnostics, *, virtual: bool = False):
+    """`FlowDeps.staff_pin`: staff confirm a citizen with the diagnostics PIN (audited, same lockout)."""
+    from kiosk.diagnostics.identity_check import ensure_virtual_pin, for_diagnostics
+
+    if virtual:
+        ensure_virtual_pin(diagnostics.auth)
+    return for_diagnostics(diagnostics)
 
 
 def _outbox(state_dir: Path, url: Callable[[], str]):

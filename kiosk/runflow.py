@@ -69,6 +69,8 @@ from flows.engine import EngineSettings, FlowRunner, OutcomeStatus, ResumePolicy
 from flows.journal import Journal
 from flows.outbox import running_outbox
 from flows.views import Action, ViewBase, ViewKind
+from kiosk.diagnostics.identity_check import StaffIdentityCheck
+from kiosk.diagnostics.staff_auth import StaffAuth
 from lifecycle.children import child_options
 
 log = logging.getLogger(__name__)
@@ -487,6 +489,7 @@ async def run(args: argparse.Namespace) -> int:
         else:
             deps_cm = config_deps(url, settings)
         async with deps_cm as deps:
+            deps.staff_pin = StaffIdentityCheck(StaffAuth(state_dir))  # the state dir's staff PIN (set-pin)
             if crash_at is not None and crash_at[0].startswith("call."):
                 proxy = CrashAfterCall(deps.traffic, crash_at[0].removeprefix("call."), crash_at[1])
                 deps.traffic = deps.tax = deps.post = deps.payment = proxy

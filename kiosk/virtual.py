@@ -51,6 +51,7 @@ class VirtualKiosk:
         self.client_options = client_options  # HttpBackOffice options (timeout, retries); bench/soak.py shortens them
         self.audio_realtime = audio_realtime  # False: hearing tones take no wall time (soak)
         self.extras: list[Extra] = []
+        self.staff_pin: Any = None  # FlowDeps.staff_pin: the app's staff PIN (kiosk.diagnostics.identity_check)
         self.deps: FlowDeps | None = None
         self._managed = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -94,6 +95,7 @@ class VirtualKiosk:
                     sim_deps(self.backoffice_url, sim_options=self.sim_options, settings=self.flow_settings,
                              client_options=self.client_options, real_face=True,  # the identity service compares
                              audio_realtime=self.audio_realtime))  # the "sound playing" screen stays while it plays
+            self.deps.staff_pin = self.staff_pin
             return self.deps
 
     async def close_devices(self) -> None:

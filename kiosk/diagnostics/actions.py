@@ -25,6 +25,7 @@ class StaffAction(StrEnum):
     LOGIN_FAILED = "login_failed"
     LOCKOUT = "lockout"
     LOGIN_REFUSED_LOCKED = "login_refused_locked"
+    IDENTITY_CHECK = "identity_check"  # staff confirmed a citizen with the PIN instead of the face check
     LOGOUT = "logout"
     SELF_TEST = "self_test"
     TEST_PAGE = "test_page"

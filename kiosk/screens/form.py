@@ -160,6 +160,8 @@ class FormScreen(FlowScreen):
         else:
             self.values[name] = raw
             shown = format_phone(raw) if field.kind is FieldKind.PHONE else raw
+            if field.secret:
+                shown = "●" * len(raw)
         self.entry.value_text = shown
 
     def _region_changed(self, value: dict[str, str]) -> None:
