@@ -1,10 +1,11 @@
 """The web console: server-rendered pages (Jinja2) over the same read models as the API.
 
-Pages: login, kiosk list (health at a glance), kiosk page (devices, health chart as
+Pages: login, kiosk page (devices, health chart as
 inline SVG, alerts, commands with their results, events, desired vs reported
 configuration, forms to send a command and push configuration), alerts, audit log,
 rollouts (list and artifacts; one rollout: every stage and every kiosk's state, with
-pause / resume / approve / cancel).
+pause / resume / approve / cancel). The kiosk list (the home page) is
+`console_kiosks`.
 Pages refresh their main part every few seconds with a little JS (static/console.js),
 so a command's result appears without reloading.
 
@@ -42,6 +43,7 @@ from fleet.server.api import (
 )
 from fleet.server.artifacts import artifact_view
 from fleet.server.auth import Role, csrf_token
+from fleet.server.models import KioskSite
 from fleet.server.rollout_engine import RolloutNotFound, rollout_detail, rollout_list
 
 HERE = Path(__file__).parent
@@ -177,17 +179,6 @@ def logout_form(request: Request, csrf: Annotated[str, Form()]) -> Response:
     return response
 
 
-@console.get("/", response_class=HTMLResponse)
-def kiosk_list_page(request: Request) -> HTMLResponse:
-    who = _who(request)
-    server = server_of(request)
-    with server.db.session() as session:
-        kiosks = views.kiosk_list(session, server.settings.default_heartbeat_s, server.settings.missed_heartbeats)
-    counts = {s: sum(1 for k in kiosks if k.status == s) for s in ("online", "silent", "offline")}
-    return _render(request, "kiosks.html", who, kiosks=kiosks, counts=counts,
-                   alerting=sum(1 for k in kiosks if k.open_alerts))
-
-
 @console.get("/kiosks/{kiosk_id}", response_class=HTMLResponse)
 def kiosk_page(request: Request, kiosk_id: str, sent: str = "", error: str = "") -> HTMLResponse:
     who = _who(request)
@@ -195,11 +186,13 @@ def kiosk_page(request: Request, kiosk_id: str, sent: str = "", error: str = "")
     with server.db.session() as session:
         kiosk = views.kiosk_detail(session, kiosk_id, server.settings.default_heartbeat_s, server.settings.missed_heartbeats)
         history = views.health_history(session, kiosk_id, 200) if kiosk else []
+        site = session.get(KioskSite, kiosk_id)
     if kiosk is None:
         raise HTTPException(404, f"no kiosk {kiosk_id}")
     settings = kiosk.config.desired or KioskSettings().model_dump(mode="json")
     arg_examples = {name.value: json.dumps(_example_args(name)) for name in CommandName}
     return _render(request, "kiosk.html", who, kiosk=kiosk, chart=health_chart(history), sent=sent, error=error,
+                   site=site, default_heartbeat_s=server.settings.default_heartbeat_s,
                    command_names=[n.value for n in CommandName if n is not CommandName.APPLY_CONFIG],
                    arg_examples=arg_examples, settings_json=json.dumps(settings, indent=2, ensure_ascii=False))
 

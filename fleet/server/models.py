@@ -61,6 +61,7 @@ class Kiosk(Base):
     """One kiosk as last heard: presence (with its session counter) and latest health."""
 
     __tablename__ = "kiosks"
+    __table_args__ = (Index("ix_kiosks_version", "app_version"),)  # the console's version filter
 
     kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -135,7 +136,8 @@ class Alert(Base):
     """A condition that needs an operator: open until the condition clears by itself."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_open", "kiosk_id", "kind", "device", "cleared_at"),)
+    __table_args__ = (Index("ix_alerts_open", "kiosk_id", "kind", "device", "cleared_at"),
+                      Index("ix_alerts_cleared", "cleared_at", "kiosk_id"))  # "kiosks with open alerts"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id", ondelete="CASCADE"))
@@ -176,7 +178,8 @@ class AuditEntry(Base):
     """Who did what to which kiosk, and whether it was allowed."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_at", "at"),)
+    __table_args__ = (Index("ix_audit_at", "at"),
+                      Index("ix_audit_target", "target", "action", "at"))  # a kiosk's configuration history
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -320,3 +323,37 @@ class Notification(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+# ---------------------------------------------------------------- the console's kiosk list
+
+
+class KioskSite(Base):
+    """Where a kiosk stands, as the operators registered it: its name, hall, district and
+    region (Chongqing's 一区两群). Operator data like `KioskLabel`, so a kiosk may be
+    registered before it first connects; the console searches, filters and groups by it."""
+
+    __tablename__ = "kiosk_sites"
+    __table_args__ = (Index("ix_kiosk_sites_region_district", "region", "district"),
+                      Index("ix_kiosk_sites_hall", "hall"))
+
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    hall: Mapped[str] = mapped_column(String(128), default="")
+    district: Mapped[str] = mapped_column(String(64), default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SavedView(Base):
+    """An operator's named search of the kiosk list (the query string of the page)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (Index("uq_saved_view", "operator", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    operator: Mapped[str] = mapped_column(ForeignKey("operators.username", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    query: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

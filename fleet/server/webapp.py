@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from fleet.server.api import api
+from fleet.server.api_kiosks import router as kiosks_api
 from fleet.server.console import LoginRequired, console, login_redirect
+from fleet.server.console_kiosks import router as kiosks_console
 from fleet.server.console_notifications import router as notifications_console
 from fleet.server.security_headers import SecurityHeaders
 from fleet.server.service import SERVER_VERSION, FleetServer
@@ -21,7 +23,9 @@ def create_app(server: FleetServer) -> FastAPI:
     app = FastAPI(title="Kiosk fleet server", version=SERVER_VERSION,
                   description="Kiosks, health, alerts, commands, configuration and audit of the kiosk fleet.")
     app.state.server = server
+    app.include_router(kiosks_api)  # before `api`: /api/kiosks/search is not a kiosk id
     app.include_router(api)
+    app.include_router(kiosks_console)
     app.include_router(console)
     app.include_router(notifications_console)
     app.add_exception_handler(LoginRequired, login_redirect)
