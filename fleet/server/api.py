@@ -41,6 +41,8 @@ KioskIdStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 class Principal(BaseModel):
     username: str
     role: Role
+    kind: str = "session"  # session | token (an API token, fleet/server/tokens.py)
+    credential_id: str = ""  # the session_id or token_id (for revoking)
     token: str = Field(exclude=True)
 
 
@@ -94,19 +96,25 @@ def source_of(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def token_of(request: Request) -> str | None:
+def token_of(request: Request) -> tuple[str | None, bool]:
+    """The request's token and whether it came in the Authorization header."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.cookies.get(COOKIE)
+        return header[7:].strip() or None, True
+    return request.cookies.get(COOKIE), False
 
 
 def principal_of(request: Request) -> Principal | None:
-    token = token_of(request)
+    """Who is calling: looked up in the database at every request, so a revoked session
+    or token stops working at once. API tokens count only as a bearer header."""
+    token, from_header = token_of(request)
     if not token:
         return None
-    operator = server_of(request).auth.operator_for(token)
-    return Principal(username=operator.username, role=Role(operator.role), token=token) if operator else None
+    credential = server_of(request).auth.principal_for(token)
+    if credential is None or (credential.kind == "token" and not from_header):
+        return None
+    return Principal(username=credential.username, role=credential.role, kind=credential.kind,
+                     credential_id=credential.credential_id, token=token)
 
 
 class Need:
@@ -150,7 +158,7 @@ def do_login(request: Request, username: str, password: str) -> tuple[str, str] 
         with server.db.session() as session:
             audit.record(session, username, "login_locked", outcome="denied", source=source)
         return None
-    outcome = server.auth.login(username, password)
+    outcome = server.auth.login(username, password, source)
     locked_now = server.login_throttle.failed(username, source) if not outcome else False
     if outcome:
         server.login_throttle.succeeded(username)

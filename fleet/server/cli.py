@@ -13,6 +13,7 @@
                                [--approve 2,3] [--success-percent 95] [--deadline-s S]
                                [--max-failures N] [--max-failure-percent P] [--min-finished N] [--allow-downgrade]
     kiosk-fleet rollout list | show ID [--wait] | pause ID | resume ID | cancel ID | approve ID [--stage N]
+    kiosk-fleet sessions | session revoke ID | token create|list|revoke | password   (fleet.server.cli_security)
     kiosk-fleet keys generate ... | bundle build|sign|verify|inspect ...   (offline; fleet.bundle.cli)
     kiosk-fleet logout
 
@@ -443,7 +444,9 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(run=_rollout_action(action))
 
     from fleet.bundle.cli import register  # keys generate, bundle build|sign|verify|inspect (offline)
+    from fleet.server.cli_security import register as register_credentials
 
+    register_credentials(sub, _table, _dump)
     register(sub)
     return p
 

@@ -12,6 +12,7 @@ figures as the kiosk's telemetry sends them (which itself never carries any).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import (
@@ -163,15 +164,57 @@ class Operator(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+def _public_id() -> str:
+    return secrets.token_hex(8)
+
+
 class LoginSession(Base):
-    """A bearer token / session cookie; only its SHA-256 is stored."""
+    """A login session (console cookie or CLI bearer token); only its SHA-256 is stored.
+    `session_id` is the public handle for listing and revoking it."""
 
     __tablename__ = "login_sessions"
+    __table_args__ = (Index("ix_login_sessions_user", "username"),)
 
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(16), unique=True, default=_public_id)
     username: Mapped[str] = mapped_column(ForeignKey("operators.username", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    source: Mapped[str] = mapped_column(String(64), default="")  # client address at login
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    """A named API token for scripts: its own role (at most its owner's), an expiry, only
+    the SHA-256 stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "username"),)
+
+    token_id: Mapped[str] = mapped_column(String(16), primary_key=True, default=_public_id)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(ForeignKey("operators.username", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))  # viewer | operator | admin
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginThrottleState(Base):
+    """Failed logins of one username or client address (`key`), and its lockout: in the
+    database so a restart forgets nothing and several server processes share it."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # user:NAME | addr:ADDRESS
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[dt.datetime]
+    locked_until: Mapped[dt.datetime | None]
 
 
 class AuditEntry(Base):

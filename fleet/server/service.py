@@ -24,6 +24,7 @@ from fleet.server.mqtt import MqttLink, MqttSettings
 from fleet.server.notify.config import NotifyConfig
 from fleet.server.notify.engine import Notifier
 from fleet.server.rollout_engine import RolloutEngine
+from fleet.server.tokens import Tokens
 from fleet.server.workers import WorkerPool
 
 SERVER_VERSION = "0.1.0"
@@ -53,7 +54,8 @@ class FleetServer:
         self.settings = settings
         self.db = Database(settings.db_url)
         self.auth = Auth(self.db)
-        self.login_throttle = LoginThrottle()  # console and API logins (api.do_login)
+        self.login_throttle = LoginThrottle(self.db)  # console and API logins (api.do_login), in the database
+        self.tokens = Tokens(self.db)  # API tokens (role-scoped, expiring)
         self.broker_watch = BrokerWatch(self.db)
         self.link = MqttLink(settings.mqtt, self._received, server_version=SERVER_VERSION,
                              extra_subscriptions=LOG_TOPICS, kiosk_channels=not settings.ingest_workers)

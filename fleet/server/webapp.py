@@ -11,9 +11,11 @@ from fastapi.responses import RedirectResponse
 
 from fleet.server.api import api
 from fleet.server.api_kiosks import router as kiosks_api
+from fleet.server.api_security import router as credentials_api
 from fleet.server.console import LoginRequired, console, login_redirect
 from fleet.server.console_kiosks import router as kiosks_console
 from fleet.server.console_notifications import router as notifications_console
+from fleet.server.console_security import router as security_console
 from fleet.server.security_headers import SecurityHeaders
 from fleet.server.service import SERVER_VERSION, FleetServer
 
@@ -26,8 +28,10 @@ def create_app(server: FleetServer) -> FastAPI:
     app.include_router(kiosks_api)  # before `api`: /api/kiosks/search is not a kiosk id
     app.include_router(api)
     app.include_router(kiosks_console)
+    app.include_router(credentials_api)
     app.include_router(console)
     app.include_router(notifications_console)
+    app.include_router(security_console)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy
 
