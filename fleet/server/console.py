@@ -2,10 +2,10 @@
 
 Pages: login, kiosk page (devices, health chart as
 inline SVG, alerts, commands with their results, events, desired vs reported
-configuration, forms to send a command and push configuration), alerts, audit log,
-rollouts (list and artifacts; one rollout: every stage and every kiosk's state, with
-pause / resume / approve / cancel). The kiosk list (the home page) is
-`console_kiosks`.
+configuration, forms to send a command and push configuration), alerts, audit log.
+The kiosk list (the home page) is `console_kiosks`; rollouts and bundles are
+`console_rollouts`; other pages have modules of their own that reuse `_who`,
+`_check_csrf` and `_render` from here.
 Pages refresh their main part every few seconds with a little JS (static/console.js),
 so a command's result appears without reloading.
 
@@ -36,15 +36,12 @@ from fleet.server.api import (
     do_logout,
     principal_of,
     push_config,
-    rollout_action,
     send_command,
     server_of,
     set_session_cookie,
 )
-from fleet.server.artifacts import artifact_view
 from fleet.server.auth import Role, csrf_token
 from fleet.server.models import KioskSite
-from fleet.server.rollout_engine import RolloutNotFound, rollout_detail, rollout_list
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -263,41 +260,3 @@ def audit_page(request: Request, operator: str = "") -> HTMLResponse:
     with server_of(request).db.session() as session:
         entries = views.audit_list(session, 500, operator or None)
     return _render(request, "audit.html", who, entries=entries, operator=operator)
-
-
-# ------------------------------------------------------------------ rollouts
-
-
-@console.get("/rollouts", response_class=HTMLResponse)
-def rollouts_page(request: Request) -> HTMLResponse:
-    who = _who(request)
-    server = server_of(request)
-    with server.db.session() as session:
-        rollouts = rollout_list(session, 200)
-    artifacts = [artifact_view(a) for a in server.artifacts.list()]
-    return _render(request, "rollouts.html", who, rollouts=rollouts, artifacts=artifacts)
-
-
-@console.get("/rollouts/{rollout_id}", response_class=HTMLResponse)
-def rollout_page(request: Request, rollout_id: str, error: str = "") -> HTMLResponse:
-    who = _who(request)
-    try:
-        with server_of(request).db.session() as session:
-            rollout = rollout_detail(session, rollout_id)
-    except RolloutNotFound:
-        raise HTTPException(404, f"no rollout {rollout_id}") from None
-    return _render(request, "rollout.html", who, r=rollout, error=error)
-
-
-@console.post("/rollouts/{rollout_id}/{action}")
-def rollout_form(request: Request, rollout_id: str, action: str, csrf: Annotated[str, Form()]) -> Response:
-    if action not in ("pause", "resume", "cancel", "approve"):
-        raise HTTPException(404)
-    who = _who(request, Role.operator)
-    _check_csrf(who, csrf)
-    target = f"/console/rollouts/{quote(rollout_id)}"
-    try:
-        rollout_action(request, who, rollout_id, action)
-    except HTTPException as exc:
-        return RedirectResponse(f"{target}?error={quote(str(exc.detail))}", status_code=303)
-    return RedirectResponse(target, status_code=303)

@@ -204,7 +204,7 @@ def test_labels_target_groups_and_tags_and_desired_carries_the_bundle(fleet, lab
     assert desired_of(watch, "sz-1") == [] and desired_of(watch, "gz-2") == []
     page = op.get(f"/console/rollouts/{r['rollout_id']}")  # the console page: each stage, each kiosk
     assert page.status_code == 200 and page.text.count('class="stage succeeded"') == 2
-    assert page.text.count('class="rk committed"') == 3 and 'id="rollout-cancel"' not in page.text
+    assert page.text.count('class="rk committed"') == 3 and 'id="rollout-abort"' not in page.text
     listing = op.get("/console/rollouts").text
     assert f'data-rollout="{r["rollout_id"]}"' in listing and f'data-artifact="{art["artifact_id"]}"' in listing
     assert ("rollout_create", "ok") in [(e["action"], e["outcome"]) for e in op.get("/api/audit").json()]
@@ -263,7 +263,7 @@ def test_pause_resume_approve_cancel_and_their_conflicts(fleet, lab, mqtt_probe)
     report(kiosks[1], "installing", rid)  # pa-1 started; pa-2 has not reported anything
     wait_rollout(op, rid, lambda d: states(d)["pa-1"] == "installing")
     page = op.get(f"/console/rollouts/{rid}").text
-    assert 'id="rollout-cancel"' in page and 'id="rollout-pause"' in page and 'class="rk installing"' in page
+    assert 'id="rollout-abort"' in page and 'id="rollout-pause"' in page and 'class="rk installing"' in page
     assert 'data-stage="3"' in page and fleet.client("viewer").get(f"/console/rollouts/{rid}").text.count("<form") == 1
 
     cancelled = op.post(f"/api/rollouts/{rid}/cancel").json()
