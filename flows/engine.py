@@ -364,12 +364,13 @@ class FlowRunner(Generic[S, D]):
                 self.journal.wipe(self.session_id)
             except JournalError:
                 log.error("flow %s: journal wipe failed", self.flow.name)
+        where = {"last_step": self._step_name, "last_step_no": self._step_no()}
         if isinstance(result, Done):
             view: Result | Error = Result(message=result.message, details=result.details)
             outcome = FlowOutcome(
                 status=OutcomeStatus.COMPLETED, flow=self.flow.name, session_id=self.session_id,
                 outcome=result.outcome.model_dump(mode="json") if result.outcome is not None else None,
-                steps_run=self.steps_run, resumed=self.resumed, final_view=view,
+                steps_run=self.steps_run, resumed=self.resumed, final_view=view, **where,
             )
         else:
             if result.error is not None:
@@ -383,11 +384,18 @@ class FlowRunner(Generic[S, D]):
             outcome = FlowOutcome(
                 status=OutcomeStatus.ABORTED, flow=self.flow.name, session_id=self.session_id,
                 reason=result.reason, code=result.code, steps_run=self.steps_run, resumed=self.resumed,
-                final_view=view,
+                final_view=view, **where,
             )
         log.info("flow %s [%s]: %s %s", self.flow.name, self.session_id[:8], outcome.status.value,
                  outcome.reason.value if outcome.reason else "")
         return outcome
+
+    def _step_no(self) -> int:
+        """The current step's place in the flow (1 = first), 0 before any step ran."""
+        try:
+            return self.flow.progress(self.flow.step_for(self._step_name)).index
+        except UnknownStep:
+            return 0
 
     def _abort_for(self, e: Exception) -> Abort:
         """Map an exception a step did not handle to an abort; only type names and codes are logged."""

@@ -90,6 +90,10 @@ class FlowOutcome(BaseModel):
     steps_run: int = 0
     resumed: bool = False
     final_view: Result | Error
+    # The step the session ended on and its place in the flow (1 = first; 0 = before the
+    # first step, e.g. on the resume offer): the fleet's funnel of where citizens give up.
+    last_step: str = ""
+    last_step_no: int = 0
 
 
 # Control signals raised out of `ctx.ask`. BaseException, so a step's `except Exception`

@@ -321,7 +321,10 @@ class BasicControlHandler:
         self.session_active = True
         self.flows.setdefault(flow, FlowCounters()).started += 1
 
-    def end_session(self, flow: str, completed: bool) -> None:
+    def end_session(self, flow: str, completed: bool, *, step: str = "", step_no: int | None = None,
+                    reason: str = "", duration_s: float | None = None) -> None:
+        """Count the session and queue its flow_* event: the step it ended on, the abort
+        reason and its duration (the fleet's service statistics); no personal data."""
         self.session_active = False
         counters = self.flows.setdefault(flow, FlowCounters())
         if completed:
@@ -329,7 +332,8 @@ class BasicControlHandler:
         else:
             counters.aborted += 1
         kind = EventKind.FLOW_COMPLETED if completed else EventKind.FLOW_ABORTED
-        self.event_buffer.record(kind, flow=flow, count=1)
+        self.event_buffer.record(kind, flow=flow, count=1, step=step, step_no=step_no, reason=reason,
+                                 duration_s=duration_s)
 
     def _device_changed(self, status) -> None:
         if str(status.state) == DeviceState.BUSY:

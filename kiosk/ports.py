@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from kiosk.theme import Sizes
 
 
+@dataclass(frozen=True)
+class SessionEnd:
+    """How a session ended, for the fleet's service statistics: no personal data, only the
+    flow's own step name, its place in the flow, the abort reason and the duration."""
+
+    completed: bool
+    step: str = ""
+    step_no: int = 0
+    reason: str = ""  # flows.outcomes.AbortReason value, "" when completed
+    duration_s: float | None = None
+
+
 @dataclass
 class ServiceEntry:
     """A tile on the home screen and the flow it starts."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import time
 from typing import Any, Callable
 
 from kivy.clock import Clock
@@ -25,7 +26,7 @@ from kivy.clock import Clock
 from flows.engine import FlowOutcome
 from flows.views import ViewBase
 from kiosk.flowhost import FlowSession, SessionSpec
-from kiosk.ports import ServiceEntry, SessionHost
+from kiosk.ports import ServiceEntry, SessionEnd, SessionHost
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,11 @@ class SessionLifecycle:
         self.last_reason: str | None = None
         self.sessions_ended = 0
         self._linger = None
-        # (flow name, completed: None when it starts, True/False when it ends); the control
-        # handler counts flows here for the fleet's health message (counts only, no data)
-        self.listeners: list[Callable[[str, bool | None], None]] = []
+        # (flow name, completed: None when it starts, True/False when it ends, SessionEnd at
+        # the end); the control handler counts flows here for the fleet's health message and
+        # service statistics (counts, steps, reasons and durations only, no data)
+        self.listeners: list[Callable[[str, bool | None, SessionEnd | None], None]] = []
+        self._started_at = 0.0
 
     @property
     def active(self) -> bool:
@@ -58,8 +61,9 @@ class SessionLifecycle:
         self.service = service
         self.last_status = self.last_reason = None
         log.info("session: %s started", service.name)
+        self._started_at = time.monotonic()
         self.current = self.app.host.start(spec, self._on_view, self._on_end)
-        self._tell(service.name, None)
+        self._tell(service.name, None, None)
 
     def _with_outbox(self, factory: Callable[[], Any] | None) -> Callable[[], Any] | None:
         """The service's deps with its back-office writes going through the app's outbox."""
@@ -89,14 +93,19 @@ class SessionLifecycle:
         log.info("session: %s ended %s %s", self.service.name if self.service else "?", self.last_status,
                  self.last_reason or "")
         if self.service is not None:
-            self._tell(self.service.name, self.last_status == "completed")
+            completed = self.last_status == "completed"
+            end = SessionEnd(completed=completed, step=outcome.last_step if outcome else "",
+                             step_no=outcome.last_step_no if outcome else 0,
+                             reason="" if completed else (self.last_reason or ""),
+                             duration_s=round(time.monotonic() - self._started_at, 1))
+            self._tell(self.service.name, completed, end)
         if self.current is not None and self.app.current_view is None:
             self._schedule_linger()  # no final view arrived (a broken deps factory): still go home
 
-    def _tell(self, flow: str, completed: bool | None) -> None:
+    def _tell(self, flow: str, completed: bool | None, end: SessionEnd | None) -> None:
         for listener in list(self.listeners):
             try:
-                listener(flow, completed)
+                listener(flow, completed, end)
             except Exception:
                 log.exception("session listener failed")
 

@@ -431,6 +431,7 @@ class Agent:
                 kiosk_id=self.kiosk_id, id=app_event.id, ts=app_event.ts, kind=app_event.kind,
                 device=app_event.device, state=app_event.state, reason=app_event.reason,
                 action=app_event.action, flow=app_event.flow, count=app_event.count, detail=app_event.detail,
+                step=app_event.step, step_no=app_event.step_no, duration_s=app_event.duration_s,
             ))
             cursor = max(cursor, app_event.seq)
         if events or batch.instance != instance:

@@ -158,6 +158,9 @@ class AppEvent(FleetModel):
     flow: str = ""
     count: int | None = None
     detail: str = ""
+    step: str = Field(default="", max_length=64)  # flow_* kinds: see fleet.protocol.messages.Event
+    step_no: int | None = Field(default=None, ge=0, le=1000)
+    duration_s: float | None = Field(default=None, ge=0.0, le=86400.0)
 
 
 class AppEvents(FleetModel):

@@ -289,6 +289,13 @@ class Event(KioskMessage):
     flow: str = ""  # flow name for flow_* kinds
     count: int | None = None  # counts only, never personal details
     detail: str = ""
+    # flow_completed / flow_aborted (the fleet's service statistics): the step the session
+    # ended on (a step name of the flow's code, never what the citizen entered), its
+    # place in the flow (1 = first), and how long the session took. `reason` is the
+    # abort reason (flows.outcomes.AbortReason).
+    step: str = Field(default="", max_length=64)
+    step_no: int | None = Field(default=None, ge=0, le=1000)
+    duration_s: float | None = Field(default=None, ge=0.0, le=86400.0)
 
 
 # ---------------------------------------------------------------- commands

@@ -15,6 +15,7 @@ text table beside it in the page for exact figures. Three kinds:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,9 +45,11 @@ def _open(width: int, height: int, label: str, css: str) -> list[str]:
 
 
 def _nice_max(value: float) -> float:
-    """A round axis top at or above `value` (1, 2, 5 × 10^n)."""
+    """A round axis top at or above `value` (1, 2, 5 × 10^n; a whole number up to 8)."""
     if value <= 0:
         return 1.0
+    if value <= 8:
+        return float(math.ceil(value))
     scale = 1.0
     while scale * 10 <= value:
         scale *= 10
@@ -62,9 +65,10 @@ def _legend(series: Sequence[Series | Part]) -> str:
 
 
 def _y_grid(parts: list[str], top: float, pad_l: int, pad_t: int, inner_w: int, inner_h: int) -> None:
-    for i in range(5):
-        value = top * i / 4
-        y = pad_t + inner_h * (1 - i / 4)
+    steps = int(top) if top <= 8 and top == int(top) else 4  # small counts: a line per whole number
+    for i in range(steps + 1):
+        value = top * i / steps
+        y = pad_t + inner_h * (1 - i / steps)
         parts.append(f'<line x1="{pad_l}" x2="{pad_l + inner_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
                      f'<text x="{pad_l - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{value:g}</text>')
 

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field
 
 from kiosk.control import ControlServerThread, EventBuffer, RecentLogBuffer
+from kiosk.ports import SessionEnd
 from kiosk.diagnostics.actions import StaffAction, StaffActions
 from kiosk.diagnostics.calibration import CALIBRATION_POINTS_MMHG, TOLERANCE_MMHG, CalibrationRecords
 from kiosk.diagnostics.control import MAINTENANCE_REASON, AppControlHandler
@@ -243,12 +244,16 @@ class Diagnostics:
 
         Clock.schedule_once(apply, 0)
 
-    def count_flow(self, flow: str, completed: bool | None) -> None:
-        """Flow counters for the fleet's health message (and flow_* events); counts only."""
+    def count_flow(self, flow: str, completed: bool | None, end: SessionEnd | None = None) -> None:
+        """Flow counters for the fleet's health message, and flow_* events with the step,
+        reason and duration for its service statistics; no personal data."""
         if completed is None:
             self.handler.begin_session(flow)
-        else:
+        elif end is None:
             self.handler.end_session(flow, completed)
+        else:
+            self.handler.end_session(flow, completed, step=end.step, step_no=end.step_no, reason=end.reason,
+                                     duration_s=end.duration_s)
 
     def _session_active(self) -> bool:
         return bool(self.app is not None and self.app.session.active)

@@ -20,3 +20,6 @@ def test_demo_flow_by_touch(kivy_ui, artifacts, tmp_path):
     assert (counters.started, counters.completed, counters.aborted) == (1, 1, 0)
     events = diag.handler.event_buffer.fetch(diag.handler.event_buffer.instance, 0, 100).events
     assert [(str(e.kind), e.flow) for e in events if e.flow] == [("flow_completed", "demo")]
+    # ... with what the fleet's service statistics need: the step it ended on, its place, the duration
+    done = next(e for e in events if e.flow)
+    assert done.step and done.step_no >= 1 and done.duration_s is not None and done.reason == ""
