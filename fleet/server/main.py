@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fleet.protocol import SERVER_USERNAME
 from fleet.server.db import DEFAULT_URL
+from fleet.server.health_retention import RetentionSettings
 from fleet.server.mqtt import MqttSettings
 from fleet.server.notify import config as notify_config
 from fleet.server.service import SERVER_VERSION, FleetServer, ServerSettings
@@ -62,6 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-workers", type=int, default=0, metavar="N",
                    help="run ingest in N processes on a shared subscription (PostgreSQL; needs --pki with "
                         "services/fleet-ingest.1..N certificates)")
+    p.add_argument("--keep-raw-days", type=float, default=7.0, help="raw health samples are kept this long")
+    p.add_argument("--keep-hourly-days", type=float, default=90.0, help="hourly health buckets are kept this long")
+    p.add_argument("--keep-daily-days", type=float, default=0.0, help="daily health buckets: this long (0: for ever)")
+    p.add_argument("--day-offset-hours", type=float, default=0.0,
+                   help="daily buckets start at local midnight of UTC+this (8 for China); set it before data exists")
+    p.add_argument("--retention-every-s", type=float, default=300.0,
+                   help="how often the health downsampling/retention job runs (0: never; run it from cron)")
     p.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (HTTPS in front)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--version", action="version", version=SERVER_VERSION)
@@ -97,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
                               artifact_dir=args.artifact_dir, artifact_base_url=args.public_url,
                               trusted_keys=args.trusted_key + _env_keys(), rollout_tick_s=args.rollout_tick_s)
     settings.ingest_workers, settings.pki_dir = args.ingest_workers, args.pki
+    settings.retention = RetentionSettings(raw_days=args.keep_raw_days, hourly_days=args.keep_hourly_days,
+                                           daily_days=args.keep_daily_days or None, every_s=args.retention_every_s,
+                                           day_offset_hours=args.day_offset_hours)
     if args.notify_config:
         try:
             settings.notify = notify_config.load(args.notify_config)

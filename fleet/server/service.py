@@ -18,12 +18,14 @@ from fleet.server.auth import Auth
 from fleet.server.broker_watch import LOG_TOPICS, BrokerWatch
 from fleet.server.commands import Dispatcher
 from fleet.server.db import DEFAULT_URL, Database
+from fleet.server.health_retention import RetentionSettings, health_job
 from fleet.server.login_throttle import LoginThrottle
 from fleet.server.ingest import Ingest
 from fleet.server.mqtt import MqttLink, MqttSettings
 from fleet.server.notify.config import NotifyConfig
 from fleet.server.notify.engine import Notifier
 from fleet.server.rollout_engine import RolloutEngine
+from fleet.server.rollup import RollupThread
 from fleet.server.tokens import Tokens
 from fleet.server.workers import WorkerPool
 
@@ -47,6 +49,7 @@ class ServerSettings:
     queue_age_alert_s: float = QUEUE_AGE_ALERT_S  # a kiosk's oldest queued submission older: alert
     ingest_workers: int = 0  # >0: ingest runs in this many processes on a shared subscription
     pki_dir: Path | None = None  # where the workers' certificates are (services/fleet-ingest.N.*)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # health downsampling and retention
 
 
 class FleetServer:
@@ -73,6 +76,8 @@ class FleetServer:
                                        max_bytes=settings.max_artifact_bytes)
         self.rollouts = RolloutEngine(self.db, self.link.publish, self.artifacts,
                                       base_url=lambda: self.settings.artifact_base_url, tick_s=settings.rollout_tick_s)
+        self.retention = RollupThread(health_job(self.db, settings.retention), settings.retention.every_s,
+                                      name="fleet-health-retention")
         self._started = False
 
     def _received(self, message) -> None:
@@ -95,11 +100,14 @@ class FleetServer:
             raise TimeoutError(f"no connection to the broker at {self.settings.mqtt.host}:{self.settings.mqtt.port}")
         self.rollouts.start()  # paho keeps what it publishes before the connection is up
         self.notifier.start()
+        if self.settings.retention.every_s > 0:
+            self.retention.start()
 
     def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        self.retention.stop()
         self.notifier.stop()
         self.rollouts.stop()
         self.link.stop()

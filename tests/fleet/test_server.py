@@ -58,6 +58,7 @@ def test_schema_comes_from_the_migrations_and_downgrades_cleanly(db_url):
     from alembic.config import Config
     from alembic.migration import MigrationContext
 
+    from fleet.server import models_history  # noqa: F401  (its tables are in Base.metadata)
     from fleet.server.db import MIGRATIONS
     from fleet.server.models import Base
 

@@ -8,6 +8,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
+from fleet.server import models_history  # noqa: F401  (its tables are in Base.metadata)
 from fleet.server.models import Base
 
 config = context.config
