@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from fleet.server.api import api
+from fleet.server.api_history import router as history_api
 from fleet.server.api_kiosks import router as kiosks_api
 from fleet.server.api_security import router as credentials_api
 from fleet.server.console import LoginRequired, console, login_redirect
+from fleet.server.console_history import router as history_console
 from fleet.server.console_kiosks import router as kiosks_console
 from fleet.server.console_notifications import router as notifications_console
 from fleet.server.console_security import router as security_console
@@ -30,10 +32,12 @@ def create_app(server: FleetServer) -> FastAPI:
     app.include_router(api)
     app.include_router(kiosks_console)
     app.include_router(credentials_api)
+    app.include_router(history_api)
     app.include_router(console)
     app.include_router(notifications_console)
     app.include_router(security_console)
     app.include_router(rollouts_console)
+    app.include_router(history_console)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy
 

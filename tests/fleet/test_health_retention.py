@@ -237,3 +237,39 @@ def test_a_job_killed_midway_ends_where_a_clean_run_ends(tmp_path):
     finally:
         clean.close()
         killed.close()
+
+
+def test_history_api_and_console_pages_read_the_buckets(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from fleet.server.service import FleetServer, ServerSettings
+    from fleet.server.webapp import create_app
+
+    server = FleetServer(ServerSettings(db_url=f"sqlite:///{tmp_path / 'fleet.db'}", artifact_dir=tmp_path / "a"))
+    try:
+        rows = seed(server.db)
+        health_job(server.db, clock=lambda: NOW).run_once()
+        server.auth.create_operator("viewer", "viewer-pass-1", "viewer")
+        web = TestClient(create_app(server))
+        assert web.post("/api/login", json={"username": "viewer", "password": "viewer-pass-1"}).status_code == 200
+        fleet = web.get("/api/history/fleet", params={"range": "1y"}).json()
+        assert fleet["resolution"] == "daily" and len(fleet["points"]) == 10
+        june2 = next(p for p in fleet["points"] if p["at"].startswith("2026-06-02"))
+        day = dt.datetime(2026, 6, 2, tzinfo=UTC)
+        want = expected(rows, day, day + dt.timedelta(days=1))
+        assert june2["kiosks"] == 2 and june2["samples"] == want["samples"]
+        assert (june2["cpu"]["min"], june2["cpu"]["mean"], june2["cpu"]["max"]) == pytest.approx(want["cpu"])
+        versions = web.get("/api/history/versions", params={"range": "1y"}).json()
+        assert set(versions["versions"]) == {"1.0.0", "1.1.0"} and len(versions["buckets"]) == 10
+        assert versions["versions"]["1.1.0"][-1] == 1 and versions["versions"]["1.0.0"][0] == 2
+        kiosk = web.get("/api/kiosks/k2/history", params={"range": "90d"}).json()
+        assert kiosk["resolution"] == "daily" and all(p["temp"] is None for p in kiosk["points"])
+        assert web.get("/api/history/fleet", params={"range": "2y"}).status_code == 422
+
+        page = web.get("/console/history", params={"range": "1y"})
+        assert page.status_code == 200 and page.text.count('class="series"') == 4 + 1 + 2  # figures, kiosks, versions
+        assert 'data-version="1.1.0"' in page.text and 'class="band"' in page.text
+        kiosk_page = web.get("/console/kiosks/k1/history", params={"range": "1y"})
+        assert kiosk_page.status_code == 200 and kiosk_page.text.count('class="series"') == 4
+    finally:
+        server.close()
