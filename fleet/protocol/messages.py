@@ -335,16 +335,24 @@ class KioskSettings(FleetModel):
     """The settings the fleet may change on a kiosk; anything else is refused."""
 
     model_config = ConfigDict(extra="forbid")
-    heartbeat_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
-    idle_timeout_s: float = Field(default=90.0, ge=15.0, le=900.0)
-    idle_warning_s: float = Field(default=20.0, ge=5.0, le=120.0)
-    language: Literal["zh-CN", "en"] = "zh-CN"
-    volume: int = Field(default=60, ge=0, le=100)
-    brightness: int = Field(default=80, ge=10, le=100)
-    out_of_service_message: str = Field(default="", max_length=200)
-    receipt_footer: str = Field(default="", max_length=200)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    enabled_flows: list[str] = Field(default_factory=list)  # empty: all
+    # Titles and descriptions go into the JSON schema, from which the console builds its form.
+    heartbeat_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0, title="Heartbeat interval (s)",
+                                        description="how often the kiosk publishes its health")
+    idle_timeout_s: float = Field(default=90.0, ge=15.0, le=900.0, title="Idle timeout (s)",
+                                  description="a session nobody touches ends (and is wiped) after this long")
+    idle_warning_s: float = Field(default=20.0, ge=5.0, le=120.0, title="Idle warning (s)",
+                                  description="the citizen is warned this long before the idle timeout")
+    language: Literal["zh-CN", "en"] = Field(default="zh-CN", title="Language",
+                                             description="the language a session starts in")
+    volume: int = Field(default=60, ge=0, le=100, title="Volume (%)", description="speech and sounds")
+    brightness: int = Field(default=80, ge=10, le=100, title="Brightness (%)", description="of the touch screen")
+    out_of_service_message: str = Field(default="", max_length=200, title="Out-of-service message",
+                                        description="shown while the kiosk is out of service")
+    receipt_footer: str = Field(default="", max_length=200, title="Receipt footer",
+                                description="printed at the foot of every receipt")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", title="Log level")
+    enabled_flows: list[str] = Field(default_factory=list, title="Enabled services",
+                                     description="the services offered (flow ids); empty: all")
 
     @model_validator(mode="after")
     def _warning_before_timeout(self):

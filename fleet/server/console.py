@@ -2,10 +2,10 @@
 
 Pages: login, kiosk page (devices, health chart as
 inline SVG, alerts, commands with their results, events, desired vs reported
-configuration, forms to send a command and push configuration), alerts, audit log.
-The kiosk list (the home page) is `console_kiosks`; rollouts and bundles are
-`console_rollouts`; other pages have modules of their own that reuse `_who`,
-`_check_csrf` and `_render` from here.
+configuration, a form to send a command), alerts, audit log.
+The kiosk list (the home page) is `console_kiosks`; the configuration form, diff and
+history are `console_config`; rollouts and bundles are `console_rollouts`; other pages
+have modules of their own that reuse `_who`, `_check_csrf` and `_render` from here.
 Pages refresh their main part every few seconds with a little JS (static/console.js),
 so a command's result appears without reloading.
 
@@ -35,7 +35,6 @@ from fleet.server.api import (
     do_login,
     do_logout,
     principal_of,
-    push_config,
     send_command,
     server_of,
     set_session_cookie,
@@ -220,22 +219,6 @@ def command_form(request: Request, kiosk_id: str, name: Annotated[str, Form()], 
     except HTTPException as exc:
         return _back(kiosk_id, error=str(exc.detail))
     return _back(kiosk_id, sent=row.command_id)
-
-
-@console.post("/kiosks/{kiosk_id}/config")
-def config_form(request: Request, kiosk_id: str, settings: Annotated[str, Form()], csrf: Annotated[str, Form()]) -> Response:
-    who = _who(request, Role.operator)
-    _check_csrf(who, csrf)
-    try:
-        parsed = json.loads(settings)
-        if not isinstance(parsed, dict):
-            raise ValueError("settings must be a JSON object")
-        push_config(request, who, kiosk_id, parsed)
-    except ValueError as exc:
-        return _back(kiosk_id, error=f"settings: {exc}")
-    except HTTPException as exc:
-        return _back(kiosk_id, error=str(exc.detail))
-    return _back(kiosk_id)
 
 
 @console.get("/alerts", response_class=HTMLResponse)

@@ -264,8 +264,13 @@ def _counts(session: Session, b: _Builder) -> tuple[list[DistrictCount], dict[st
             cell[1] += n if status == "online" else 0
             cell[2] += al or 0
     groups = [DistrictCount(region=r or NO_SITE, district=d or NO_SITE, total=n, online=on, alerting=al)
-              for (r, d), (n, on, al) in sorted(by_district.items())]
+              for (r, d), (n, on, al) in sorted(by_district.items(), key=_site_order)]
     return groups, status_counts, total
+
+
+def _site_order(item: tuple[tuple[str, str], list[int]]) -> tuple:
+    (region, district), _ = item
+    return (region == "", region, district == "", district)  # kiosks without a site last
 
 
 def rows_for(session: Session, ids: list[str], heartbeat_s: float, missed: int, now: dt.datetime) -> list[KioskRow]:

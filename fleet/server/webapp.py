@@ -15,6 +15,7 @@ from fleet.server.api_kiosks import router as kiosks_api
 from fleet.server.api_security import router as credentials_api
 from fleet.server.console import LoginRequired, console, login_redirect
 from fleet.server.console_history import router as history_console
+from fleet.server.console_config import router as config_console
 from fleet.server.console_kiosks import router as kiosks_console
 from fleet.server.console_notifications import router as notifications_console
 from fleet.server.console_security import router as security_console
@@ -33,6 +34,7 @@ def create_app(server: FleetServer) -> FastAPI:
     app.include_router(kiosks_console)
     app.include_router(credentials_api)
     app.include_router(history_api)
+    app.include_router(config_console)
     app.include_router(console)
     app.include_router(notifications_console)
     app.include_router(security_console)

@@ -88,8 +88,14 @@ def test_operator_logs_in_sees_kiosks_sends_a_command_and_sees_its_result(fleet,
         assert "self-test of printer passed" in row.locator(".result").inner_text()
         assert ok.commands and ok.commands[0].name.value == "self_test"
 
+        page.click("#edit-config")  # the configuration page: the raw JSON is the advanced view
+        page.locator("#raw-json summary").click()
         page.fill("#config-settings", '{"volume": 25}')
+        page.click("#review-raw")
+        assert page.inner_text('#config-diff tr[data-field="volume"] td.new') == "25"
         page.click("#push-config")
+        page.wait_for_url("**pushed=1")
+        page.goto(f"{fleet.url}/console/kiosks/k-console-1")
         page.wait_for_selector("#config-state.applied", timeout=10_000)
 
         page.goto(f"{fleet.url}/console/audit")

@@ -5,6 +5,8 @@ kiosks the Python view says, every page must be a slice of one consistent order.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from fleet.server import views
@@ -16,9 +18,14 @@ from fleet.server.seed import seed
 HEARTBEAT, MISSED = 30.0, 3
 
 
-@pytest.fixture
-def fleet_db(db_url):
-    db = Database(db_url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fleet_db(request, tmp_path_factory):
+    """One seeded fleet per backend for the module (the tests only read it)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('kiosk-query') / 'fleet.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"kiosk_query_{uuid.uuid4().hex[:8]}")
+    db = Database(url)
     seed(db, 400, seed=7)  # online kiosks heard ≤25 s ago, silent ones ≥120 s: far from the 90 s line
     yield db
     db.close()
