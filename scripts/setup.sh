@@ -19,6 +19,7 @@ APT_PACKAGES=(
   systemd udev                          # systemd-analyze verify / security on the shipped units
   postgresql                            # the fleet server's scale-out database (tests start their own)
   chromium                              # the fleet console's browser test (driven by Playwright)
+  tzdata                                # time zones: service statistics count local (Asia/Shanghai) days
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -342,6 +343,79 @@ class ServerState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]]
+
+
+# ---------------------------------------------------------------- service statistics
+
+
+class ServiceDaily(Base):
+    """Sessions of one service at one kiosk on one local day (`period` "day"), or in one
+    month once downsampled (`period` "month", `day` = the 1st). Counts and a duration
+    histogram only: rows add up exactly when merged."""
+
+    __tablename__ = "service_daily"
+    __table_args__ = (Index("ix_service_daily_day", "period", "day", "flow"),)
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    aborted: Mapped[int] = mapped_column(Integer, default=0)
+    duration_n: Mapped[int] = mapped_column(Integer, default=0)
+    duration_sum_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # The duration histogram: sessions per `fleet.server.stats.BUCKETS_S` bucket, one column
+    # each so that the database sums them for any selection (median, p90 of a district).
+    d00: Mapped[int] = mapped_column(Integer, default=0)
+    d01: Mapped[int] = mapped_column(Integer, default=0)
+    d02: Mapped[int] = mapped_column(Integer, default=0)
+    d03: Mapped[int] = mapped_column(Integer, default=0)
+    d04: Mapped[int] = mapped_column(Integer, default=0)
+    d05: Mapped[int] = mapped_column(Integer, default=0)
+    d06: Mapped[int] = mapped_column(Integer, default=0)
+    d07: Mapped[int] = mapped_column(Integer, default=0)
+    d08: Mapped[int] = mapped_column(Integer, default=0)
+    d09: Mapped[int] = mapped_column(Integer, default=0)
+    d10: Mapped[int] = mapped_column(Integer, default=0)
+    d11: Mapped[int] = mapped_column(Integer, default=0)
+    d12: Mapped[int] = mapped_column(Integer, default=0)
+    d13: Mapped[int] = mapped_column(Integer, default=0)
+    d14: Mapped[int] = mapped_column(Integer, default=0)
+    d15: Mapped[int] = mapped_column(Integer, default=0)
+    d16: Mapped[int] = mapped_column(Integer, default=0)
+    d17: Mapped[int] = mapped_column(Integer, default=0)
+    d18: Mapped[int] = mapped_column(Integer, default=0)
+    d19: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServiceAbandon(Base):
+    """Sessions of a service that ended unfinished at one step, for one reason (the funnel)."""
+
+    __tablename__ = "service_abandon_daily"
+    __table_args__ = (Index("ix_service_abandon_day", "period", "day", "flow"),)
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step_no: Mapped[int] = mapped_column(Integer, default=0)  # the step's place in the flow (1 = first)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeviceFaultDaily(Base):
+    """Times a kiosk's device went into `fault` on one local day (per 1,000 sessions in the console)."""
+
+    __tablename__ = "device_fault_daily"
+    __table_args__ = (Index("ix_device_fault_day", "period", "day"),)
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(32), primary_key=True)
+    faults: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # ---------------------------------------------------------------- alert notifications

@@ -26,6 +26,7 @@ from fleet.server.notify.config import NotifyConfig
 from fleet.server.notify.engine import Notifier
 from fleet.server.rollout_engine import RolloutEngine
 from fleet.server.rollup import RollupThread
+from fleet.server.stats import StatsAggregator
 from fleet.server.tokens import Tokens
 from fleet.server.workers import WorkerPool
 
@@ -50,6 +51,10 @@ class ServerSettings:
     ingest_workers: int = 0  # >0: ingest runs in this many processes on a shared subscription
     pki_dir: Path | None = None  # where the workers' certificates are (services/fleet-ingest.N.*)
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # health downsampling and retention
+    stats_timezone: str = "Asia/Shanghai"  # service statistics count local days of this zone
+    stats_tick_s: float = 10.0  # how often flow events are folded into the statistics
+    stats_keep_daily_days: int = 400  # then merged into monthly rows
+    stats_keep_monthly_days: int = 3660
 
 
 class FleetServer:
@@ -78,6 +83,9 @@ class FleetServer:
                                       base_url=lambda: self.settings.artifact_base_url, tick_s=settings.rollout_tick_s)
         self.retention = RollupThread(health_job(self.db, settings.retention), settings.retention.every_s,
                                       name="fleet-health-retention")
+        self.stats = StatsAggregator(self.db, timezone=settings.stats_timezone, tick_s=settings.stats_tick_s,
+                                     keep_daily_days=settings.stats_keep_daily_days,
+                                     keep_monthly_days=settings.stats_keep_monthly_days)
         self._started = False
 
     def _received(self, message) -> None:
@@ -102,12 +110,14 @@ class FleetServer:
         self.notifier.start()
         if self.settings.retention.every_s > 0:
             self.retention.start()
+        self.stats.start()
 
     def stop(self) -> None:
         if not self._started:
             return
         self._started = False
         self.retention.stop()
+        self.stats.stop()
         self.notifier.stop()
         self.rollouts.stop()
         self.link.stop()

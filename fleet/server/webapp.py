@@ -20,6 +20,7 @@ from fleet.server.console_kiosks import router as kiosks_console
 from fleet.server.console_notifications import router as notifications_console
 from fleet.server.console_security import router as security_console
 from fleet.server.console_rollouts import router as rollouts_console
+from fleet.server.console_stats import router as stats_console
 from fleet.server.security_headers import SecurityHeaders
 from fleet.server.service import SERVER_VERSION, FleetServer
 
@@ -40,6 +41,7 @@ def create_app(server: FleetServer) -> FastAPI:
     app.include_router(security_console)
     app.include_router(rollouts_console)
     app.include_router(history_console)
+    app.include_router(stats_console)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy
 
