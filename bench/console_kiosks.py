@@ -47,7 +47,7 @@ REQUESTS = [  # (what, query string)
     ("sort by version desc", "sort=version&order=desc"),
     ("page 2", "page=2"),
     ("page 100", "page=100"),
-    ("last page, 200 per page", "per_page=200&page=50"),
+    ("last page, 100 per page", "per_page=100&page=100"),
     ("combined", "q=邮政&status=online&version=1.5.0&label=medical-check&device=any:fault&sort=alerts&order=desc"),
 ]
 

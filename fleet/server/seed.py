@@ -19,7 +19,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from fleet.protocol import DeviceHealth, Health, SystemHealth
 from fleet.server import alerts as alert_rules
@@ -176,6 +176,9 @@ def seed(db: Database, kiosks: int = 10_000, *, seed: int = 1, now: dt.datetime 
         for model, rows in ((Kiosk, kiosk_rows), (KioskSite, site_rows), (KioskLabel, label_rows), (Alert, alert_rows)):
             for start in range(0, len(rows), 2000):
                 session.execute(insert(model), rows[start:start + 2000])
+    with db.engine.connect() as connection:  # planner statistics, as a database in service has them
+        connection.execute(text("ANALYZE"))
+        connection.commit()
     return SeedReport(kiosks=len(kiosk_rows), halls=halls, alerts_open=sum(1 for a in alert_rows if not a["cleared_at"]),
                       seconds=time.perf_counter() - started)
 
