@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/fleet.py [--kiosks 300] [--beats 20] [--interval 0.25] [--db URL]
     .venv/bin/python bench/fleet.py --saturate [--kiosks 200] [--workers-max 4]   # see bench/fleet_saturate.py
+    .venv/bin/python bench/fleet.py --drain [--kiosks 100] [--messages 20000]    # see bench/fleet_drain.py
 
 Starts Mosquitto with the shipped TLS + ACL config, the fleet server (SQLite in a temp
 directory unless --db), a raw paho subscriber beside it (same `fleet-server` identity,
@@ -156,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step-s", type=float, default=3.0, help="--saturate: seconds per offered-rate step")
     p.add_argument("--start-rate", type=float, default=1000.0, help="--saturate: first offered rate, msg/s")
     p.add_argument("--max-steps", type=int, default=6, help="--saturate: steps per worker count at most")
+    p.add_argument("--drain", action="store_true",
+                   help="one worker's CPU per message draining a queue it was away for (bench/fleet_drain.py)")
+    p.add_argument("--messages", type=int, default=20000, help="--drain: messages queued for the worker")
     args = p.parse_args(argv)
+    if args.drain:
+        from fleet_drain import drain
+
+        return drain(args)
     if args.saturate:
         from fleet_saturate import saturate
 

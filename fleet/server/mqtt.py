@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from fleet.server import paho_speed
 from fleet.protocol import (
     KIOSK_PUBLISHES,
     SERVER_USERNAME,
@@ -83,6 +84,7 @@ class MqttLink:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._pending_sub: int | None = None
+        paho_speed.install()  # received properties decoded without paho's per-message tables
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                              protocol=mqtt.MQTTv5, manual_ack=True)
         if settings.tls:
