@@ -23,12 +23,11 @@ from sqlalchemy.orm import Session
 from fleet.protocol import Channel, Health
 from fleet.server import alerts
 from fleet.server.models import Alert, HealthSample, Kiosk, UtcDateTime
-from fleet.server.views import health_figures
 
 
 def split(session: Session, items: list[Any], queue_age_alert_s: float) -> tuple[list[Any], list[Any]]:
     """(fast, slow): the health items the bulk path may take, and everything else."""
-    health = [i for i in items if i.channel is Channel.HEALTH and i.raw is not None]
+    health = [i for i in items if i.channel is Channel.HEALTH and i.bulk]
     if not health:
         return [], items
     ids = sorted({i.kiosk_id for i in health})
@@ -51,13 +50,15 @@ def apply(session: Session, items: list[Any]) -> None:
     latest: dict[str, tuple[dt.datetime, Any]] = {}
     for item in items:
         at = item.message.received_at
-        samples.append(dict(kiosk_id=item.kiosk_id, received_at=at, payload=item.raw, **health_figures(item.raw)))
+        samples.append(dict(kiosk_id=item.kiosk_id, received_at=at, **figures(item.msg)))
         known = latest.get(item.kiosk_id)
         if known is None or at >= known[0]:
             latest[item.kiosk_id] = (at, item)
     if session.bind.dialect.name == "postgresql":
         _copy_samples(session, items, samples)
     else:
+        for item, row in zip(items, samples):
+            row["payload"] = item.raw
         session.execute(insert(HealthSample), samples)
     rows = []
     for kiosk_id, (at, item) in latest.items():
@@ -80,6 +81,26 @@ def apply(session: Session, items: list[Any]) -> None:
                 last_health_at=case((newer, at), else_=table.c.last_health_at))
     )
     session.execute(statement, rows)
+
+
+def _percent(used: float, total: float) -> float | None:
+    return round(100.0 * used / total, 2) if total > 0 else None
+
+
+def figures(msg: Health) -> dict[str, float | int | None]:
+    """`fleet.server.views.health_figures` of the message itself (no JSON parse)."""
+    system = msg.system
+    cpus = system.cpu_count or 0
+    memory = system.memory_total_bytes or 0
+    disk = system.disk_total_bytes or 0
+    return {
+        "cpu_percent": _percent(system.load_1m or 0.0, cpus) if cpus else None,
+        "memory_percent": _percent(memory - (system.memory_available_bytes or 0), memory),
+        "disk_percent": _percent(disk - (system.disk_free_bytes or 0), disk),
+        "temperature_c": system.temperature_c,
+        "devices_ok": sum(1 for d in msg.devices if d.state in ("ready", "busy")),
+        "devices_total": len(msg.devices),
+    }
 
 
 SAMPLE_COLUMNS = ("kiosk_id", "received_at", "cpu_percent", "memory_percent", "disk_percent", "temperature_c",

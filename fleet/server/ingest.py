@@ -28,7 +28,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import orjson
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select
@@ -169,17 +171,17 @@ class Ingest:
     def _decode(self, message: Inbound) -> Decoded | None:
         if not message.payload:
             return None  # a cleared retained topic
-        raw = None
+        bulk = message.topic.endswith("/health")  # the bulk of the traffic: one scan, no ORM
         try:
-            if message.topic.endswith("/health"):  # the bulk of the traffic: orjson + one privacy scan
-                kiosk_id, channel, msg, raw = decode_fast(message.topic, message.payload)
+            if bulk:
+                kiosk_id, channel, msg = decode_fast(message.topic, message.payload)
             else:
                 kiosk_id, channel, msg = decode_kiosk_publish(message.topic, message.payload)
         except (ValueError, ValidationError) as exc:
             self.rejected += 1
             log.warning("rejected a message on %s: %s", message.topic, str(exc).splitlines()[0])
             return None
-        return Decoded(message, kiosk_id, channel, msg, raw)
+        return Decoded(message, kiosk_id, channel, msg, bulk)
 
     def apply(self, session: Session, items: list[Decoded]) -> None:
         """Apply decoded messages, in order, inside `session`'s transaction.
@@ -306,7 +308,16 @@ class Decoded:
     kiosk_id: str
     channel: Channel
     msg: KioskMessage
-    raw: dict | None = None  # the payload as parsed JSON (health, for the bulk path)
+    bulk: bool = False  # decoded by fastdecode: may take the bulk health path (fast_ingest)
+    _raw: dict | None = field(default=None, repr=False)
+
+    @property
+    def raw(self) -> dict:
+        """The payload as parsed JSON, parsed when first asked for (the bulk path needs it
+        only for a kiosk's latest health, and on SQLite)."""
+        if self._raw is None:
+            self._raw = orjson.loads(self.message.payload)
+        return self._raw
 
 
 class Batch:

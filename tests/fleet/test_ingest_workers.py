@@ -46,9 +46,7 @@ def sim(kiosk_id: str = A) -> Beat:
 
 def test_fast_decoder_gives_the_protocols_answer_and_refuses_personal_data():
     out = outgoing(sim().health())
-    kiosk_id, channel, msg, raw = decode_fast(out.topic, out.payload)
-    assert (kiosk_id, channel, msg) == decode_kiosk_publish(out.topic, out.payload)
-    assert raw["kiosk_id"] == A
+    assert decode_fast(out.topic, out.payload) == decode_kiosk_publish(out.topic, out.payload)
     leaky = out.payload.replace(b'"reason":""', b'"reason":"110101199003077777"', 1)
     with pytest.raises(ValueError, match="personal data"):
         decode_fast(out.topic, leaky)
