@@ -55,6 +55,7 @@ class ServerSettings:
     stats_tick_s: float = 10.0  # how often flow events are folded into the statistics
     stats_keep_daily_days: int = 400  # then merged into monthly rows
     stats_keep_monthly_days: int = 3660
+    ingest_log_dir: Path | None = None  # the workers' logs (fleet-ingest.N.log); None: discarded
 
 
 class FleetServer:
@@ -71,7 +72,8 @@ class FleetServer:
         if settings.ingest_workers:
             if settings.pki_dir is None:
                 raise ValueError("ingest workers need the PKI directory with their certificates (--pki)")
-            self.workers = WorkerPool(settings.ingest_workers, settings.db_url, settings.mqtt, settings.pki_dir)
+            self.workers = WorkerPool(settings.ingest_workers, settings.db_url, settings.mqtt, settings.pki_dir,
+                                      log_dir=settings.ingest_log_dir)
         self.ingest = Ingest(self.db, self.link.ack, default_heartbeat_s=settings.default_heartbeat_s,
                              missed_heartbeats=settings.missed_heartbeats, sweep_every_s=settings.sweep_every_s,
                              queue_age_alert_s=settings.queue_age_alert_s)

@@ -88,13 +88,30 @@ def test_bulk_health_path_keeps_the_newest_and_hands_troubled_kiosks_to_the_orm(
     db.close()
 
 
-def test_two_worker_processes_share_the_kiosk_channels(fleet_pki, mosquitto, postgres):
+def worker_counts(log_dir) -> dict[int, int]:
+    """Messages each worker handled, from the summary line it logs when it stops."""
+    counts = {}
+    for log in sorted(log_dir.glob("fleet-ingest.*.log")):
+        for line in log.read_text().splitlines():
+            if "messages in" in line and "ingest worker" in line:
+                head = line.split("ingest worker ", 1)[1]
+                counts[int(head.split(":")[0])] = int(head.split(": ", 1)[1].split()[0])
+    return counts
+
+
+def test_two_worker_processes_split_the_load_without_storing_twice(fleet_pki, mosquitto, postgres, tmp_path):
     for index in (1, 2):
         fleet_pki.issue_service(identity_name(index))
     harness = FleetHarness(fleet_pki, mosquitto.host, mosquitto.port, postgres.create_database("workers_two"))
     harness.settings.ingest_workers, harness.settings.pki_dir = 2, fleet_pki.dir
+    harness.settings.ingest_log_dir = tmp_path / "workers"
     harness.start()
     try:
+        def subscribed() -> set[str]:
+            lines = [line for line in mosquitto.log().splitlines() if "$share/fleet-ingest/kiosk/+/health" in line]
+            return {line.split()[1] for line in lines}
+
+        wait_until(lambda: {identity_name(1), identity_name(2)} <= subscribed(), 30, what="both workers subscribed")
         kiosks = [harness.kiosk(f"w-{i}") for i in range(6)]
         db = harness.server.db
 
@@ -110,8 +127,39 @@ def test_two_worker_processes_share_the_kiosk_channels(fleet_pki, mosquitto, pos
             kiosk.send_health().wait_for_publish(5)
         wait_until(lambda: count(HealthSample) >= 126, 20, what="every health message stored")
         assert count(HealthSample) == 126  # nothing twice
-        subscribed = [line for line in mosquitto.log().splitlines() if "$share/fleet-ingest/kiosk/+/health" in line]
-        assert {identity_name(1), identity_name(2)} <= {line.split()[1] for line in subscribed}
         assert harness.server.ingest.stored == 0  # the main server's own ingest only sweeps
     finally:
         harness.stop()
+    handled = worker_counts(tmp_path / "workers")
+    assert set(handled) == {1, 2} and all(handled.values()), handled  # the broker split the load
+    assert sum(handled.values()) >= 126 + 6
+
+
+@pytest.mark.parametrize("value", ["13812345678", "11010119900307123X", "<pii>x</pii>", "１３８１２３４５６７８",
+                                   "tel\\u0020138 1234 5678"])
+def test_fast_decoder_finds_personal_data_wherever_the_protocol_does(value):
+    """Escaped, full-width, in a short field or a long one: the shortcut never hides it."""
+    payload = outgoing(sim().health()).payload.replace(b'"reason":""', f'"reason":"{value}"'.encode(), 1)
+    topic = kiosk_topic(A, Channel.HEALTH)
+    with pytest.raises(ValueError, match="personal data"):
+        decode_kiosk_publish(topic, payload)
+    with pytest.raises(ValueError, match="personal data"):
+        decode_fast(topic, payload)
+
+
+def test_fast_decoder_refuses_what_the_protocol_refuses():
+    topic = kiosk_topic(A, Channel.HEALTH)
+    good = outgoing(sim().health()).payload
+    for bad, why in ((b"{not json", "not JSON"), (b"[1, 2]", "not a JSON object"),
+                     (good.replace(b'"v":1', b'"v":7', 1), "v7")):
+        for decode in (decode_fast, decode_kiosk_publish):
+            with pytest.raises(ValueError, match=why):
+                decode(topic, bad)
+
+
+def test_bulk_figures_are_the_consoles():
+    from fleet.server.fast_ingest import figures
+    from fleet.server.views import health_figures
+
+    for health in (sim().health(), Health(kiosk_id=A)):
+        assert figures(health) == health_figures(health.model_dump(mode="json"))

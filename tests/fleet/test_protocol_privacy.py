@@ -73,3 +73,24 @@ def test_redact_is_idempotent(text):
 
     once = redact(text)
     assert redact(once) == once and "]]" not in once
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 -+Xx<>/pi86")), max_size=60))
+def test_every_match_contains_a_candidate(text):
+    """CANDIDATE_PATTERN (the fast pre-check) is a part of every match of the patterns."""
+    from fleet.protocol.privacy import CANDIDATE_RE, ID_NUMBER_RE, MOBILE_RE, PII_MARKER_RE
+
+    for pattern in (ID_NUMBER_RE, MOBILE_RE, PII_MARKER_RE):
+        for match in pattern.finditer(text):
+            assert CANDIDATE_RE.search(match.group()), (pattern.pattern, match.group())
+
+
+@pytest.mark.parametrize("text", [
+    "read card 11010119900307123X ok", "id=110101 19900307 1234;", "sms to +86 138-1234-5678",
+    "sms to 008615912345678", "trace <pii>x</pii>", "13812345678",
+])
+def test_candidate_check_keeps_every_known_match(text):
+    from fleet.protocol.privacy import CANDIDATE_BYTES_RE, CANDIDATE_RE
+
+    assert find_personal_data(text) and CANDIDATE_RE.search(text) and CANDIDATE_BYTES_RE.search(text.encode())
