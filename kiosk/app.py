@@ -273,7 +273,18 @@ class KioskApp(App):
             self.diagnostics.handler.outbox_stats = self.outbox.stats  # queue depth and age in the fleet health
 
     def _link_changed(self) -> None:
-        if not self.session.active and getattr(self, "sm", None) is not None and self.sm.current == "home":
+        self.refresh_home()
+
+    def refresh_home(self) -> None:
+        """Redraw the home screen in place when what it offers changed (the back office came or went,
+        a fleet config): not a new screen, so nothing is spoken again and listeners get "home:update".
+        A tap in progress is not lost: the screen waits for the finger to lift (HomeScreen.refresh)."""
+        if getattr(self, "sm", None) is None or self.session.active:
+            return
+        if self.sm.current == "home" and self.out_of_service_reason is None:
+            if self.screens["home"].refresh():
+                self._notify("home", update=True)
+        elif self.sm.current in ("home", "out_of_service"):
             self.show_home()
 
     def availability(self, name: str) -> Availability:
@@ -304,7 +315,7 @@ class KioskApp(App):
     def apply_fleet_settings(self, settings: Any) -> None:
         """The fleet's `enabled_flows` switch services on and off (any thread; home redrawn on the UI thread)."""
         self.catalogue = self.catalogue.with_enabled(getattr(settings, "enabled_flows", None))
-        Clock.schedule_once(lambda _dt: self.show_home() if not self.session.active else None, 0)
+        Clock.schedule_once(lambda _dt: self.refresh_home(), 0)
 
     def act(self, action: Action) -> None:
         self.session.act(action)

@@ -406,6 +406,8 @@ class Autopilot:
             self._settle()
             if self.events:
                 continue
+            if name == "home" and not self._started():
+                continue  # home drawn again before the tile's tap took effect: not the end of a flow
             self.shots.take(self._label(name, view))
             if name == "home":
                 return self._exit_code()
@@ -426,6 +428,10 @@ class Autopilot:
                     return 2
         log.error("autopilot: the flow did not finish within %.0f s", self.timeout_s)
         return 2
+
+    def _started(self) -> bool:
+        session = self.app.session
+        return session.active or session.last_status is not None
 
     def _settle(self, limit: int = 30) -> None:
         """A page that did not fit re-arranges itself within a few frames (kiosk.widgets.fit)."""

@@ -38,6 +38,33 @@ class HomeScreen(KioskScreen):
     keypad_open = False
     _scroll = None
     _scroll_y = 1.0
+    _refresh_due = False
+
+    def __init__(self, app, **kw):
+        super().__init__(app, **kw)
+        self._held: set = set()  # touches down on this screen now
+
+    def on_touch_down(self, touch):
+        self._held.add(touch.uid)
+        return super().on_touch_down(touch)
+
+    def on_touch_up(self, touch):
+        handled = super().on_touch_up(touch)
+        self._held.discard(touch.uid)
+        if self._refresh_due and not self._held:
+            # after the tile's own release (a ScrollView hands it on in the grab pass, later in this input)
+            Clock.schedule_once(lambda _dt: self.app.refresh_home(), 0)
+        return handled
+
+    def refresh(self) -> bool:
+        """Redraw with the same typing and scroll position; returns False when it waits for a finger to
+        lift (rebuilding the tiles under a touch would swallow the tap: the touch-up lands on a new tile)."""
+        if self._held:
+            self._refresh_due = True
+            return False
+        self._refresh_due = False
+        self.render(None)
+        return True
 
     def render(self, view) -> None:
         if self._scroll is not None:

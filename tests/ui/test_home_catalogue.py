@@ -140,3 +140,44 @@ def test_no_tile_title_is_cut_in_english_or_large_text(kivy_ui, artifacts):
         app.screens["home"].export_to_png(str(artifacts / f"home-{lang}{'-elderly' if elderly else ''}.png"))
         app.stop()
         kivy_ui.app = None
+
+
+def test_a_redraw_while_a_finger_is_on_a_tile_neither_swallows_the_tap_nor_counts_as_a_new_screen(kivy_ui):
+    """The elderly autopilot stuck on home (issue 22): the back office's link state arrived while the
+    tile was being tapped, home was rebuilt under the finger and announced as a new "home" screen."""
+    from kiosk.autopilot import _touch_class
+    from kiosk.tts import RecordingSpeaker
+
+    from .demo_support import demo_service
+
+    speaker = RecordingSpeaker()
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh", elderly=True), [demo_service()], speaker=speaker))
+    events: list[str] = []
+    app.view_listeners.append(lambda name, view: events.append(name))
+    spoken_before = len(speaker.spoken)
+    tile = kivy_ui.find("home.service.demo")
+    touch = _touch_class()(*tile.to_window(*tile.center))
+    touch.touch_down()
+    kivy_ui.frames(1)
+    app._post(app._link_changed)  # as the outbox's link callback does, from the flow thread
+    kivy_ui.frames(2)
+    assert kivy_ui.find("home.service.demo") is tile  # not rebuilt under the finger
+    touch.touch_up()
+    kivy_ui.wait_for(lambda: app.session.active, what="the tapped service started")
+    assert "home" not in events  # a redraw is an update, never "home shown again"
+    assert len([t for _, t in speaker.spoken[spoken_before:] if t == app.tr("ui.home.prompt")]) == 0
+
+
+def test_a_redraw_on_the_idle_home_screen_is_an_update_and_is_not_spoken_again(kivy_ui):
+    from kiosk.tts import RecordingSpeaker
+
+    speaker = RecordingSpeaker()
+    app = kivy_ui.start(create_app(KioskOptions(lang="zh"), every_service(), speaker=speaker))
+    events: list[str] = []
+    app.view_listeners.append(lambda name, view: events.append(name))
+    old = kivy_ui.find("home.service.traffic-fines")
+    spoken = len(speaker.spoken)
+    app._link_changed()
+    kivy_ui.frames(2)
+    assert kivy_ui.find("home.service.traffic-fines") is not old  # redrawn (availability may have changed)
+    assert events == ["home:update"] and len(speaker.spoken) == spoken
