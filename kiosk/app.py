@@ -38,6 +38,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk.diagnostics.install import install_diagnostics
 from kiosk.flowhost import FlowHost
+from kiosk.guide import AudioGuide
 from kiosk.images import AssetImages
 from kiosk.screens.choice import ChoiceScreen
 from kiosk.screens.consent import ConsentScreen
@@ -76,6 +77,11 @@ class KioskOptions(BaseModel):
     # so every view is drawn — and photographed — even when the flow moves on within a frame.
     view_pacing_frames: int = Field(default=0, ge=0)
     state_dir: Path | None = None  # the journal's directory; None = no journal (tests, demos)
+    # The path without sight (kiosk/guide.py): `guidance` reads every screen from the start (else the
+    # first keypad key switches it on); `private_audio`: speech goes only to the headphone jack, so the
+    # whole screen (summaries, amounts) may be read, not only the parameter-free templates.
+    guidance: bool = False
+    private_audio: bool = False
 
 
 class KioskApp(App):
@@ -103,6 +109,8 @@ class KioskApp(App):
         self.elderly = self.options.elderly
         self.voice_on = self.options.voice
         self.speaker.muted = not self.voice_on
+        self.speaker.elderly = self.elderly  # slower speech in elderly mode
+        self.guide = AudioGuide(self, private=self.options.private_audio, on=self.options.guidance)
         self.images = AssetImages()
         self.current_view: ViewBase | None = None
         self.out_of_service_reason: str | None = None
@@ -128,6 +136,7 @@ class KioskApp(App):
         gl_frames.install(Window)  # headless: execute each frame, or llvmpipe keeps it queued (docs/memory.md)
         Window.clearcolor = theme.BACKGROUND
         Window.bind(on_request_close=self._veto_close)
+        self.guide.attach(Window)  # the keypad / keyboard (kiosk/keys.py)
         self.host = FlowHost(post=self._post)
         self._posted: deque = deque()
         self._frames_since_view = 0
@@ -196,6 +205,7 @@ class KioskApp(App):
             if self._journal is not None:
                 self._close_journal()
             self.host.stop()
+        self.guide.detach()
         self.speaker.close()
         from kivy.core.window import Window
 
@@ -229,8 +239,7 @@ class KioskApp(App):
 
     def toggle_elderly(self) -> None:
         self.elderly = not self.elderly
-        if hasattr(self.speaker, "elderly"):
-            self.speaker.elderly = self.elderly  # type: ignore[attr-defined]
+        self.speaker.elderly = self.elderly
         self._update_sizes()
         self.session.set_elderly(self.elderly)
         self.rerender()
@@ -245,8 +254,17 @@ class KioskApp(App):
         self._notify(screen.name)
 
     def speak_key(self, key: str | None) -> None:
-        if key and self.voice_on:
+        if self.guide.on:
+            self.guide.read_screen(key)  # the whole screen: title, text, choices
+        elif key and self.voice_on:
             self.speaker.say(speech_text(self.tr.template(key)), self.lang)
+
+    def repeat(self) -> None:
+        """Say the current screen again (the header's Repeat button, the keypad's repeat key)."""
+        if self.guide.on:
+            self.guide.read_screen(keep_focus=True)
+        else:
+            self.speak_key(self.sm.current_screen.speech_key())
 
     def _speak_for(self, screen) -> None:
         key = screen.speech_key()
@@ -301,6 +319,7 @@ class KioskApp(App):
         if not self.availability(name).available:
             return  # the tile says why; a citizen never reaches step 12 to learn it
         if self.out_of_service_reason is None and name in self.catalogue.enabled:
+            self.guide.acted()
             self.usage.record(name)
             self.session.start(self.service(name))
 
@@ -318,6 +337,7 @@ class KioskApp(App):
         Clock.schedule_once(lambda _dt: self.refresh_home(), 0)
 
     def act(self, action: Action) -> None:
+        self.guide.acted()
         self.session.act(action)
 
     def end_session(self) -> None:
@@ -350,7 +370,11 @@ class KioskApp(App):
         self.current_view = view
         screen.render(view)
         self.sm.current = screen.name
-        self._speak_for(screen)
+        if self.guide.on:
+            self._spoken = None
+            self.guide.read_screen()  # every new view, even one with the same message (the next plate)
+        else:
+            self._speak_for(screen)
         self._notify(screen.name)
 
     def _notify(self, name: str, update: bool = False) -> None:
@@ -365,6 +389,7 @@ class KioskApp(App):
             if name not in ("home", "out_of_service"):
                 screen.wipe()
         self.current_view = None
+        self.guide.reset()  # the next citizen: guidance off, default volume
 
 
 

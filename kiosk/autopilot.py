@@ -131,7 +131,11 @@ class Performer:
         w = find_widget(self.screen, kiosk_id)
         if w is None:
             raise TapFailed(f"no button {kiosk_id!r} on the {self.screen.name} screen")
-        tap(w, self.frames, self.touch_class)
+        self.press(w)
+
+    def press(self, widget) -> None:
+        """Give one button's answer: a tap here; keys in kiosk.autopilot_keys.KeyPerformer."""
+        tap(widget, self.frames, self.touch_class)
 
     def answer(self, view: ViewBase, value: Any) -> None:
         kind = view.kind
@@ -241,12 +245,12 @@ class Performer:
         for _ in range(10):
             for w in walk(keyboard.candidate_row):
                 if getattr(w, "kiosk_id", "").startswith("pinyin.cand.") and w.text == ch:
-                    tap(w, self.frames, self.touch_class)
+                    self.press(w)
                     return
             more = find_widget(keyboard, "pinyin.more")
             if more is None:
                 break
-            tap(more, self.frames, self.touch_class)
+            self.press(more)
         raise TapFailed(f"no candidate {ch!r} for {syllable!r}")
 
     def pick_region(self, wanted: dict[str, str], step: str = "") -> None:
@@ -263,12 +267,12 @@ class Performer:
             for _ in range(10):
                 w = find_widget(picker, f"region.{level}.{name}")
                 if w is not None:
-                    tap(w, self.frames, self.touch_class)
+                    self.press(w)
                     break
                 nxt = find_widget(picker, "region.next")
                 if nxt is None:
                     raise TapFailed(f"no {level} {name!r} in the region picker")
-                tap(nxt, self.frames, self.touch_class)
+                self.press(nxt)
 
 
 # -- screenshots ------------------------------------------------------------------------------
@@ -346,7 +350,7 @@ class Autopilot:
 
     def __init__(self, app, flow_name: str, decide: Decide, *, screenshots: Path | None = None,
                  frames: Callable[[int], None] | None = None, timeout_s: float = 300.0, touch_class=None,
-                 stop_requested: Callable[[], bool] = lambda: False):
+                 stop_requested: Callable[[], bool] = lambda: False, performer: type["Performer"] | None = None):
         self.app = app
         self.stop_requested = stop_requested
         self.flow_name = flow_name
@@ -355,7 +359,7 @@ class Autopilot:
         self.shots = Screenshots(screenshots, self.frames)
         self.timeout_s = timeout_s
         self.events: list[tuple[str, ViewBase | None]] = []
-        self.performer = Performer(app, self.frames, on_page=self._page_shot, touch_class=touch_class)
+        self.performer = (performer or Performer)(app, self.frames, on_page=self._page_shot, touch_class=touch_class)
         app.view_listeners.append(self._on_screen)
 
     def _on_screen(self, name: str, view: ViewBase | None) -> None:

@@ -167,6 +167,7 @@ class KioskScreen(Screen):
         return [
             ("chrome.voice", tr("ui.voice_on") if app.voice_on else tr("ui.voice_off"), app.toggle_voice),
             ("chrome.elderly", tr("ui.elderly_on") if app.elderly else tr("ui.elderly_off"), app.toggle_elderly),
+            ("chrome.repeat", tr("ui.repeat"), app.repeat),
             ("chrome.language", tr("ui.language"), app.toggle_language),
         ]
 
