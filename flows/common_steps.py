@@ -101,8 +101,9 @@ class CardHolder(BaseModel):
 
     @classmethod
     def from_card(cls, card: Any) -> "CardHolder":
+        """`card.name` is the name the holder goes by: the English name on a foreign permanent resident card."""
         return cls(id_number=card.id_number, name=card.name, sex=card.sex, birth_date=card.birth_date.isoformat(),
-                   card_address=card.address or "", card_type=card.card_type.value)
+                   card_address=getattr(card, "address", "") or "", card_type=card.card_type.value)
 
     @property
     def birth(self) -> dt.date:
@@ -360,7 +361,7 @@ async def take_licence_photo(ctx: Ctx) -> PhotoRecord:
 
 
 ADDRESS_FIELDS = (
-    FormField(name="recipient_name", label=msg("field.recipient_name"), min_length=2, max_length=30, personal=True),
+    FormField(name="recipient_name", label=msg("field.recipient_name"), min_length=2, max_length=60, personal=True),
     FormField(name="phone", label=msg("field.phone"), kind=FieldKind.PHONE, personal=True),
     FormField(name="province", label=msg("field.province"), max_length=20),
     FormField(name="city", label=msg("field.city"), min_length=2, max_length=30),

@@ -147,7 +147,8 @@ class TaxInvoice(MailingSteps[TaxState]):
     async def step_review(self, ctx: Ctx) -> Next | Done | Abort:
         st = ctx.state
         answer = await ctx.ask(Choice(
-            message=msg("tax.review", item=st.item or "", amount=yuan(st.amount_fen or 0), rate=st.tax_rate_percent),
+            message=msg("tax.review", buyer=st.holder.name if st.holder else "", item=st.item or "",
+                        amount=yuan(st.amount_fen or 0), rate=st.tax_rate_percent),
             options=(ChoiceOption(key="issue", label=msg("tax.issue")),
                      ChoiceOption(key="edit", label=msg("button.edit")))))
         if answer == "edit":

@@ -1,7 +1,7 @@
 """`kiosk-devices`: read, simulate, check and print from the command line.
 
 Other tools rely on these exact forms (issue #2):
-  kiosk-devices read idcard --port URL [--reveal]
+  kiosk-devices read idcard --port URL [--reveal] [--format json|text]   (every field the card holds)
   kiosk-devices read bp --port URL --protocol accutorr|ieee11073
   kiosk-devices read height --port URL [--timeout S]   (one reading as JSON)
   kiosk-devices read cardreader --port URL [--wait S] [--reveal]   (card number and balance as JSON)
@@ -46,9 +46,16 @@ def describe_error(exc: DeviceError) -> str:
 def cmd_read_idcard(args: argparse.Namespace) -> int:
     from peripherals.idcard.driver import SamIdCardReader
 
+    from peripherals.idcard.models import text_lines
+
     with SamIdCardReader(args.port, baudrate=args.baudrate) as reader:
         card = reader.read_card(wait=args.wait)
-    _print_json(card.public_dict(reveal=args.reveal))
+    fields = card.public_dict(reveal=args.reveal)
+    if args.format == "text":
+        print("\n".join(text_lines(fields)))
+        sys.stdout.flush()
+    else:
+        _print_json(fields)
     return 0
 
 
@@ -193,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     read = sub.add_parser("read", help="read one device once").add_subparsers(dest="kind", required=True)
     idc = read.add_parser("idcard", help="read the ID card on the reader")
     idc.add_argument("--port", required=True, help="pyserial URL: /dev/ttyUSB0, a pty, sim://idcard ...")
-    idc.add_argument("--reveal", action="store_true", help="print the whole ID number (default: last 4 only)")
+    idc.add_argument("--reveal", action="store_true",
+                     help="print the whole ID and pass numbers (default: last 4 only)")
+    idc.add_argument("--format", choices=["json", "text"], default="json",
+                     help="json: one line (default); text: one labelled line per field")
     idc.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a card to be placed")
     idc.add_argument("--baudrate", type=int, default=115200)
     idc.set_defaults(func=cmd_read_idcard)

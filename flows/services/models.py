@@ -27,7 +27,7 @@ from flows.services import validation as v
 def _id_number(value: str) -> str:
     problem = v.id_number_problem(value)
     if problem:
-        raise PydanticCustomError("invalid_id_number", "not a valid resident ID number: {problem}", {"problem": problem})
+        raise PydanticCustomError("invalid_id_number", "not a valid ID card number: {problem}", {"problem": problem})
     return value
 
 
@@ -55,8 +55,18 @@ def _province(value: str) -> str:
     return value
 
 
+_LATIN_NAME_MARKS = " ,-.'"
+
+
 def _person_name(value: str) -> str:
+    """A Chinese name (2-30 letters, · between parts) or a name in Latin letters as a foreign card
+    prints it ("MUELLER-SCHMIDT, ANNA MARIA": up to 60 characters, the 2017 card's English-name slot)."""
     cleaned = value.strip()
+    if cleaned.isascii():
+        if not 2 <= len(cleaned) <= 60 or not any(c.isalpha() for c in cleaned) or \
+                not all(c.isalpha() or c in _LATIN_NAME_MARKS for c in cleaned):
+            raise PydanticCustomError("invalid_name", "a name in Latin letters has 2-60 letters, spaces and , - . '")
+        return cleaned
     if not 2 <= len(cleaned) <= 30 or not all(c.isalpha() or c in "·• " for c in cleaned):
         raise PydanticCustomError("invalid_name", "a name has 2-30 letters")
     return cleaned
@@ -70,7 +80,8 @@ def _vision(value: float) -> float:
 
 
 IdNumber = Annotated[str, BeforeValidator(lambda s: v.normalise_id_number(s) if isinstance(s, str) else s), AfterValidator(_id_number)]
-"""18-character resident ID number, GB 11643 with MOD 11-2 check character."""
+"""The number of an ID card the kiosk reads: resident card or HK/Macau/Taiwan permit (GB 11643), or a foreign
+permanent resident card (2023: 18 characters starting with 9; 2017: 15 characters). See validation.id_number_problem."""
 MobilePhone = Annotated[str, BeforeValidator(lambda s: s.strip() if isinstance(s, str) else s), AfterValidator(_mobile)]
 Plate = Annotated[str, BeforeValidator(lambda s: v.normalise_plate(s) if isinstance(s, str) else s), AfterValidator(_plate)]
 LicenceClass = Annotated[str, AfterValidator(_licence_class)]

@@ -8,6 +8,9 @@ Sources:
   administrative division code, 8-digit birth date, 3-digit sequence, 1 check
   character computed with ISO 7064:1983 MOD 11-2 (weights 2^(17-i) mod 11, remainder
   mapped through "10X98765432").
+- Foreign permanent resident cards: the National Immigration Administration's rules for
+  the 2023 card (18 characters, first '9', MOD 11-2 as GB 11643) and the 2017 card number
+  (3 letters + 12 digits), as in docs/devices/idcard.md.
 - Mobile numbers: MIIT numbering plan, 11 digits starting 13x–19x.
 - Licence classes: Order 162 (机动车驾驶证申领和使用规定, 2021) Annex 1 — A1 A2 A3 B1 B2
   C1 C2 C3 C4 C5 C6 D E F M N P.
@@ -23,6 +26,7 @@ import re
 
 _ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
 _ID_CHECK_CHARS = "10X98765432"
+_FOREIGN_2017_RE = re.compile(r"[A-Z]{3}[0-9]{12}")  # 2017 foreign permanent resident card number
 
 # First two digits of the administrative division code (GB/T 2260 provinces, plus 71
 # Taiwan, 81/82 Hong Kong/Macao and 83 Taiwan-resident permits).
@@ -80,10 +84,24 @@ def id_birth_date(id_number: str) -> _dt.date:
 
 
 def id_number_problem(value: str, *, today: _dt.date | None = None) -> str | None:
-    """Why `value` is not a valid 18-digit resident ID number, or None when it is."""
+    """Why `value` is not the number of an ID card the kiosk reads, or None when it is.
+
+    18 characters (GB 11643, MOD 11-2): resident cards, HK/Macau/Taiwan permits (81/82/83),
+    and the 2023 foreign permanent resident ID card ('9', the accepting province, the 3-digit
+    country, birth date, sequence, check). 15 characters: the 2017 foreign card (3 letters,
+    province, city, YYMMDD, sequence, check digit; that check digit is not verified, the
+    sources disagree: docs/devices/idcard.md).
+    """
+    if _FOREIGN_2017_RE.fullmatch(value):
+        if value[3:5] not in PROVINCE_CODES:
+            return "unknown region code"
+        if not any(_is_date(f"{century}{value[7:13]}") for century in ("19", "20")):
+            return "birth date is not a real date"
+        return None
     if len(value) != 18 or not value[:17].isascii() or not value[:17].isdigit() or value[17] not in "0123456789X":
         return "must be 17 digits followed by a digit or X"
-    if value[:2] not in PROVINCE_CODES:
+    region = value[1:3] if value[0] == "9" else value[:2]  # 9: foreign permanent resident (2023)
+    if region not in PROVINCE_CODES:
         return "unknown region code"
     try:
         born = id_birth_date(value)
@@ -94,6 +112,14 @@ def id_number_problem(value: str, *, today: _dt.date | None = None) -> str | Non
     if id_check_char(value[:17]) != value[17]:
         return "check character does not match"
     return None
+
+
+def _is_date(yyyymmdd: str) -> bool:
+    try:
+        _dt.datetime.strptime(yyyymmdd, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
 
 
 def is_valid_id_number(value: str) -> bool:
@@ -117,8 +143,14 @@ def is_new_energy_plate(value: str) -> bool:
 
 
 def mask_id_number(value: str) -> str:
-    """'110105********002X' style: enough for a citizen to recognise, useless to others."""
-    return value[:6] + "*" * 8 + value[14:] if len(value) == 18 else "*" * len(value)
+    """'110105********002X' style: enough for a citizen to recognise, useless to others.
+
+    A 15-character foreign card number keeps its country letters and last 2 ('DEU**********04')."""
+    if len(value) == 18:
+        return value[:6] + "*" * 8 + value[14:]
+    if len(value) == 15:
+        return value[:3] + "*" * 10 + value[13:]
+    return "*" * len(value)
 
 
 def mask_name(value: str) -> str:

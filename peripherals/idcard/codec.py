@@ -7,33 +7,31 @@ raymond1860/idr ``source/host/IdentityCard.c`` (command table, expected replies)
 HslCommunication ``Profinet/IDCard/SAMSerial.cs`` (``PackToSAMCommand``,
 ``CheckADSCommandAndSum``, ``ExtractSafeModuleNumber``), libsamv.h (SW3 codes).
 
-The 256-byte text block is UCS-2LE, space padded; its layout depends on the letter at
-bytes 248-249 (none: resident card, 'J' HK/Macau/Taiwan permit, 'I' / 'Y' foreign
-permanent resident cards). Layouts: /work/shared/reference/peripherals.md §1.
+The 256-byte text block (UCS-2LE; its layout chosen by the letter at bytes 248-249) is
+decoded into the typed card models by `text_block.py`; layouts and sources:
+docs/devices/idcard.md.
 
-Every failure raises `IdCardCodecError` (or its subclasses `InvalidIdNumber`,
-`UnsupportedCardLayout`); messages never carry card contents.
+Every failure raises `IdCardCodecError` (or one of its subclasses, see errors.py); messages
+never carry card contents.
 """
 
 from __future__ import annotations
 
-import re
 import struct
-from datetime import date
 from enum import IntEnum
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from peripherals.idcard import id_number as idn
-from peripherals.idcard.errors import IdCardCodecError, UnsupportedCardLayout
-from peripherals.idcard.models import LONG_TERM, CardType, IdCard
-from peripherals.idcard.nations import nation_code, nation_name
+from peripherals.idcard.errors import IdCardCodecError
+from peripherals.idcard.models import IdCard
+from peripherals.idcard.errors import TextBlockTruncated
+from peripherals.idcard.text_block import TEXT_LEN, decode_card_text, encode_text
+from peripherals.idcard.text_block import card_flag, decode_text  # noqa: F401  (re-exported: the codec's API)
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 HEADER_LEN = len(PREAMBLE) + 2  # preamble + LEN
 MIN_LEN = 3  # CMD PARA CHK, the shortest real frame
 MAX_LEN = 0x1000  # the largest real reply is 0x090A (text + photo + fingerprint)
-TEXT_LEN = 256
 PHOTO_LEN = 1024
 FINGERPRINT_LEN = 1024
 
@@ -310,7 +308,7 @@ def decode_card_data(data: bytes) -> CardData:
     text_len = (data[0] << 8) | data[1]
     photo_len = (data[2] << 8) | data[3]
     if text_len != TEXT_LEN:
-        raise IdCardCodecError("text block is not 256 bytes")
+        raise TextBlockTruncated("text block is not 256 bytes")
     if len(data) == 4 + text_len + photo_len:
         start, fp_len = 4, None
     elif len(data) >= 6 and len(data) == 6 + text_len + photo_len + ((data[4] << 8) | data[5]):
@@ -333,12 +331,8 @@ def encode_card_data(card: CardData) -> bytes:
 
 
 def decode_card(data: CardData) -> IdCard:
-    """The card in a read reply's data (text block decoded, photo/fingerprint attached)."""
-    fields = decode_text(data.text)
-    try:
-        return IdCard(**fields, photo_wlt=data.photo, fingerprint=data.fingerprint or None)
-    except ValidationError:
-        raise IdCardCodecError("card fields do not make a valid card") from None
+    """The typed card in a read reply's data (text block decoded, photo/fingerprint attached)."""
+    return decode_card_text(data.text, data.photo, data.fingerprint)
 
 
 def decode_read_reply_frame(frame: bytes) -> IdCard:
@@ -350,203 +344,6 @@ def decode_read_reply_frame(frame: bytes) -> IdCard:
     if len(frame) < HEADER_LEN + 4 or frame[9] != Sw3.OK:
         raise IdCardCodecError("not a successful read reply")
     return decode_card(decode_card_data(frame[10:-1]))
-
-
-# -- 256-byte text block --------------------------------------------------------------------
-_SEX_BY_CODE = {"1": "男", "2": "女", "0": "未知", "9": "未说明"}
-_CODE_BY_SEX = {v: k for k, v in _SEX_BY_CODE.items()}
-_DIGITS8 = re.compile(r"[0-9]{8}")
-_DIGITS = re.compile(r"[0-9]{1,2}")
-
-
-def _text(block: bytes, start: int, end: int) -> str:
-    try:
-        return block[start:end].decode("utf-16-le").rstrip(" \x00")
-    except UnicodeDecodeError:
-        raise IdCardCodecError("text block is not valid UCS-2") from None
-
-
-def _date(value: str) -> date:
-    if not _DIGITS8.fullmatch(value):
-        raise IdCardCodecError("date field is not YYYYMMDD")
-    try:
-        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        raise IdCardCodecError("date field is not a calendar date") from None
-
-
-def _valid_to(value: str) -> date | str:
-    return LONG_TERM if value == LONG_TERM else _date(value)
-
-
-def _sex(value: str) -> str:
-    try:
-        return _SEX_BY_CODE[value]
-    except KeyError:
-        raise IdCardCodecError("unknown gender code") from None
-
-
-def _count(value: str) -> int | None:
-    if not value:
-        return None
-    if not _DIGITS.fullmatch(value):
-        raise IdCardCodecError("count field is not a number")
-    return int(value)
-
-
-def card_flag(block: bytes) -> str:
-    """'' (resident card), 'J', 'I' or 'Y' from bytes 248-249; UnsupportedCardLayout otherwise."""
-    if len(block) != TEXT_LEN:
-        raise IdCardCodecError("text block is not 256 bytes")
-    flag = _text(block, 248, 250)
-    if flag not in ("", "J", "I", "Y"):
-        raise UnsupportedCardLayout("unknown card type flag")
-    return flag
-
-
-def decode_text(block: bytes) -> dict:
-    """The IdCard fields (without photo) held in a 256-byte text block."""
-    flag = card_flag(block)
-    if flag == "I":
-        return _decode_foreign_i(block)
-    if flag == "Y":
-        return _decode_foreign_y(block)
-    return _decode_resident(block, hmt=flag == "J")
-
-
-def _decode_resident(b: bytes, hmt: bool) -> dict:
-    nation = _text(b, 32, 36)
-    fields = dict(
-        card_type=CardType.HMT_PERMIT if hmt else CardType.RESIDENT,
-        card_flag="J" if hmt else "",
-        name=_text(b, 0, 30),
-        sex=_sex(_text(b, 30, 32)),
-        nation=nation_name(nation) if nation or not hmt else None,
-        birth_date=_date(_text(b, 36, 52)),
-        address=_text(b, 52, 122),
-        id_number=idn.validate(_text(b, 122, 158)),
-        issuer=_text(b, 158, 188),
-        valid_from=_date(_text(b, 188, 204)),
-        valid_to=_valid_to(_text(b, 204, 220)),
-    )
-    if hmt:
-        fields["pass_number"] = _text(b, 220, 238) or None
-        fields["issue_count"] = _count(_text(b, 238, 242))
-    return fields
-
-
-def _decode_foreign_i(b: bytes) -> dict:
-    card_number = _text(b, 122, 152)
-    if not card_number.isascii() or not card_number.isalnum():
-        raise IdCardCodecError("foreign card number is not alphanumeric")
-    return dict(
-        card_type=CardType.FOREIGN_PR,
-        card_flag="I",
-        english_name=_text(b, 0, 120) or None,
-        sex=_sex(_text(b, 120, 122)),
-        id_number=card_number,
-        nationality=_text(b, 152, 158) or None,
-        name=_text(b, 158, 188),
-        valid_from=_date(_text(b, 188, 204)),
-        valid_to=_valid_to(_text(b, 204, 220)),
-        birth_date=_date(_text(b, 220, 236)),
-        card_version=_text(b, 236, 240) or None,
-        issuer=_text(b, 240, 248),
-    )
-
-
-def _decode_foreign_y(b: bytes) -> dict:
-    try:
-        english = (b[52:122] + b[220:242]).decode("utf-16-le").rstrip(" \x00")
-    except UnicodeDecodeError:
-        raise IdCardCodecError("text block is not valid UCS-2") from None
-    return dict(
-        card_type=CardType.FOREIGN_PR,
-        card_flag="Y",
-        name=_text(b, 0, 30),
-        sex=_sex(_text(b, 30, 32)),
-        issue_count=_count(_text(b, 32, 36)),
-        birth_date=_date(_text(b, 36, 52)),
-        english_name=english or None,
-        id_number=idn.validate(_text(b, 122, 158)),
-        valid_from=_date(_text(b, 188, 204)),
-        valid_to=_valid_to(_text(b, 204, 220)),
-        nationality=_text(b, 242, 248) or None,
-        related_card=_text(b, 250, 256) or None,
-    )
-
-
-# -- encoding the text block (the simulator's side) -----------------------------------------
-def _put(block: bytearray, start: int, end: int, value: str) -> None:
-    try:
-        raw = value.encode("utf-16-le")
-    except UnicodeEncodeError:
-        raise IdCardCodecError("field is not encodable as UCS-2") from None
-    if len(raw) > end - start or len(raw) != 2 * len(value):
-        raise IdCardCodecError("field too long for its slot, or outside UCS-2")
-    block[start:end] = raw + " ".encode("utf-16-le") * ((end - start - len(raw)) // 2)
-
-
-def _ymd(value: date | str) -> str:
-    return value if isinstance(value, str) else f"{value.year:04d}{value.month:02d}{value.day:02d}"
-
-
-def _flag_for(card: IdCard) -> str:
-    if card.card_type is CardType.RESIDENT:
-        return ""
-    if card.card_type is CardType.HMT_PERMIT:
-        return "J"
-    return card.card_flag if card.card_flag in ("I", "Y") else "Y"
-
-
-def encode_text(card: IdCard) -> bytes:
-    """The 256-byte UCS-2LE text block a SAM would return for `card`."""
-    block = bytearray(" ".encode("utf-16-le") * (TEXT_LEN // 2))
-    flag = _flag_for(card)
-    sex = _CODE_BY_SEX[card.sex]
-    if flag in ("", "J"):
-        _put(block, 0, 30, card.name)
-        _put(block, 30, 32, sex)
-        _put(block, 32, 36, nation_code(card.nation) if card.nation else "")
-        _put(block, 36, 52, _ymd(card.birth_date))
-        _put(block, 52, 122, card.address)
-        _put(block, 122, 158, card.id_number)
-        _put(block, 158, 188, card.issuer)
-        _put(block, 188, 204, _ymd(card.valid_from))
-        _put(block, 204, 220, _ymd(card.valid_to))
-        if flag == "J":
-            _put(block, 220, 238, card.pass_number or "")
-            _put(block, 238, 242, "" if card.issue_count is None else f"{card.issue_count:02d}")
-    elif flag == "I":
-        _put(block, 0, 120, card.english_name or "")
-        _put(block, 120, 122, sex)
-        _put(block, 122, 152, card.id_number)
-        _put(block, 152, 158, card.nationality or "")
-        _put(block, 158, 188, card.name)
-        _put(block, 188, 204, _ymd(card.valid_from))
-        _put(block, 204, 220, _ymd(card.valid_to))
-        _put(block, 220, 236, _ymd(card.birth_date))
-        _put(block, 236, 240, card.card_version or "")
-        _put(block, 240, 248, card.issuer)
-    else:  # "Y"
-        english = card.english_name or ""
-        if len(english) > 46:
-            raise IdCardCodecError("English name longer than 46 characters")
-        english = english.ljust(46)
-        _put(block, 0, 30, card.name)
-        _put(block, 30, 32, sex)
-        _put(block, 32, 36, "" if card.issue_count is None else f"{card.issue_count:02d}")
-        _put(block, 36, 52, _ymd(card.birth_date))
-        _put(block, 52, 122, english[:35])
-        _put(block, 122, 158, card.id_number)
-        _put(block, 188, 204, _ymd(card.valid_from))
-        _put(block, 204, 220, _ymd(card.valid_to))
-        _put(block, 220, 242, english[35:])
-        _put(block, 242, 248, card.nationality or "")
-        _put(block, 250, 256, card.related_card or "")
-    if flag:
-        _put(block, 248, 250, flag)
-    return bytes(block)
 
 
 def encode_card(card: IdCard, with_fingerprint: bool = False) -> bytes:

@@ -53,6 +53,21 @@ class InvalidIdNumber(IdCardCodecError):
     """
 
 
+class TextBlockTruncated(IdCardCodecError):
+    """The text block is not the 256 bytes every layout has (a cut read, or not a text block)."""
+
+
+class InvalidCardField(IdCardCodecError):
+    """One field of the text block does not hold what its layout says (a date, a code, UCS-2 text).
+
+    `field` names the field (e.g. "birth_date"); the message never carries its contents.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
 class UnsupportedCardLayout(IdCardCodecError):
     """The card-type flag at text bytes 248-249 is none we know; the driver reports `CardNotSupported`."""
 

@@ -13,7 +13,10 @@ Options (strings, from the `sim://idcard?...` query or `pty_sim("idcard", ...)`)
 Faults: the generic ones via `reply()`; `device_error=0x41` makes the next command
 answer with that SW3 and no data.
 
-Every person here is made up; their ID numbers carry valid check characters only so that
+Every person here is made up (the foreign holder's cards of both versions belong to one
+person, whose 2023 card links to the 2017 one: its related-card item 010 is the city code 01
+and sequence digit 0 of DEU500185051204, as the vendor demo cited in docs/devices/idcard.md
+derives it); their ID numbers carry valid check characters only so that
 the driver's checksum validation passes.
 """
 
@@ -25,7 +28,14 @@ from datetime import date
 from peripherals.idcard import codec
 from peripherals.idcard.codec import BadFrame, Command, Frame, FrameParser, Request, Response, Sw3
 from peripherals.idcard.id_number import complete
-from peripherals.idcard.models import LONG_TERM, CardType, IdCard
+from peripherals.idcard.models import (
+    LONG_TERM,
+    ForeignPermanentResidentCard2017,
+    ForeignPermanentResidentCard2023,
+    HmtResidencePermit,
+    IdCard,
+    ResidentIdCard,
+)
 from peripherals.sim.base import Simulator
 
 CARD_KINDS = ("resident", "hmt", "foreign_i", "foreign_y", "none")
@@ -43,12 +53,9 @@ def _filler(label: str, size: int) -> bytes:
 
 
 def scripted_card(kind: str = "resident", long_term: bool = False) -> IdCard:
-    """One of the simulator's fictional cardholders."""
-    valid_to: date | str
+    """One of the simulator's fictional cardholders (a typed card of the kind's layout)."""
     if kind == "resident":
-        valid_to = LONG_TERM if long_term else date(2036, 5, 20)
-        return IdCard(
-            card_type=CardType.RESIDENT,
+        return ResidentIdCard(
             name="王晓东",
             sex="男",
             nation="汉",
@@ -57,14 +64,12 @@ def scripted_card(kind: str = "resident", long_term: bool = False) -> IdCard:
             id_number=complete("50010319880315123"),
             issuer="重庆市公安局渝中区分局",
             valid_from=date(2016, 5, 20),
-            valid_to=valid_to,
+            valid_to=LONG_TERM if long_term else date(2036, 5, 20),
             photo_wlt=_filler("photo-resident", codec.PHOTO_LEN),
             fingerprint=_filler("fingerprint-resident", codec.FINGERPRINT_LEN),
         )
     if kind == "hmt":
-        return IdCard(
-            card_type=CardType.HMT_PERMIT,
-            card_flag="J",
+        return HmtResidencePermit(
             name="陈嘉欣",
             sex="女",
             birth_date=date(1995, 8, 8),
@@ -78,34 +83,33 @@ def scripted_card(kind: str = "resident", long_term: bool = False) -> IdCard:
             photo_wlt=_filler("photo-hmt", codec.PHOTO_LEN),
         )
     if kind == "foreign_i":
-        return IdCard(
-            card_type=CardType.FOREIGN_PR,
-            card_flag="I",
+        # DEU + 50 (Chongqing) + 01 + 850512 (born 1985-05-12) + 0 + a check digit
+        return ForeignPermanentResidentCard2017(
             english_name="MUELLER, ANNA MARIA",
-            name="穆安娜",
+            chinese_name="穆安娜",
             sex="女",
-            id_number="DEU508505120017",
+            id_number="DEU500185051204",
             nationality="DEU",
             birth_date=date(1985, 5, 12),
-            valid_from=date(2015, 6, 1),
-            valid_to=LONG_TERM if long_term else date(2025, 6, 1),
+            valid_from=date(2018, 6, 1),
+            valid_to=LONG_TERM if long_term else date(2028, 6, 1),
             card_version="01",
             issuer="5000",
             photo_wlt=_filler("photo-foreign-i", codec.PHOTO_LEN),
         )
     if kind == "foreign_y":
-        return IdCard(
-            card_type=CardType.FOREIGN_PR,
-            card_flag="Y",
-            name="穆安娜",
+        # 9 + 50 (Chongqing) + 276 (Germany, ISO 3166 numeric) + 19850512 + 002 + MOD 11-2
+        return ForeignPermanentResidentCard2023(
+            chinese_name="穆安娜",
             sex="女",
-            issue_count=0,
+            renewal_count=0,
             birth_date=date(1985, 5, 12),
             english_name="MUELLER-SCHMIDT, ANNA MARIA KATHARINA",
             id_number=complete("95027619850512002"),
             valid_from=date(2023, 12, 1),
             valid_to=LONG_TERM if long_term else date(2033, 12, 1),
             nationality="DEU",
+            previous_card_link="010",
             photo_wlt=_filler("photo-foreign-y", codec.PHOTO_LEN),
         )
     raise ValueError(f"unknown card kind {kind!r}; one of {', '.join(CARD_KINDS)}")

@@ -12,6 +12,14 @@ import pytest
 
 CLI = [sys.executable, "-m", "peripherals.cli"]
 ID_KEYS = {"card_type", "name", "sex", "nation", "birth_date", "address", "id_number", "issuer", "valid_from", "valid_to"}
+# Every card prints the resident card's keys plus its layout's own fields (docs/devices/idcard.md).
+LAYOUT_KEYS = {
+    "resident": {"layout", "card_flag", "nation_code"},
+    "hmt": {"layout", "card_flag", "pass_number", "issue_count"},
+    "foreign_i": {"layout", "card_flag", "english_name", "chinese_name", "nationality", "card_version"},
+    "foreign_y": {"layout", "card_flag", "english_name", "chinese_name", "nationality", "renewal_count",
+                  "previous_card_link"},
+}
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -44,8 +52,8 @@ def test_read_idcard_over_a_simulated_pty(simulate):
     result = run("read", "idcard", "--port", port)
     assert result.returncode == 0, result.stderr
     card = json.loads(result.stdout)
-    assert set(card) == ID_KEYS
-    assert card["card_type"] == "resident" and card["sex"] in ("男", "女")
+    assert set(card) == ID_KEYS | LAYOUT_KEYS["resident"]
+    assert card["card_type"] == "resident" and card["sex"] in ("男", "女") and card["nation_code"] == "01"
     assert card["id_number"].startswith("*" * 14) and len(card["id_number"]) == 18
     assert card["birth_date"][4] == "-" and card["valid_from"][7] == "-"
 
@@ -57,13 +65,42 @@ def test_read_idcard_reveal_and_long_term(simulate):
 
 
 @pytest.mark.parametrize(
-    ("card", "card_type"), [("hmt", "hmt_permit"), ("foreign_i", "foreign_pr"), ("foreign_y", "foreign_pr")]
+    ("card", "card_type", "layout"),
+    [("hmt", "hmt_permit", "hmt_permit"), ("foreign_i", "foreign_pr", "foreign_pr_2017"),
+     ("foreign_y", "foreign_pr", "foreign_pr_2023")],
 )
-def test_read_other_card_types_over_sim_url(card, card_type):
+def test_read_other_card_types_over_sim_url(card, card_type, layout):
     result = run("read", "idcard", "--port", f"sim://idcard?card={card}")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == ID_KEYS and out["card_type"] == card_type
+    assert set(out) == ID_KEYS | LAYOUT_KEYS[card] and out["card_type"] == card_type and out["layout"] == layout
+    assert out["id_number"].startswith("*" * (len(out["id_number"]) - 4))
+
+
+def test_read_prints_every_field_of_each_layout():
+    """The values, not only the keys: English name first on foreign cards, nationality, permit fields."""
+    outs = {card: json.loads(run("read", "idcard", "--port", f"sim://idcard?card={card}", "--reveal").stdout)
+            for card in ("hmt", "foreign_i", "foreign_y")}
+    hmt, old, new = outs["hmt"], outs["foreign_i"], outs["foreign_y"]
+    assert (hmt["name"], hmt["card_flag"], hmt["pass_number"], hmt["issue_count"]) == ("陈嘉欣", "J", "H60123456", 1)
+    assert (old["name"], old["english_name"], old["chinese_name"]) == ("MUELLER, ANNA MARIA",) * 2 + ("穆安娜",)
+    assert (old["nationality"], old["card_version"], old["issuer"], old["id_number"]) == \
+        ("DEU", "01", "5000", "DEU500185051204")
+    assert new["name"] == new["english_name"] == "MUELLER-SCHMIDT, ANNA MARIA KATHARINA"  # 37 > 35 characters
+    assert (new["nationality"], new["renewal_count"], new["previous_card_link"], new["card_flag"]) == \
+        ("DEU", 0, "010", "Y")
+    assert new["id_number"].startswith("9") and len(new["id_number"]) == 18
+    masked = json.loads(run("read", "idcard", "--port", "sim://idcard?card=hmt").stdout)
+    assert masked["pass_number"] == "*****3456" and "H6012" not in json.dumps(masked)
+
+
+def test_read_idcard_as_text():
+    result = run("read", "idcard", "--port", "sim://idcard?card=foreign_y", "--format", "text")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "English name / 英文姓名: MUELLER-SCHMIDT, ANNA MARIA KATHARINA" in lines
+    assert "Nationality / 国籍: DEU" in lines and "Card / 证件: foreign_pr_2023" in lines
+    assert not any("95027619850512" in line for line in lines)  # masked without --reveal
 
 
 def test_no_card_is_one_plain_line_on_stderr(simulate):

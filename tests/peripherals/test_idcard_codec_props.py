@@ -11,7 +11,14 @@ from peripherals.idcard import codec
 from peripherals.idcard.codec import BadFrame, Frame, FrameParser, Request, Response
 from peripherals.idcard.errors import IdCardCodecError
 from peripherals.idcard.id_number import complete, is_valid
-from peripherals.idcard.models import LONG_TERM, CardType, IdCard
+from peripherals.idcard.models import (
+    LONG_TERM,
+    ForeignPermanentResidentCard2017,
+    ForeignPermanentResidentCard2023,
+    HmtResidencePermit,
+    IdCard,
+    ResidentIdCard,
+)
 from peripherals.idcard.nations import NATIONS
 from peripherals.idcard.sim import scripted_card
 
@@ -137,40 +144,43 @@ def cards(draw) -> IdCard:
         photo_wlt=draw(photo),
         fingerprint=draw(fingerprint),
     )
-    if kind in ("resident", "J"):
-        return IdCard(
-            card_type=CardType.RESIDENT if kind == "resident" else CardType.HMT_PERMIT,
-            card_flag="" if kind == "resident" else "J",
+    if kind == "resident":
+        return ResidentIdCard(
             name=draw(_text(15, HAN)),
-            nation=draw(st.sampled_from(sorted(NATIONS.values())) if kind == "resident" else st.none()),
+            nation=draw(st.sampled_from(sorted(NATIONS.values()))),
             address=draw(_text(35, min_len=0)),
             id_number=draw(id18),
             issuer=draw(_text(15, min_len=0)),
-            pass_number=draw(st.none() if kind == "resident" else st.from_regex(r"[HM][0-9]{8}", fullmatch=True)),
-            issue_count=draw(st.none() if kind == "resident" else st.one_of(st.none(), st.integers(0, 99))),
             **common,
         )
+    if kind == "J":
+        return HmtResidencePermit(
+            name=draw(_text(15, HAN)),
+            address=draw(_text(35, min_len=0)),
+            id_number=draw(id18),
+            issuer=draw(_text(15, min_len=0)),
+            pass_number=draw(st.from_regex(r"[HM][0-9]{8}", fullmatch=True)),
+            issue_count=draw(st.one_of(st.none(), st.integers(0, 99))),
+            **common,
+        )
+    nationality = draw(st.from_regex(r"[A-Z]{3}", fullmatch=True))
     if kind == "I":
-        return IdCard(
-            card_type=CardType.FOREIGN_PR,
-            card_flag="I",
-            english_name=draw(st.one_of(st.none(), _text(60, LATIN))),
-            name=draw(_text(15, HAN, min_len=0)),
+        return ForeignPermanentResidentCard2017(
+            english_name=draw(_text(60, LATIN, min_len=0)),
+            chinese_name=draw(_text(15, HAN, min_len=0)),
             id_number=draw(st.from_regex(r"[A-Z]{3}[0-9]{12}", fullmatch=True)),
-            nationality=draw(st.one_of(st.none(), st.from_regex(r"[A-Z]{3}", fullmatch=True))),
-            card_version=draw(st.one_of(st.none(), st.from_regex(r"[0-9]{2}", fullmatch=True))),
+            nationality=nationality,
+            card_version=draw(st.from_regex(r"[0-9]{0,2}", fullmatch=True)),
             issuer=draw(st.from_regex(r"[0-9]{0,4}", fullmatch=True)),
             **common,
         )
-    return IdCard(
-        card_type=CardType.FOREIGN_PR,
-        card_flag="Y",
-        name=draw(_text(15, HAN, min_len=0)),
-        issue_count=draw(st.one_of(st.none(), st.integers(0, 99))),
-        english_name=draw(st.one_of(st.none(), _text(46, LATIN))),
-        id_number=draw(id18),
-        nationality=draw(st.one_of(st.none(), st.from_regex(r"[A-Z]{3}", fullmatch=True))),
-        related_card=draw(st.one_of(st.none(), st.from_regex(r"[0-9A-Z]{1,3}", fullmatch=True))),
+    return ForeignPermanentResidentCard2023(
+        chinese_name=draw(_text(15, HAN, min_len=0)),
+        renewal_count=draw(st.one_of(st.none(), st.integers(0, 99))),
+        english_name=draw(_text(46, LATIN, min_len=0)),
+        id_number=draw(st.from_regex(r"9[0-9]{16}", fullmatch=True).map(complete)),
+        nationality=nationality,
+        previous_card_link=draw(st.from_regex(r"[0-9A-Z]{0,3}", fullmatch=True)),
         **common,
     )
 
