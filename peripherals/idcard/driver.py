@@ -28,6 +28,7 @@ from peripherals.idcard.errors import (
     CardNotSupported,
     CardReadFailed,
     IdCardCodecError,
+    InvalidCardField,
     InvalidIdNumber,
     NoCard,
     UnsupportedCardLayout,
@@ -160,6 +161,8 @@ class SamIdCardReader(IdCardReader):
             return codec.decode_card(codec.decode_card_data(response.data))
         except InvalidIdNumber:
             raise CardReadFailed("the ID number read fails its check character", kind=self.kind.value) from None
+        except InvalidCardField as exc:  # the frame's XOR was right: the text is wrong at the source, read again
+            raise CardReadFailed(f"a field of the card's text is not valid ({exc.field})", kind=self.kind.value) from None
         except UnsupportedCardLayout:
             raise CardNotSupported("unknown card type flag in the text block", kind=self.kind.value) from None
         except IdCardCodecError as exc:
