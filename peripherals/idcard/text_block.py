@@ -65,9 +65,16 @@ class _Reader:
 
     def __init__(self, block: bytes, layout: dict[str, tuple[int, int]]) -> None:
         self.block, self.layout = block, layout
+        try:  # one decode for the whole block; per field only when it holds a surrogate or bad bytes
+            chars = block.decode("utf-16-le")
+        except UnicodeDecodeError:
+            chars = ""
+        self.chars = chars if len(chars) == TEXT_LEN // 2 else None
 
     def text(self, field: str) -> str:
         start, end = self.layout[field]
+        if self.chars is not None:
+            return self.chars[start // 2 : end // 2].rstrip(" \x00")
         try:
             return self.block[start:end].decode("utf-16-le").rstrip(" \x00")
         except UnicodeDecodeError:
