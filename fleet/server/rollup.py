@@ -33,9 +33,10 @@ Why it is safe to run twice, to kill, and to run in several processes at once
   value) and it moves on. The result is the same as one clean run.
 - Only closed buckets are aggregated: a bucket ends at least `grace` before now (rows are
   stamped with the server's receive time, so nothing arrives later than that).
-- Deletion runs after aggregation, in slices (one transaction each, so a kill loses
-  nothing and SQLite's write lock is held briefly), and only below the horizon above: a
-  raw row is never deleted before the buckets made from it are committed.
+- Deletion runs after aggregation, in time slices (one transaction each, so a kill loses
+  nothing and SQLite's write lock is held briefly; its progress is `delete:<table>` in
+  `rollup_state`, moved by the same compare-and-set), and only below the horizon above:
+  a raw row is never deleted before the buckets made from it are committed.
 - Bucket boundaries are computed in SQL on each backend (SQLite: Unix-epoch arithmetic
   formatted the way SQLAlchemy stores datetimes; PostgreSQL: `to_timestamp`), with an
   optional offset so "a day" can be a local day (Asia/Shanghai: +8 h).
@@ -210,13 +211,9 @@ class RollupJob:
         if step.where is not None:
             query = query.where(step.where(src))
         with self.db.session() as s:
-            first = s.scalar(query)
+            first = _as_utc(s.scalar(query))
         if first is None:
             return None
-        if isinstance(first, str):  # SQLite: a MIN() of a DateTime column comes back as text
-            first = dt.datetime.fromisoformat(first).replace(tzinfo=dt.timezone.utc)
-        elif first.tzinfo is None:
-            first = first.replace(tzinfo=dt.timezone.utc)
         start = floor_time(first, step.width, step.offset)
         try:
             with self.db.session() as s:
@@ -238,6 +235,9 @@ class RollupJob:
         s.execute(insert(dst).from_select([step.bucket, *step.keys, *aggregates], query))
 
     def _delete_old(self, retention: Retention, now: dt.datetime) -> int:
+        """Delete slice by slice up to the horizon. How far it got is kept in rollup_state
+        (`delete:<table>`), so a slice is a range delete from there — cheap on a BRIN or
+        B-tree index — and the oldest row is looked up only once, the first time."""
         horizon = now - retention.keep
         for name in retention.after:
             mark = self.done_until(name)
@@ -245,25 +245,44 @@ class RollupJob:
                 return 0  # nothing aggregated yet: nothing may go
             horizon = min(horizon, mark)
         table, col = retention.table, retention.table.c[retention.time]
-        deleted = 0
-        while not self.stop_requested.is_set():
-            query = select(func.min(col)).where(col < horizon)
+        state = f"delete:{table.name}"
+        mark = self.done_until(state)
+        if mark is None:
+            query = select(func.min(col))
             if retention.where is not None:
                 query = query.where(retention.where(table))
             with self.db.session() as s:
-                oldest = s.scalar(query)
-                if oldest is None:
-                    return deleted
-                if isinstance(oldest, str):
-                    oldest = dt.datetime.fromisoformat(oldest).replace(tzinfo=dt.timezone.utc)
-                elif oldest.tzinfo is None:
-                    oldest = oldest.replace(tzinfo=dt.timezone.utc)
-                until = min(horizon, oldest + retention.slice)
-                statement = delete(table).where(col < until)
-                if retention.where is not None:
-                    statement = statement.where(retention.where(table))
-                deleted += s.execute(statement).rowcount
+                oldest = _as_utc(s.scalar(query))
+            if oldest is None or oldest >= horizon:
+                return 0
+            try:
+                with self.db.session() as s:
+                    s.add(RollupState(name=state, done_until=oldest))
+            except IntegrityError:
+                pass
+            mark = self.done_until(state)
+        deleted = 0
+        while mark < horizon and not self.stop_requested.is_set():
+            until = min(horizon, mark + retention.slice)
+            with self.db.session() as s:
+                moved = s.execute(update(RollupState).where(RollupState.name == state, RollupState.done_until == mark)
+                                  .values(done_until=until)).rowcount
+                if moved:
+                    statement = delete(table).where(col < until)
+                    if retention.where is not None:
+                        statement = statement.where(retention.where(table))
+                    deleted += s.execute(statement).rowcount
+            mark = until if moved else (self.done_until(state) or until)
         return deleted
+
+
+def _as_utc(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A MIN() of a datetime column: text on SQLite, naive or aware elsewhere."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 class RollupThread:
