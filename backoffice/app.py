@@ -84,6 +84,12 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Re
     return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json")
 
 
+def _require_real_name(check: Any) -> None:
+    """A licence errand applied for in person: a real-name check the kiosk sends must have passed."""
+    if check is not None and not check.passed:
+        raise Rejection(422, "real_name_check_failed", "the applicant's real-name check did not pass", "real_name_check")
+
+
 def _local(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=TZ) if moment.tzinfo is None else moment.astimezone(TZ)
 
@@ -285,6 +291,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
     async def licence_renewal(body: LicenceRenewalRequest, request: Request, key: str | None = KeyHeader) -> Response:
         def effect(conn: sqlite3.Connection, at: dt.datetime) -> tuple[str, BaseModel]:
             today = at.date()
+            _require_real_name(body.real_name_check)
             lic = bo.licence(body.id_number, today)
             if body.licence_class != lic.licence_class:
                 raise Rejection(422, "licence_class_mismatch", "the licence class differs from the licence on file", "licence_class")
@@ -306,6 +313,7 @@ def _build_api(bo: BackOfficeApp) -> FastAPI:
     @api.post("/v1/traffic/licence/reissues", status_code=201)
     async def licence_reissue(body: LicenceReissueRequest, request: Request, key: str | None = KeyHeader) -> Response:
         def effect(conn: sqlite3.Connection, at: dt.datetime) -> tuple[str, BaseModel]:
+            _require_real_name(body.real_name_check)
             lic = bo.licence(body.id_number, at.date())
             if body.licence_class != lic.licence_class:
                 raise Rejection(422, "licence_class_mismatch", "the licence class differs from the licence on file", "licence_class")

@@ -13,11 +13,11 @@ composition root builds the bundle). Three pieces:
 Two devices have no driver in `peripherals` and are interfaces here:
 - `AudioOut` (the hearing test's left/right sound): a kiosk plays it on its two
   speakers; `SimAudio` records what it "played" so a simulated citizen can answer.
-- `FaceVerifier` (1:1 comparison of a live face with the ID card photo, for the tax
-  real-name check): it needs the vendor WLT photo decoder (peripherals.idcard.wlt, not
-  shipped) and a face-comparison model, neither of which this repository has.
-  `SimFaceVerifier` stands in for it on the simulators only; without a verifier the
-  flows offer the staff check alone (the non-biometric alternative always exists).
+- `FaceVerifier` (1:1 comparison of a live face with the ID card holder, for the real-name
+  checks of the tax invoice and the licence errands): `flows.face_verifiers` has the real
+  ones (the back office's CTID-style identity service; a portrait source on the kiosk).
+  `SimFaceVerifier` answers a fixed score for flow tests; without a verifier the flows
+  offer the staff check alone (the non-biometric alternative always exists).
 
 `sim_deps()` builds the whole bundle on the device simulators (the headless runner's
 `--devices sim`, the tests, the benchmark).

@@ -27,6 +27,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from flows.common_steps import RETRY, STAFF, Ctx, error_view, staff_needed
+from flows.offline_steps import is_offline
+from flows.services.models import RealNameCheck
 from flows.views import Choice, ChoiceOption, FieldKind, Form, FormField, Measuring, msg
 
 
@@ -108,6 +110,12 @@ async def _attempt(ctx: Ctx, verify_card: Any, liveness: bool) -> FaceResult:
     return FaceResult(passed=True, score=score, frames=frames, liveness=live_reason)
 
 
+def _verifier_usable(ctx: Ctx) -> bool:
+    """A verifier that can answer now: the back office's identity service cannot while it is unreachable."""
+    verifier = ctx.deps.face_verifier
+    return verifier is not None and not (getattr(verifier, "needs_network", False) and is_offline(ctx))
+
+
 STAFF_PIN = FormField(name="staff_pin", label=msg("face.staff_pin.label"), kind=FieldKind.DIGITS, min_length=6,
                       max_length=12, personal=True, secret=True)
 
@@ -136,7 +144,7 @@ async def face_check(ctx: Ctx, *, topic: str, verify_card: Any = None, liveness:
     """
     s = ctx.deps.settings
     liveness = s.face_liveness if liveness is None else liveness
-    can_verify = verify_card is None or ctx.deps.face_verifier is not None
+    can_verify = verify_card is None or _verifier_usable(ctx)
     start = ChoiceOption(key="start", label=msg("face.start"))
     options = (start, STAFF) if can_verify else (STAFF,)
     intro = msg(f"face.{topic}.intro") if can_verify else msg("face.no_verifier")
@@ -158,3 +166,13 @@ async def face_check(ctx: Ctx, *, topic: str, verify_card: Any = None, liveness:
             answer = await ctx.ask(error_view(code, msg(f"face.{code}"), msg("face.attempts_used"), options=(STAFF,)))
         else:
             answer = await ctx.ask(error_view(code, msg(f"face.{code}"), msg("face.retry_or_staff"), options=(RETRY, STAFF)))
+
+
+async def real_name_check(ctx: Ctx, *, topic: str, card: Any, biometrics: bool = True) -> RealNameCheck:
+    """The 人证核验 a flow keeps and sends to the back office: the live face compared with
+    `card`'s holder, or — without biometric consent, or at the citizen's choice — staff in
+    person with their PIN. Only method, decision, score and a reference: no image, no template."""
+    result = await face_check(ctx, topic=topic, verify_card=card) if biometrics else \
+        await staff_identity_check(ctx, "identity")
+    return RealNameCheck(method=result.method, passed=result.passed, score=result.score,
+                         reference="face-check-" + ctx.idempotency_key("face")[:20])

@@ -18,6 +18,8 @@ from flows.services.identity import IdentityVerifyRequest
 
 
 class IdentityServiceVerifier:
+    needs_network = True  # offline (docs/offline.md) the face check offers staff only
+
     def __init__(self, service: Any) -> None:
         self.service = service  # has `verify_identity` (HttpBackOffice)
 

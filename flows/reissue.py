@@ -2,8 +2,12 @@
 
 ID card → licence on file (a revoked, expired or lapsed licence cannot be reissued here:
 an expired one is renewed instead, with the medical check) → consent to the licence
-photo → lost or damaged → licence photo (or call staff) → review → submit (idempotent)
-→ mailing address → waybill → QR payment of fee + postage → receipt.
+photo, and separately (optional) to the face comparison → real-name check: the live face
+against the card holder (flows/face_check.py), or staff in person with their PIN — always
+offered, and the only way without the face consent (a reissued licence goes to whoever
+applies, so the applicant must be the holder: 本人办理) → lost or damaged → licence photo
+(or call staff) → review → submit (idempotent, with the check's method, decision, score and
+reference) → mailing address → waybill → QR payment of fee + postage → receipt.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ from flows.common_steps import (
     staff_needed,
 )
 from flows.deps import FlowDeps
+from flows.face_check import real_name_check
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
 from flows.licence_errand import LicenceErrand
 from flows.mailing import mailed_details
 from flows.offline_steps import PayLater
 from flows.medical_rules import Errand, certificate_required
-from flows.services.models import LicenceReissueRequest, MailingAddress
+from flows.services.models import LicenceReissueRequest, MailingAddress, RealNameCheck
 from flows.views import Choice, ChoiceOption, ConsentItem, Prompt, msg
 
 Ctx = FlowContext["ReissueState", FlowDeps]
@@ -44,6 +49,8 @@ assert not certificate_required(Errand.REISSUE_LOST)  # Art. 69: why this flow h
 class ReissueState(BaseModel):
     holder: Personal[CardHolder | None] = None
     licence: Personal[LicenceInfo | None] = None
+    biometrics: bool = False  # consent to the face comparison (separate, optional)
+    real_name: RealNameCheck | None = None  # method, decision, score, reference: no image
     reason: str | None = None  # lost | damaged
     photo: Personal[PhotoRecord | None] = None
     photo_ref: str | None = None
@@ -72,6 +79,7 @@ class ReissueOutcome(BaseModel):
     provisional_reference: str | None = None
     pay_by: dt.date | None = None
     queued: bool = False
+    real_name_method: str | None = None  # face | staff
 
 
 class LicenceReissue(LicenceErrand[ReissueState]):
@@ -84,6 +92,7 @@ class LicenceReissue(LicenceErrand[ReissueState]):
         READ_ID = "read_id"
         ELIGIBILITY = "eligibility"
         CONSENT = "consent"
+        FACE = "face"
         REASON = "reason"
         PHOTO = "photo"
         REVIEW = "review"
@@ -112,9 +121,16 @@ class LicenceReissue(LicenceErrand[ReissueState]):
     async def step_consent(self, ctx: Ctx) -> Next | Done | Abort:
         answer = await ask_consent(ctx, "reissue.consent", (
             ConsentItem(key="photo", text=msg("consent.photo.licence_photo"), required=True),
+            ConsentItem(key="biometrics", text=msg("consent.biometrics.face_compare"), required=False),
         ))
         if not answer.ok("photo"):
             raise staff_needed("photo")  # staff take the photo at the counter
+        ctx.state.biometrics = answer.ok("biometrics")
+        return Next(step=self.Step.FACE)
+
+    async def step_face(self, ctx: Ctx) -> Next | Done | Abort:
+        ctx.state.real_name = await real_name_check(ctx, topic="reissue", card=self.card,
+                                                    biometrics=ctx.state.biometrics)
         return Next(step=self.Step.REASON)
 
     async def step_reason(self, ctx: Ctx) -> Next | Done | Abort:
@@ -144,7 +160,7 @@ class LicenceReissue(LicenceErrand[ReissueState]):
         def request(ref: str | None) -> LicenceReissueRequest:
             return LicenceReissueRequest(id_number=st.holder.id_number, licence_class=st.licence.licence_class,
                                          reason=st.reason, photo_ref=st.photo_ref,  # type: ignore[arg-type]
-                                         provisional_reference=ref)
+                                         provisional_reference=ref, real_name_check=st.real_name)
 
         await self.submit_application(ctx, "reissue_licence", request, purpose="reissue", view=msg("reissue.submitting"))
         return Next(step=self.Step.ADDRESS, allow_back=False)
@@ -158,6 +174,7 @@ class LicenceReissue(LicenceErrand[ReissueState]):
         receipt = self.licence_receipt(ctx, title="驾驶证遗失补证" if st.reason == "lost" else "驾驶证损毁换证",
                                        footer="补发的驾驶证将邮寄到家，请凭邮件号查询")
         printed = await print_receipt(ctx, receipt)
-        outcome = ReissueOutcome(**self.outcome_fields(ctx), reason=st.reason, receipt_printed=printed)
+        outcome = ReissueOutcome(**self.outcome_fields(ctx), reason=st.reason, receipt_printed=printed,
+                                 real_name_method=st.real_name.method if st.real_name else None)
         return Done(outcome=outcome, message=self.done_message(ctx, "reissue.done", "reissue.done_provisional"),
                     details=mailed_details(st.waybill, printed, st.pay_later))

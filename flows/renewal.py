@@ -2,9 +2,9 @@
 
 ID card → licence on file and the renewal window (Art. 63: within 90 days before expiry;
 more than a year past expiry the licence is cancelled, Art. 79(八); Art. 65 age bars) →
-separate consent for biometrics and for health data (PIPL Art. 29) → face quality gate
-(with "call staff" as the non-biometric alternative; the gate is NOT liveness detection,
-which is out of scope) → vision per eye on the eye tester (GB 11533, 4 of 5 per line) →
+separate consent for biometrics and for health data (PIPL Art. 29) → face real-name check
+(flows/face_check.py: quality gate, liveness challenges, the live face against the card
+holder; staff in person with their PIN is always offered) → vision per eye on the eye tester (GB 11533, 4 of 5 per line) →
 colour plates → hearing left/right → height → Order 162 Art. 14 verdict
 (`flows.medical_rules.evaluate`; a failure ends the errand naming what failed and
 pointing to a hospital certificate) → blood pressure (advisory only) → licence photo →
@@ -38,7 +38,7 @@ from flows.common_steps import (
     read_id_card,
     staff_needed,
 )
-from flows.face_check import face_check
+from flows.face_check import real_name_check
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
@@ -61,6 +61,7 @@ from flows.services.models import (
     BloodPressure,
     LicenceRenewalRequest,
     MailingAddress,
+    RealNameCheck,
 )
 from flows.services.models import MedicalResults as MedicalSubmission
 from flows.views import Choice, ChoiceOption, ConsentItem, Measuring, Prompt, msg
@@ -96,6 +97,7 @@ class RenewalState(BaseModel):
     consent_biometrics: bool = False
     consent_health: bool = False
     face_passed: bool = False
+    real_name: RealNameCheck | None = None  # method, decision, score, reference: no image
     vision: Personal[VisionRecord | None] = None
     colour: Personal[ColourVision | None] = None
     hearing: Personal[HearingRecord | None] = None
@@ -211,8 +213,9 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         return Next(step=self.Step.FACE)
 
     async def step_face(self, ctx: Ctx) -> Next | Done | Abort:
-        await face_check(ctx, topic="renewal")
-        ctx.state.face_passed = True
+        """Applied in person (本人办理): the live face against the card holder, or staff in person."""
+        ctx.state.real_name = await real_name_check(ctx, topic="renewal", card=self.card)
+        ctx.state.face_passed = ctx.state.real_name.passed
         return Next(step=self.Step.VISION)
 
     # -- the medical check -----------------------------------------------------------------
@@ -336,7 +339,7 @@ class LicenceRenewal(LicenceErrand[RenewalState]):
         assert st.vision.left is not None and st.vision.right is not None and st.colour and st.height_cm
         request = lambda ref: LicenceRenewalRequest(  # noqa: E731
             id_number=st.holder.id_number, licence_class=st.licence.licence_class, provisional_reference=ref,
-            medical=MedicalSubmission(
+            real_name_check=st.real_name, medical=MedicalSubmission(
                 vision_left=st.vision.left, vision_right=st.vision.right, corrected=st.vision.corrected,
                 colour_vision=st.colour.value, hearing_left=st.hearing.left, hearing_right=st.hearing.right,
                 height_cm=round(st.height_cm),

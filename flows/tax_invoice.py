@@ -29,7 +29,7 @@ from flows.common_steps import (
     staff_needed,
     yuan,
 )
-from flows.face_check import face_check, staff_identity_check
+from flows.face_check import real_name_check
 from flows.deps import FlowDeps
 from flows.engine import Abort, AbortReason, Done, FlowContext, Next
 from flows.journal import Personal
@@ -116,12 +116,10 @@ class TaxInvoice(MailingSteps[TaxState]):
         return Next(step=self.Step.FACE)
 
     async def step_face(self, ctx: Ctx) -> Next | Done | Abort:
-        if ctx.state.biometrics:
-            result = await face_check(ctx, topic="tax", verify_card=self.card)
-        else:  # no consent to biometrics: staff check the citizen in person
-            result = await staff_identity_check(ctx, "identity")
-        ctx.state.face_passed, ctx.state.face_score, ctx.state.face_method = True, result.score, result.method
-        ctx.state.face_reference = "face-check-" + ctx.idempotency_key("face")[:20]
+        st = ctx.state  # no consent to biometrics: staff check the citizen in person
+        check = await real_name_check(ctx, topic="tax", card=self.card, biometrics=st.biometrics)
+        st.face_passed, st.face_score, st.face_method, st.face_reference = (check.passed, check.score, check.method,
+                                                                            check.reference)
         return Next(step=self.Step.DETAILS)
 
     async def step_details(self, ctx: Ctx) -> Next | Done | Abort:

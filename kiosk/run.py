@@ -247,6 +247,7 @@ def _run_configured(args: argparse.Namespace) -> int:
     """The kiosk's own devices (kiosk.toml / KIOSK_CONFIG) and a back office at --backoffice."""
     from flows import registry
     from flows.deps import DeviceAccess, FlowDeps, FlowSettings, configured_audio
+    from flows.face_verifiers import IdentityServiceVerifier
     from flows.services import HttpBackOffice
     from kiosk.app import KioskOptions, ServiceEntry, create_app
     from kiosk.kivy_setup import DisplayOptions
@@ -262,8 +263,10 @@ def _run_configured(args: argparse.Namespace) -> int:
 
     async def deps() -> FlowDeps:
         if "deps" not in holder:
-            holder["deps"] = FlowDeps.from_backoffice(DeviceAccess(supervisor), HttpBackOffice(args.backoffice),
+            backoffice = HttpBackOffice(args.backoffice)
+            holder["deps"] = FlowDeps.from_backoffice(DeviceAccess(supervisor), backoffice,
                                                       settings=FlowSettings(), audio=configured_audio(state_dir),
+                                                      face_verifier=IdentityServiceVerifier(backoffice),  # CTID-style
                                                       staff_pin=staff_pin_for(diagnostics))
         return holder["deps"]
 

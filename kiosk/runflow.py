@@ -66,6 +66,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from flows import registry
 from flows.deps import DeviceAccess, FlowDeps, FlowSettings, SimAudio, configured_audio, sim_deps
 from flows.engine import EngineSettings, FlowRunner, OutcomeStatus, ResumePolicy
+from flows.face_verifiers import IdentityServiceVerifier
 from flows.journal import Journal
 from flows.outbox import running_outbox
 from flows.views import Action, ViewBase, ViewKind
@@ -341,7 +342,8 @@ class ManagedBackOffice:
 
 @contextlib.asynccontextmanager
 async def config_deps(backoffice_url: str, settings: FlowSettings) -> AsyncIterator[FlowDeps]:
-    """The devices of the kiosk's configuration (kiosk.toml), its [audio] output, no face verifier."""
+    """The devices of the kiosk's configuration (kiosk.toml), its [audio] output, the back office's
+    identity service as the face verifier (flows.face_verifiers)."""
     from flows.services import HttpBackOffice
     from peripherals.config import DeviceSettings
     from peripherals.supervisor import Supervisor
@@ -351,7 +353,7 @@ async def config_deps(backoffice_url: str, settings: FlowSettings) -> AsyncItera
     backoffice = HttpBackOffice(backoffice_url)
     try:
         yield FlowDeps.from_backoffice(DeviceAccess(supervisor), backoffice, settings=settings,
-                                       audio=configured_audio())
+                                       audio=configured_audio(), face_verifier=IdentityServiceVerifier(backoffice))
     finally:
         await backoffice.aclose()
         await asyncio.to_thread(supervisor.stop)

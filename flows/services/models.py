@@ -167,12 +167,23 @@ class LicenceRecord(_Response):
     points: int = 0
 
 
+class RealNameCheck(_Request):
+    """Proof the kiosk checked the citizen's face against the ID card photo — or that
+    staff checked the ID in person (the non-biometric alternative)."""
+
+    method: Literal["face", "staff"]
+    passed: bool
+    reference: Reference  # the check's record at the kiosk, not the face image
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class LicenceRenewalRequest(_Request):
     id_number: IdNumber = Field(repr=False)
     licence_class: LicenceClass
     medical: MedicalResults = Field(repr=False)
     certificate_issued_at: dt.date | None = None  # when the medical certificate is from elsewhere
     provisional_reference: ProvisionalRef | None = None  # the kiosk's reference (docs/offline.md)
+    real_name_check: RealNameCheck | None = None  # 人证核验 at the kiosk (applied in person)
 
 
 class LicenceReissueRequest(_Request):
@@ -183,6 +194,7 @@ class LicenceReissueRequest(_Request):
     reason: Literal["lost", "damaged"] = "lost"
     photo_ref: Reference
     provisional_reference: ProvisionalRef | None = None
+    real_name_check: RealNameCheck | None = None  # 人证核验 at the kiosk (applied in person)
 
 
 class LicenceApplication(_Response):
@@ -269,16 +281,6 @@ class InspectionExemptLabel(_Response):
 
 
 # ---------------------------------------------------------------- tax
-
-
-class RealNameCheck(_Request):
-    """Proof the kiosk checked the buyer's face against the ID card photo — or that
-    staff checked the ID in person (the non-biometric alternative)."""
-
-    method: Literal["face", "staff"]
-    passed: bool
-    reference: Reference  # the check's record at the kiosk, not the face image
-    score: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class InvoiceRequest(_Request):

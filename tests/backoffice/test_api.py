@@ -133,6 +133,26 @@ async def test_reissue(client, server, keys):
     assert [s["kind"] for s in keys.submissions(server.url)] == ["licence_reissue"]
 
 
+async def test_licence_errands_refuse_a_failed_real_name_check(client, keys):
+    record = await client.lookup_licence(LicenceQuery(id_number=CITIZEN_ID))
+    failed = RealNameCheck(method="face", passed=False, reference="face-check-000004", score=0.31)
+    with pytest.raises(ServiceRejected) as info:
+        await client.reissue_licence(LicenceReissueRequest(id_number=CITIZEN_ID, licence_class=record.licence_class,
+                                                           photo_ref="photo-0002-abcdef", real_name_check=failed),
+                                     idempotency_key=keys("reissue"))
+    assert info.value.code == "real_name_check_failed"
+    with pytest.raises(ServiceRejected) as info:
+        await client.renew_licence(LicenceRenewalRequest(id_number=CITIZEN_ID, licence_class=record.licence_class,
+                                                         medical=medical(), real_name_check=failed),
+                                   idempotency_key=keys("renewal"))
+    assert info.value.code == "real_name_check_failed"
+    passed = RealNameCheck(method="face", passed=True, reference="face-check-000005", score=0.66)
+    application = await client.reissue_licence(
+        LicenceReissueRequest(id_number=CITIZEN_ID, licence_class=record.licence_class, photo_ref="photo-0002-abcdef",
+                              real_name_check=passed), idempotency_key=keys("reissue-2"))
+    assert application.kind == "licence_reissue"
+
+
 async def test_fines_by_id_and_by_plate_agree(client):
     by_id = await client.list_fines(FineQuery(id_number=CITIZEN_ID))
     assert 0 <= len(by_id.fines) <= 3

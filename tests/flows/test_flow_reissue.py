@@ -30,7 +30,7 @@ def test_reissue_completes_with_the_id_card_only(backoffice, tmp_path):
     assert r.outcome.status is OutcomeStatus.COMPLETED, r.outcome
     out = r.outcome.outcome
     assert out["application_id"].startswith("RI") and out["reason"] == "lost" and out["tracking_number"].endswith("CN")
-    assert out["total_fen"] == 2500 and out["receipt_printed"]
+    assert out["total_fen"] == 2500 and out["receipt_printed"] and out["real_name_method"] == "face"
     steps = r.result.steps()
     assert "vision" not in steps and "bp" not in steps  # no exam (Art. 69)
     assert [s["kind"] for s in submissions(backoffice.url)] == ["licence_reissue", "waybill", "payment_order"]
@@ -48,12 +48,12 @@ def test_expired_licence_is_sent_to_renewal(backoffice, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_declining_the_photo_calls_staff(backoffice, tmp_path):
-    r = run(spec(consent={"photo": False}), backoffice.url, tmp_path / "state")
+    r = run(spec(consent={"photo": False, "biometrics": True}), backoffice.url, tmp_path / "state")
     assert r.outcome.reason is AbortReason.STAFF_NEEDED and r.result.views[-1].kind is ViewKind.ERROR
 
 
 @pytest.mark.timeout(60)
 def test_cancel_at_the_review(backoffice, tmp_path):
-    r = run(spec(review="@cancel"), backoffice.url, tmp_path / "state")
+    r = run(spec(review="@cancel", settings={"face_liveness": False}), backoffice.url, tmp_path / "state")
     assert r.outcome.reason is AbortReason.CANCELLED and r.result.views[-1].kind is ViewKind.RESULT
     assert submissions(backoffice.url) == []
