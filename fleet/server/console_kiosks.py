@@ -21,9 +21,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from fleet.protocol import CommandName, KioskSettings
+from fleet.protocol import CommandName
+from fleet.server import config_form
 from fleet.server.api import server_of, source_of
-from fleet.server.api_kiosks import SavedViewRequest, delete_view, save_view, saved_views
+from fleet.server.api_kiosks import SavedViewRequest, SiteRequest, delete_view, save_site, save_view, saved_views
 from fleet.server.auth import Role
 from fleet.server.console import _check_csrf, _example_args, _render, _who
 from fleet.server.kiosk_bulk import ACTIONS, MAX_BULK, BulkRequest, first_error, run_bulk
@@ -53,7 +54,7 @@ def kiosk_list_page(request: Request, error: str = "", saved: str = "") -> HTMLR
                        columns=COLUMNS, per_page_options=PER_PAGE, problems=problems, error=error, saved=saved,
                        saved_views=views, no_site=NO_SITE, command_names=command_names, actions=ACTIONS,
                        arg_examples={n: json.dumps(_example_args(CommandName(n))) for n in command_names},
-                       settings_fields=list(KioskSettings.model_fields), max_bulk=MAX_BULK,
+                       settings_fields=config_form.form_fields(), max_bulk=MAX_BULK,
                        query_string=urlencode(page.query.params()))
     total_ms, cpu_ms = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu_started) * 1000
     response.headers["Server-Timing"] = (f"db;dur={db_ms:.1f}, render;dur={total_ms - db_ms:.1f}, total;dur={total_ms:.1f}, "
@@ -75,7 +76,7 @@ def _selection(request: Request, kiosks: list[str], all_matching: str, query_str
 
 
 def _bulk_request(action: str, kiosks: list[str], command: str, args: str, ttl_s: float, settings: str,
-                  label: str) -> BulkRequest:
+                  label: str, setting: str = "", value: str = "") -> BulkRequest:
     """The form's fields as a checked BulkRequest (ValueError with a plain message otherwise)."""
     if not kiosks:
         raise ValueError("select at least one kiosk (tick its box, or 'all matching the filter')")
@@ -84,7 +85,7 @@ def _bulk_request(action: str, kiosks: list[str], command: str, args: str, ttl_s
         if action == "command":
             data.update(command=command, args=json.loads(args) if args.strip() else {})
         elif action == "config":
-            data["settings"] = json.loads(settings) if settings.strip() else {}
+            data["settings"] = json.loads(settings) if settings.strip() else _one_setting(setting, value)
         else:
             data["label"] = label.strip() or None
     except ValueError as exc:
@@ -95,18 +96,30 @@ def _bulk_request(action: str, kiosks: list[str], command: str, args: str, ttl_s
         raise ValueError(first_error(exc)) from None
 
 
+def _one_setting(name: str, value: str) -> dict:
+    """The setting chosen in the bulk form's menu, its value typed as the schema says."""
+    fields = {f.name: f for f in config_form.form_fields()}
+    if name not in fields:
+        return {}
+    values, errors = config_form.read_form({fields[name].input_name: value}, [fields[name]])
+    if errors:
+        raise ValueError(f"{name}: {errors[name]}")
+    return values
+
+
 @router.post("/kiosks/bulk", response_class=HTMLResponse)
 def bulk_review(request: Request, csrf: Annotated[str, Form()], action: Annotated[str, Form()],
                 kiosk: Annotated[list[str], Form()] = [], all_matching: Annotated[str, Form()] = "",  # noqa: B006
                 query: Annotated[str, Form()] = "", command: Annotated[str, Form()] = "",
                 args: Annotated[str, Form()] = "", ttl_s: Annotated[float, Form()] = 300.0,
-                settings: Annotated[str, Form()] = "", label: Annotated[str, Form()] = "") -> Response:
+                settings: Annotated[str, Form()] = "", label: Annotated[str, Form()] = "",
+                setting: Annotated[str, Form()] = "", value: Annotated[str, Form()] = "") -> Response:
     """Step 1: what would happen, to which kiosks; nothing is done yet."""
     who = _who(request, Role.operator)
     _check_csrf(who, csrf)
     try:
         body = _bulk_request(action, _selection(request, kiosk, all_matching, query), command, args, ttl_s,
-                             settings, label)
+                             settings, label, setting, value)
     except ValueError as exc:
         return RedirectResponse(f"/console/?{query}{'&' if query else ''}error={quote(str(exc))}", status_code=303)
     return _render(request, "kiosks_bulk.html", who, body=body, actions=ACTIONS, query=query,
@@ -148,3 +161,19 @@ def delete_view_form(request: Request, view_id: int, csrf: Annotated[str, Form()
     _check_csrf(who, csrf)
     delete_view(request, who.username, view_id)
     return RedirectResponse("/console/", status_code=303)
+
+
+@router.post("/kiosks/{kiosk_id}/site")
+def site_form(request: Request, kiosk_id: str, csrf: Annotated[str, Form()], name: Annotated[str, Form()] = "",
+              hall: Annotated[str, Form()] = "", district: Annotated[str, Form()] = "",
+              region: Annotated[str, Form()] = "") -> Response:
+    """Where the kiosk stands (what the list searches and groups by); operators, audited."""
+    who = _who(request, Role.operator)
+    _check_csrf(who, csrf)
+    target = f"/console/kiosks/{quote(kiosk_id)}"
+    try:
+        save_site(request, who.username, kiosk_id, SiteRequest(name=name.strip(), hall=hall.strip(),
+                                                               district=district.strip(), region=region.strip()))
+    except ValidationError as exc:
+        return RedirectResponse(f"{target}?error={quote('site: ' + first_error(exc))}", status_code=303)
+    return RedirectResponse(target, status_code=303)

@@ -117,5 +117,17 @@ def test_console_bulk_form_reviews_first_and_acts_only_on_confirm(fleet):
     assert empty.status_code == 303 and "select+at+least+one" in empty.headers["location"].replace("%20", "+")
     stale = operator.post("/console/kiosks/bulk/confirm", data={"csrf": "stale", "payload": payload})
     assert stale.status_code == 403
+    one = operator.post("/console/kiosks/bulk", data={"csrf": csrf, "action": "config", "setting": "volume",
+                                                      "value": "40", "kiosk": ["k-bulk-1"]})
+    assert "<b>volume</b> → <code>40</code>" in one.text  # typed as the schema says: an integer
+    typo = operator.post("/console/kiosks/bulk", data={"csrf": csrf, "action": "config", "setting": "volume",
+                                                       "value": "loud", "kiosk": ["k-bulk-1"]}, follow_redirects=False)
+    assert "enter+a+whole+number" in typo.headers["location"].replace("%20", "+")
+    site = operator.post("/console/kiosks/k-bulk-2/site", data={"csrf": csrf, "name": "观音桥1号机", "hall": "重庆江北区观音桥邮政支局",
+                                                              "district": "江北区", "region": "主城都市区·中心城区"},
+                         follow_redirects=True)
+    assert site.status_code == 200 and "重庆江北区观音桥邮政支局" in site.text
+    assert [r["kiosk_id"] for r in operator.get("/api/kiosks/search", params={"q": "观音桥"}).json()["rows"]] == ["k-bulk-2"]
     viewer = fleet.client("viewer")
     assert viewer.post("/console/kiosks/bulk", data={"csrf": csrf, "action": "add_label"}).status_code == 403
+    assert viewer.post("/console/kiosks/k-bulk-2/site", data={"csrf": csrf, "name": "x"}).status_code == 403
