@@ -116,3 +116,48 @@ def test_invoice_pdf_structure():
         offset = int(entry[:10])
         assert pdf[offset:].startswith(b"%d 0 obj" % number)
     assert "电子发票".encode("utf-16-be").hex().upper().encode() in pdf
+
+
+# -- foreign permanent resident cards (docs/devices/idcard.md) --------------------------------
+@pytest.mark.parametrize("value", [
+    "931586198001010028",  # the 2023 specimen card of the Synjones reader manual (9, 31 Shanghai, 586 Pakistan)
+    make_id("95027619850512002"),  # the simulated 2023 card
+    "CAN110081080319",  # the 2017 specimen card (its check digit is not verified: the sources disagree)
+    "DEU500185051204",  # the simulated 2017 card
+])
+def test_foreign_card_numbers_are_id_numbers(value):
+    assert v.id_number_problem(value) is None
+    assert InvoiceRequest(buyer_name="ZHENGJIAN, YANGBEN", buyer_id_number=value, amount_fen=100, item="rent",
+                          real_name_check=RealNameCheck(method="face", passed=True, reference="face-check-1")
+                          ).buyer_id_number == value
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("991586198001010028", "unknown region code"),  # 9 + 99: no such province
+    ("931586198013010028", "birth date is not a real date"),
+    ("931586198001010027", "check character does not match"),
+    ("CAN990081080319", "unknown region code"),
+    ("CAN110081130319", "birth date is not a real date"),  # YYMMDD 811303
+    ("CA1110081080319", "must be 17 digits followed by a digit or X"),  # neither shape
+])
+def test_foreign_card_number_problems(value, problem):
+    assert v.id_number_problem(value) == problem
+
+
+def test_a_15_character_number_is_masked_but_for_the_country_and_the_last_two():
+    assert v.mask_id_number("DEU500185051204") == "DEU**********04"
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("MUELLER-SCHMIDT, ANNA MARIA KATHARINA", True), ("O'NEILL, MARY JR.", True), ("ZHENGJIAN,YANGBEN", True),
+    ("A" * 60, True), ("A" * 61, False), ("--", False), ("ANNA_MARIA", False), ("王晓东", True), ("王" * 31, False),
+])
+def test_person_names_in_latin_letters(name, ok):
+    address = dict(recipient_name=name, phone="13912345678", province="广东省", city="广州市", district="天河区",
+                   street="天河路208号")
+    if ok:
+        assert MailingAddress(**address).recipient_name == name
+    else:
+        with pytest.raises(ValidationError) as info:
+            MailingAddress(**address)
+        assert name not in str(info.value)  # inputs hidden in errors

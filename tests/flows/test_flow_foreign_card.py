@@ -25,9 +25,9 @@ ADDRESS = {"recipient_name": ENGLISH, "phone": "13912345678", "province": "å¹¿ä¸
 
 @pytest.mark.timeout(90)
 def test_foreign_holder_gets_an_invoice_in_the_english_name(backoffice, tmp_path):
-    spec = example_answers("tax-invoice", settings={**FAST_PAYMENT, **FAST_FACE},
-                           answers={"delivery": "mail", "address": ADDRESS},
-                           sim={"idcard": {"card": "foreign_y"}, "camera": {"source": "citizen:foreign"}})
+    spec = example_answers("tax-invoice-foreign", settings={**FAST_PAYMENT, **FAST_FACE},
+                           answers={"delivery": "mail", "address": ADDRESS})  # examples/answers/tax-invoice-foreign.yaml
+    assert spec.sim["idcard"] == {"card": "foreign_y"} and spec.sim["camera"] == {"source": "citizen:foreign"}
     r = run_and_assert_wiped("tax-invoice", spec, backoffice.url, tmp_path / "s", real_face=True)
     assert r.outcome.status is OutcomeStatus.COMPLETED, r.outcome
     assert r.outcome.outcome["real_name_method"] == "face"  # the identity service matched the English name
