@@ -24,8 +24,9 @@ usage() {
   cat <<'EOF'
 usage: install-kiosk.sh [options]
   --root DIR        install into DIR instead of / (aliases: --destdir, --prefix)
-  --role ROLE       kiosk (default: app, session, agent, udev), server (fleet server,
-                    mosquitto drop-in) or all
+  --role ROLE       kiosk (default: app, session, agent, udev), terminal (the invoice
+                    terminal instead of the citizen app, with session, agent, udev),
+                    server (fleet server, mosquitto drop-in) or all
   --version V       release version (default: the version in SOURCE/pyproject.toml)
   --source DIR      project source tree (default: this script's repository)
   --wheelhouse DIR  install the package from wheels in DIR, offline (default: from SOURCE)
@@ -64,14 +65,17 @@ done
 die() { echo "install-kiosk: $*" >&2; exit 1; }
 say() { echo "install-kiosk: $*"; }
 
-case "$ROLE" in kiosk|server|all) ;; *) die "--role must be kiosk, server or all" ;; esac
+case "$ROLE" in kiosk|terminal|server|all) ;; *) die "--role must be kiosk, terminal, server or all" ;; esac
 case "$ROOT" in /*) ;; *) die "--root must be an absolute path" ;; esac
 [ -d "$ROOT" ] || die "root $ROOT does not exist"
 ROOT=$(cd "$ROOT" && pwd)
 R=${ROOT%/}                      # prefix for every path below: "" for the real system
 REAL_SYSTEM=0; [ -z "$R" ] && REAL_SYSTEM=1
 AS_ROOT=0; [ "$(id -u)" -eq 0 ] && AS_ROOT=1
-has_role() { [ "$ROLE" = all ] || [ "$ROLE" = "$1" ]; }
+# A terminal is a kiosk PC (session, agent, udev) whose app is the invoice terminal.
+has_role() { [ "$ROLE" = all ] || [ "$ROLE" = "$1" ] || { [ "$1" = kiosk ] && [ "$ROLE" = terminal ]; }; }
+# The app unit enabled: one of the two (they conflict). --role all installs both, enables kiosk.service.
+APP_UNIT=kiosk.service; [ "$ROLE" = terminal ] && APP_UNIT=kiosk-terminal.service
 
 valid_version() { [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]]; }
 
@@ -145,7 +149,7 @@ switch_current() {
 restart_if_running() {
   [ "$REAL_SYSTEM" -eq 1 ] && [ -d /run/systemd/system ] || return 0
   local units=()
-  has_role kiosk && units+=(kiosk.service)
+  has_role kiosk && units+=("$APP_UNIT")
   has_role server && units+=(kiosk-fleet-server.service)
   systemctl try-restart "${units[@]}"
 }
@@ -202,14 +206,17 @@ fi
 
 UNITS=()
 if has_role kiosk; then
-  for unit in kiosk.service kiosk-session.service kiosk-agent.service; do
+  for unit in kiosk.service kiosk-terminal.service kiosk-session.service kiosk-agent.service; do
     install_file "$SYSTEMD_SRC/$unit" "/etc/systemd/system/$unit" 644
   done
-  UNITS+=(kiosk.service kiosk-session.service kiosk-agent.service)
+  UNITS+=("$APP_UNIT" kiosk-session.service kiosk-agent.service)
   install_file "$SYSTEMD_SRC/modules-load.d/kiosk.conf" /etc/modules-load.d/kiosk.conf 644
   install_file "$SYSTEMD_SRC/polkit/50-kiosk-agent.rules" /etc/polkit-1/rules.d/50-kiosk-agent.rules 644
   install_if_absent "$SYSTEMD_SRC/udev/99-kiosk-devices.rules" /etc/udev/rules.d/99-kiosk-devices.rules 644
   install_if_absent "$SYSTEMD_SRC/kiosk.env" /etc/kiosk/kiosk.env 640 kiosk-agent:kiosk
+  if [ "$ROLE" != kiosk ]; then
+    install_if_absent "$SYSTEMD_SRC/terminal.env" /etc/kiosk/terminal.env 640 kiosk-agent:kiosk
+  fi
   if [ -f "$SOURCE/config/kiosk.example.toml" ]; then
     install_if_absent "$SOURCE/config/kiosk.example.toml" /etc/kiosk/kiosk.toml 640 kiosk-agent:kiosk
   fi

@@ -9,6 +9,10 @@ Virtual options: --applications N (seeded online applications, default 20), --re
 now and then, half from the tax core, half from the invoice system), --auto-staff (a simulated
 staff member resolves holds), --fast (printers print instantly instead of at their real speed),
 --exit-when-empty. Exit status: 0 done (or stopped by SIGTERM), 1 start failure.
+
+On a real terminal (systemd/kiosk-terminal.service) the site settings come from the
+environment, /etc/kiosk/terminal.env: KIOSK_TERMINAL_BACKOFFICE, KIOSK_TERMINAL_INVOICE_PRINTER,
+KIOSK_TERMINAL_LABEL_PRINTER and KIOSK_TERMINAL_ID are the defaults of the options of the same names.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -29,10 +34,12 @@ def add_parser(subparsers: Any) -> None:
                               description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--virtual", action="store_true", help="printers on simulators and the reference back office")
     p.add_argument("--headless", action="store_true", help="no staff screen: JSON lines on stdout")
-    p.add_argument("--backoffice", metavar="URL")
-    p.add_argument("--invoice-printer", metavar="URL")
-    p.add_argument("--label-printer", metavar="URL")
-    p.add_argument("--terminal-id", default="terminal-virtual-01")
+    env = os.environ.get
+    p.add_argument("--backoffice", metavar="URL", default=env("KIOSK_TERMINAL_BACKOFFICE") or None)
+    p.add_argument("--invoice-printer", metavar="URL", default=env("KIOSK_TERMINAL_INVOICE_PRINTER") or None)
+    p.add_argument("--label-printer", metavar="URL", default=env("KIOSK_TERMINAL_LABEL_PRINTER") or None)
+    p.add_argument("--terminal-id", default=env("KIOSK_TERMINAL_ID") or None,
+                   help="required on a real terminal (default with --virtual: terminal-virtual-01)")
     p.add_argument("--state-dir", type=Path, metavar="DIR", help="paper ledger (a temporary one with --virtual)")
     p.add_argument("--applications", type=int, default=20)
     p.add_argument("--requisition-every", type=int, default=5)
@@ -63,10 +70,12 @@ def options_from(args: argparse.Namespace, state_dir: Path):
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.virtual and not args.backoffice:
-        print("kiosk terminal: give --virtual, or --backoffice URL with --invoice-printer and --label-printer",
-              file=sys.stderr)
+    if not args.virtual and not (args.backoffice and args.invoice_printer and args.label_printer and args.terminal_id):
+        print("kiosk terminal: give --virtual, or --terminal-id, --backoffice URL, --invoice-printer and --label-printer"
+              " (on a terminal: KIOSK_TERMINAL_ID, KIOSK_TERMINAL_BACKOFFICE, KIOSK_TERMINAL_INVOICE_PRINTER and"
+              " KIOSK_TERMINAL_LABEL_PRINTER in /etc/kiosk/terminal.env)", file=sys.stderr)
         return 1
+    args.terminal_id = args.terminal_id or "terminal-virtual-01"
     temp = tempfile.TemporaryDirectory(prefix="kiosk-terminal-") if args.state_dir is None else None
     state_dir = Path(temp.name) if temp else args.state_dir
     fleet = None

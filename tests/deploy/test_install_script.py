@@ -115,6 +115,23 @@ def test_server_role(root):
     assert (root / "var/lib/kiosk-fleet").is_dir()
 
 
+def test_terminal_role_enables_the_invoice_terminal_instead_of_the_citizen_app(root):
+    install(root, "--role", "terminal", "--version", "1.0.0")
+    system = root / "etc/systemd/system"
+    assert (system / "kiosk-terminal.service").read_text() == (REPO / "systemd/kiosk-terminal.service").read_text()
+    assert (system / "graphical.target.wants/kiosk-terminal.service").is_symlink()
+    assert not (system / "graphical.target.wants/kiosk.service").exists()  # installed, not enabled
+    assert (system / "multi-user.target.wants/kiosk-agent.service").is_symlink()
+    assert (root / "etc/kiosk/terminal.env").read_text() == (REPO / "systemd/terminal.env").read_text()
+    assert not (system / "kiosk-fleet-server.service").exists()
+
+
+def test_a_citizen_kiosk_gets_no_terminal_settings_file(root):
+    install(root, "--version", "1.0.0")
+    assert not (root / "etc/kiosk/terminal.env").exists()
+    assert not (root / "etc/systemd/system/graphical.target.wants/kiosk-terminal.service").exists()
+
+
 def test_second_run_changes_nothing(root):
     install(root, "--role", "all", "--version", "1.0.0")
     before = snapshot(root)

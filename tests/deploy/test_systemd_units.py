@@ -23,7 +23,8 @@ SYSTEMD_DIR = REPO / "systemd"
 INSTALL = REPO / "scripts" / "install-kiosk.sh"
 HOST_UNIT_DIRS = [Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")]
 
-OUR_UNITS = ["kiosk.service", "kiosk-session.service", "kiosk-agent.service", "kiosk-fleet-server.service"]
+OUR_UNITS = ["kiosk.service", "kiosk-terminal.service", "kiosk-session.service", "kiosk-agent.service",
+             "kiosk-fleet-server.service"]
 
 needs_analyze = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None,
@@ -175,6 +176,7 @@ def test_verify_catches_a_broken_mosquitto_drop_in(verify_root):
 
 EXPOSURE_LIMITS = {
     "kiosk.service": 2.5,
+    "kiosk-terminal.service": 2.5,
     "kiosk-agent.service": 2.5,
     "kiosk-fleet-server.service": 2.5,
     "kiosk-session.service": 4.5,  # needs DRM, input and seatd: less can be locked down

@@ -98,3 +98,14 @@ def test_kill_9_mid_queue_then_a_restart_accounts_for_every_number(tmp_path, bac
     assert all(core[r["number"]] == "issued" for r in rows if r["fate"] == "printed")
     assert all(core[r["number"]].startswith("voided") for r in rows if r["fate"] == "voided")
     assert httpx.get(f"{backoffice.url}/v1/terminal/applications").json()["pending_total"] == 0
+
+
+def test_a_real_terminal_without_its_site_settings_refuses_to_start_and_says_where_they_go(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_TERMINAL_")}
+    env |= {"PYTHONPATH": str(REPO), "KIOSK_TERMINAL_BACKOFFICE": "https://backoffice.example:8443",
+            "KIOSK_TERMINAL_INVOICE_PRINTER": "usb://0416:5011"}  # the label printer and the id are missing
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "terminal", "--headless", "--state-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "KIOSK_TERMINAL_LABEL_PRINTER" in proc.stderr and "/etc/kiosk/terminal.env" in proc.stderr
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []  # nothing written
