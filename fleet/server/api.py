@@ -31,6 +31,7 @@ from fleet.server.rollout_engine import (
     rollout_detail,
     rollout_list,
 )
+from fleet.server.rollout_rollback import RollbackRefused, roll_back
 from fleet.server.service import SERVER_VERSION, FleetServer
 
 COOKIE = "fleet_session"
@@ -523,6 +524,22 @@ def post_approve(request: Request, rollout_id: str, who: Operator,
                  stage: Annotated[int | None, Query(ge=1, description="stage number (1 = first); default: the next waiting")] = None
                  ) -> RolloutDetail:
     return rollout_action(request, who, rollout_id, "approve", stage=None if stage is None else stage - 1)
+
+
+@api.post("/rollouts/{rollout_id}/rollback", response_model=list[RolloutDetail], status_code=201, tags=["rollouts"])
+def post_rollback(request: Request, rollout_id: str, who: Operator) -> list[RolloutDetail]:
+    """Take the kiosks that installed this rollout's version back to what each ran before:
+    cancels it if still active, then one new rollout (canary first, downgrade allowed) per
+    earlier version. 409 when no kiosk runs it or the earlier bundle is not on the server."""
+    server = server_of(request)
+    try:
+        created = roll_back(server.rollouts, rollout_id, operator=who.username, source=source_of(request))
+    except RolloutNotFound:
+        raise HTTPException(404, f"no rollout {rollout_id}") from None
+    except (RollbackRefused, RolloutConflict) as exc:
+        raise HTTPException(409, str(exc)) from None
+    with server.db.session() as session:
+        return [rollout_detail(session, r) for r in created]
 
 
 @api.get("/healthz", tags=["server"])

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from .argv_secrets import cmdline, scan_argv, secret_values
+
 REPO = Path(__file__).resolve().parents[2]
 HAS_BROKER = shutil.which("mosquitto") is not None or os.path.exists("/usr/sbin/mosquitto")
 
@@ -140,10 +142,11 @@ def test_sigterm_stops_the_kiosk_and_every_child_in_order(tmp_path, systemd):
         # broker, fleet server, agent, back office (python children may have helpers of their own)
         children = wait_until(lambda: at_least(4, alive(descendants(proc.pid))), 60,
                               "the four children of the virtual kiosk")
-        secret = (tmp_path / "state" / "fleet" / "admin-password").read_text().strip()
-        for pid in {proc.pid, *children}:  # `ps` shows every local user these
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-            assert secret not in " ".join(argv) and "--admin-password" not in argv, argv
+        secrets = secret_values(tmp_path / "state")  # the admin password and every private key
+        assert len(secrets) >= 3, "the scan must know the secrets it looks for"
+        for pid in {proc.pid, *children, *descendants(proc.pid)}:  # `ps` shows every local user these
+            argv = cmdline(pid)
+            assert not scan_argv(argv, secrets), (scan_argv(argv, secrets), argv)
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
         assert code == 0, kiosk_log(tmp_path)

@@ -160,6 +160,10 @@ def test_operator_uploads_plans_watches_pauses_aborts_and_rolls_back(fleet, brow
         assert detail["version"] == "1.4.2" and detail["allow_downgrade"]
         assert [k["kiosk_id"] for k in detail["kiosks"]] == ["yz-1"]
         shot(page, "rollout-rolled-back")
+        # The same through the API: nothing of the new rollout is installed yet, so nothing to roll back.
+        refused = op.post(f"/api/rollouts/{back}/rollback")
+        assert refused.status_code == 409 and "nothing to roll back" in refused.json()["detail"]
+        assert fleet.client("viewer").post(f"/api/rollouts/{rid}/rollback").status_code == 403
 
         audit = [(e["action"], e["operator"], e["target"]) for e in op.get("/api/audit").json()]
         for action in ("rollout_pause", "rollout_resume", "rollout_cancel", "rollout_rollback", "rollout_create"):
