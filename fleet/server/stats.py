@@ -125,34 +125,56 @@ class _Tally:
         entry[0] = max(entry[0], step_no)
         entry[1] += 1
 
+    @staticmethod
+    def _existing(session: Session, model, period: str, keys) -> dict[tuple, object]:
+        """The rows of `model` this tally changes, by primary key, in a few IN queries
+        (one SELECT per key would be most of the cost)."""
+        by_day: dict[dt.date, set[str]] = {}
+        for key in keys:
+            by_day.setdefault(key[0], set()).add(key[1])
+        found = {}
+        for day, kiosks in by_day.items():
+            ids = sorted(kiosks)
+            for i in range(0, len(ids), 500):
+                for row in session.scalars(select(model).where(model.period == period, model.day == day,
+                                                               model.kiosk_id.in_(ids[i:i + 500]))):
+                    found[session.identity_key(instance=row)[1][1:]] = row  # the key without `period`
+        return found
+
     def write(self, session: Session, period: str = DAY) -> None:
-        for (day, kiosk, flow), (n, ok, bad, dn, dsum, hist) in self.services.items():
-            row = session.get(ServiceDaily, (period, day, kiosk, flow))
-            if row is None:
-                row = _new_service_row(period, day, kiosk, flow)
-                session.add(row)
-            row.sessions += n
-            row.completed += ok
-            row.aborted += bad
-            row.duration_n += dn
-            row.duration_sum_s += dsum
-            for column, count in zip(HIST, hist):
-                if count:
-                    setattr(row, column, getattr(row, column) + count)
-        for (day, kiosk, flow, step, reason), (step_no, count) in self.abandons.items():
-            row = session.get(ServiceAbandon, (period, day, kiosk, flow, step, reason))
-            if row is None:
-                row = ServiceAbandon(period=period, day=day, kiosk_id=kiosk, flow=flow, step=step, reason=reason,
-                                     step_no=0, count=0)
-                session.add(row)
-            row.count += count
-            row.step_no = max(row.step_no, step_no)
-        for (day, kiosk, device), count in self.faults.items():
-            row = session.get(DeviceFaultDaily, (period, day, kiosk, device))
-            if row is None:
-                row = DeviceFaultDaily(period=period, day=day, kiosk_id=kiosk, device=device, faults=0)
-                session.add(row)
-            row.faults += count
+        with session.no_autoflush:
+            rows = self._existing(session, ServiceDaily, period, self.services)
+            for key, (n, ok, bad, dn, dsum, hist) in self.services.items():
+                row = rows.get(key)
+                if row is None:
+                    row = _new_service_row(period, *key)
+                    session.add(row)
+                row.sessions += n
+                row.completed += ok
+                row.aborted += bad
+                row.duration_n += dn
+                row.duration_sum_s += dsum
+                for column, count in zip(HIST, hist):
+                    if count:
+                        setattr(row, column, getattr(row, column) + count)
+            rows = self._existing(session, ServiceAbandon, period, self.abandons)
+            for key, (step_no, count) in self.abandons.items():
+                row = rows.get(key)
+                if row is None:
+                    day, kiosk, flow, step, reason = key
+                    row = ServiceAbandon(period=period, day=day, kiosk_id=kiosk, flow=flow, step=step, reason=reason,
+                                         step_no=0, count=0)
+                    session.add(row)
+                row.count += count
+                row.step_no = max(row.step_no, step_no)
+            rows = self._existing(session, DeviceFaultDaily, period, self.faults)
+            for key, count in self.faults.items():
+                row = rows.get(key)
+                if row is None:
+                    day, kiosk, device = key
+                    row = DeviceFaultDaily(period=period, day=day, kiosk_id=kiosk, device=device, faults=0)
+                    session.add(row)
+                row.faults += count
 
 
 class StatsAggregator:
