@@ -25,7 +25,8 @@ from pydantic import ValidationError
 from fleet.server import charts
 from fleet.server.api import server_of
 from fleet.server.console import _render, _who
-from fleet.server.stats_query import CSV_TABLES, Stats, StatsQuery, csv_rows, districts, load, sessions_by_day
+from fleet.server.stats_query import (CSV_PARTS, CSV_TABLES, PARTS, Stats, StatsQuery, csv_rows, districts, load,
+                                      sessions_by_day)
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 CHART_DAYS = 14  # the daily chart shows at least this many days up to the last day chosen
@@ -49,13 +50,21 @@ def _query(request: Request) -> tuple[StatsQuery, str]:
         return StatsQuery(start=today, end=today), f"Showing today instead: {message.removeprefix('Value error, ')}"
 
 
-def _load(request: Request, q: StatsQuery, kiosk_limit: int | None) -> tuple[Stats, dict]:
+def _load(request: Request, q: StatsQuery) -> tuple[Stats, dict]:
     server = server_of(request)
     server.stats.tick()  # include what arrived since the last tick
     chart_q = q.model_copy(update={"start": min(q.start, q.end - dt.timedelta(days=CHART_DAYS - 1))})
     with server.db.session() as session:
-        return load(session, q, kiosk_limit=kiosk_limit), {"by_day": sessions_by_day(session, chart_q),
-                                                           "start": chart_q.start, "districts": districts(session)}
+        stats = load(session, q, parts=PARTS - {"days"})
+        return stats, {"by_day": sessions_by_day(session, chart_q), "start": chart_q.start,
+                       "districts": districts(session)}
+
+
+def _load_table(request: Request, q: StatsQuery, table: str) -> Stats:
+    server = server_of(request)
+    server.stats.tick()
+    with server.db.session() as session:
+        return load(session, q, kiosk_limit=None, parts=CSV_PARTS[table])
 
 
 def _colours(services: list[str]) -> dict[str, str]:
@@ -96,7 +105,7 @@ def _plots(stats: Stats, chart: dict, q: StatsQuery) -> dict[str, charts.Markup]
 async def stats_page(request: Request) -> HTMLResponse:
     who = _who(request)
     q, message = _query(request)
-    stats, chart = await run_in_threadpool(_load, request, q, 50)
+    stats, chart = await run_in_threadpool(_load, request, q)
     selection = {k: v for k, v in {"start": q.start.isoformat(), "end": q.end.isoformat(), "district": q.district,
                                    "flow": q.flow, "kiosk": q.kiosk}.items() if v}
     today = server_of(request).stats.today()
@@ -113,7 +122,7 @@ async def stats_csv(request: Request, table: str = "services") -> Response:
     q, message = _query(request)
     if message:
         raise HTTPException(422, message)
-    stats, _ = await run_in_threadpool(_load, request, q, None)
+    stats = await run_in_threadpool(_load_table, request, q, table)
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(csv_rows(stats, table))
     name = f"kiosk-stats-{table}-{q.start.isoformat()}-{q.end.isoformat()}.csv"

@@ -57,6 +57,15 @@ class Totals:
         return cls(int(values[0]), int(values[1]), int(values[2]), int(values[3]), float(values[4]),
                    [int(v) for v in values[5:5 + len(HIST)]])
 
+    def add(self, other: Totals) -> None:
+        self.sessions += other.sessions
+        self.completed += other.completed
+        self.aborted += other.aborted
+        self.duration_n += other.duration_n
+        self.duration_sum_s += other.duration_sum_s
+        self.hist = [a + b for a, b in zip(self.hist, other.hist)]
+        self.faults += other.faults
+
     @property
     def completion_percent(self) -> float | None:
         finished = self.completed + self.aborted
@@ -127,7 +136,7 @@ def _earliest_daily(session: Session) -> dt.date | None:
 
 
 class _Selection:
-    """The WHERE and the district column for one of the three tables."""
+    """The WHERE (and, when needed, the join to the site registry) for one of the tables."""
 
     def __init__(self, q: StatsQuery, daily_from: dt.date | None) -> None:
         self.q, self.daily_from = q, daily_from
@@ -135,9 +144,11 @@ class _Selection:
     def district(self):
         return func.coalesce(func.nullif(KioskSite.district, ""), NO_DISTRICT)
 
-    def select(self, model, *columns, flow: bool = True):
-        query = (select(*columns).select_from(model).outerjoin(KioskSite, KioskSite.kiosk_id == model.kiosk_id)
-                 .where(_period_filter(model, self.q.start, self.q.end, self.daily_from)))
+    def select(self, model, *columns, flow: bool = True, join: bool = False):
+        query = select(*columns).select_from(model)
+        if join or self.q.district:  # the registry only when a district is asked for
+            query = query.outerjoin(KioskSite, KioskSite.kiosk_id == model.kiosk_id)
+        query = query.where(_period_filter(model, self.q.start, self.q.end, self.daily_from))
         if self.q.kiosk:
             query = query.where(model.kiosk_id == self.q.kiosk)
         if self.q.district:
@@ -147,32 +158,65 @@ class _Selection:
         return query
 
 
-def load(session: Session, q: StatsQuery, *, kiosk_limit: int | None = 50) -> Stats:
-    """Every figure of the statistics page for selection `q`; the database adds up."""
+PARTS = frozenset({"summary", "days", "kiosks", "funnel", "faults"})
+CSV_PARTS = {"services": {"summary"}, "districts": {"summary"}, "kiosks": {"kiosks"}, "days": {"days"},
+             "funnel": {"summary", "funnel"}, "faults": {"summary", "faults"}}
+
+
+def load(session: Session, q: StatsQuery, *, kiosk_limit: int | None = 50, parts=PARTS) -> Stats:
+    """The figures of the statistics page for selection `q` (only `parts` of them); the
+    database adds up, one GROUP BY per part, and the coarser sums are added here."""
     daily_from = _earliest_daily(session)
     sel = _Selection(q, daily_from)
     district = sel.district().label("district")
     stats = Stats(q, Totals(), {}, {}, {}, {}, {}, {}, {}, {}, False)
-    total = session.execute(sel.select(ServiceDaily, *_SUMS)).one()
-    stats.total = Totals.of(total)
-    for flow, *sums in session.execute(sel.select(ServiceDaily, ServiceDaily.flow, *_SUMS).group_by(ServiceDaily.flow)):
-        stats.by_service[flow] = Totals.of(sums)
-    for name, *sums in session.execute(sel.select(ServiceDaily, district, *_SUMS).group_by(district)):
-        stats.by_district[name] = Totals.of(sums)
-    for name, flow, n in session.execute(sel.select(ServiceDaily, district, ServiceDaily.flow,
-                                                    func.sum(ServiceDaily.sessions)).group_by(district, ServiceDaily.flow)):
-        stats.by_district_service[(name, flow)] = int(n or 0)
-    stats.by_day = _by_day(session, sel)
-    stats.monthly = bool(session.scalar(sel.select(ServiceDaily, func.count()).where(ServiceDaily.period == MONTH)))
-    stats.kiosk_count = int(session.scalar(sel.select(ServiceDaily, func.count(func.distinct(ServiceDaily.kiosk_id))))
-                            or 0)
-    per_kiosk = sel.select(ServiceDaily, ServiceDaily.kiosk_id, *_SUMS).group_by(ServiceDaily.kiosk_id) \
-        .order_by(func.sum(ServiceDaily.sessions).desc(), ServiceDaily.kiosk_id)
-    if kiosk_limit:
-        per_kiosk = per_kiosk.limit(kiosk_limit)
-    for kiosk_id, *sums in session.execute(per_kiosk):
-        stats.by_kiosk[kiosk_id] = Totals.of(sums)
+    if "summary" in parts:  # district × service: everything else of the summary is a sum of it
+        query = sel.select(ServiceDaily, district, ServiceDaily.flow, *_SUMS, join=True) \
+            .group_by(district, ServiceDaily.flow)
+        for name, flow, *sums in session.execute(query):
+            cell = Totals.of(sums)
+            stats.by_district_service[(name, flow)] = cell.sessions
+            for totals in (stats.total, stats.by_service.setdefault(flow, Totals()),
+                           stats.by_district.setdefault(name, Totals())):
+                totals.add(cell)
+        stats.kiosk_count = int(session.scalar(sel.select(ServiceDaily, func.count(func.distinct(ServiceDaily.kiosk_id))))
+                                or 0)
+        if daily_from is not None and q.start < daily_from:
+            stats.monthly = bool(session.scalar(sel.select(ServiceDaily, func.count())
+                                                .where(ServiceDaily.period == MONTH)))
+    if "days" in parts:
+        stats.by_day = _by_day(session, sel)
+    if "kiosks" in parts:
+        per_kiosk = sel.select(ServiceDaily, ServiceDaily.kiosk_id, *_SUMS).group_by(ServiceDaily.kiosk_id) \
+            .order_by(func.sum(ServiceDaily.sessions).desc(), ServiceDaily.kiosk_id)
+        if kiosk_limit:
+            per_kiosk = per_kiosk.limit(kiosk_limit)
+        for kiosk_id, *sums in session.execute(per_kiosk):
+            stats.by_kiosk[kiosk_id] = Totals.of(sums)
+        ids = list(stats.by_kiosk)
+        faults = sel.select(DeviceFaultDaily, DeviceFaultDaily.kiosk_id, func.sum(DeviceFaultDaily.faults), flow=False) \
+            .group_by(DeviceFaultDaily.kiosk_id)
+        sites = select(KioskSite)
+        if kiosk_limit:
+            faults, sites = faults.where(DeviceFaultDaily.kiosk_id.in_(ids)), sites.where(KioskSite.kiosk_id.in_(ids))
+        for kiosk_id, n in session.execute(faults):
+            if kiosk_id in stats.by_kiosk:
+                stats.by_kiosk[kiosk_id].faults = int(n or 0)
+        stats.sites = {site.kiosk_id: site for site in session.scalars(sites) if site.kiosk_id in stats.by_kiosk}
+    if "funnel" in parts:
+        _funnels(session, sel, stats)
+    if "faults" in parts:
+        query = sel.select(DeviceFaultDaily, district, DeviceFaultDaily.device, func.sum(DeviceFaultDaily.faults),
+                           flow=False, join=True).group_by(district, DeviceFaultDaily.device)
+        for name, device, n in session.execute(query):
+            n = int(n or 0)
+            stats.total.faults += n
+            stats.by_district.setdefault(name, Totals()).faults += n
+            stats.faults_by_device[device] = stats.faults_by_device.get(device, 0) + n
+    return stats
 
+
+def _funnels(session: Session, sel: _Selection, stats: Stats) -> None:
     steps: dict[str, dict[str, FunnelStep]] = {}
     abandons = sel.select(ServiceAbandon, ServiceAbandon.flow, ServiceAbandon.step, ServiceAbandon.reason,
                           func.max(ServiceAbandon.step_no), func.sum(ServiceAbandon.count)) \
@@ -188,21 +232,6 @@ def load(session: Session, q: StatsQuery, *, kiosk_limit: int | None = 50) -> St
         for step in ordered:
             step.reached = left
             left -= step.abandoned
-
-    faults = func.sum(DeviceFaultDaily.faults)
-    stats.total.faults = int(session.scalar(sel.select(DeviceFaultDaily, faults, flow=False)) or 0)
-    for name, n in session.execute(sel.select(DeviceFaultDaily, district, faults, flow=False).group_by(district)):
-        stats.by_district.setdefault(name, Totals()).faults = int(n or 0)
-    for device, n in session.execute(sel.select(DeviceFaultDaily, DeviceFaultDaily.device, faults, flow=False)
-                                     .group_by(DeviceFaultDaily.device)):
-        stats.faults_by_device[device] = int(n or 0)
-    if stats.by_kiosk:
-        ids = list(stats.by_kiosk)
-        for kiosk_id, n in session.execute(sel.select(DeviceFaultDaily, DeviceFaultDaily.kiosk_id, faults, flow=False)
-                                           .where(DeviceFaultDaily.kiosk_id.in_(ids)).group_by(DeviceFaultDaily.kiosk_id)):
-            stats.by_kiosk[kiosk_id].faults = int(n or 0)
-        stats.sites = {s.kiosk_id: s for s in session.scalars(select(KioskSite).where(KioskSite.kiosk_id.in_(ids)))}
-    return stats
 
 
 def _by_day(session: Session, sel: _Selection) -> dict[dt.date, dict[str, int]]:
