@@ -14,16 +14,13 @@ from __future__ import annotations
 import logging
 import time
 
-import serial
-
 from peripherals.base import DeviceInfo, PurseReader, SelfTestResult
 from peripherals.cardreader import pn532, purse
 from peripherals.cardreader.errors import CardRefused, CardWriteInterrupted, NoPurseCard, NotATransitCard
 from peripherals.cardreader.models import LoadInitInfo, PurseCard
 from peripherals.cardreader.pn532 import Ack, BadFrame, ErrorFrame, Frame, InStatus, Nack, Pn532Command
 from peripherals.errors import CodecError, DeviceError, DeviceNotPresent, DeviceTimeout, ProtocolError
-from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import flush_input, open_serial
+from peripherals.transport.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +36,7 @@ class Pn532PurseReader(PurseReader):
         self.timeout = timeout
         self.retries = retries
         self.terminal = bytes.fromhex(terminal_id)
-        self._serial: serial.SerialBase | None = None
+        self._link = SerialLink(port, kind=self.kind.value, what="the reader", baudrate=baudrate, timeout=_READ_SLICE)
         self._parser = pn532.FrameParser()
         self._firmware = ""
 
@@ -49,11 +46,11 @@ class Pn532PurseReader(PurseReader):
 
     # -- Device ---------------------------------------------------------------------------
     def open(self) -> None:
-        if self._serial is not None:
+        if self._link.is_open:
             return
-        self._serial = open_serial(self.port, baudrate=self.baudrate, timeout=_READ_SLICE, kind=self.kind.value)
+        self._link.open()
         try:
-            self._serial.write(pn532.WAKEUP)
+            self._link.write(pn532.WAKEUP)
             self._firmware = self._read_firmware()
             self._command(Pn532Command.SAM_CONFIGURATION, b"\x01\x14\x01")  # normal mode, 1 s, IRQ
         except (DeviceTimeout, ProtocolError) as exc:
@@ -62,9 +59,8 @@ class Pn532PurseReader(PurseReader):
         log.info("PN532 reader ready on %s", self.port)
 
     def close(self) -> None:
-        ser, self._serial = self._serial, None
+        self._link.close()
         self._parser.reset()
-        close_quietly(ser)
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(kind=self.kind, driver=type(self).__name__, model="NXP PN532 (HSU)",
@@ -191,25 +187,15 @@ class Pn532PurseReader(PurseReader):
         raise last
 
     def _exchange(self, code: Pn532Command, params: bytes) -> bytes:
-        ser = self._serial
-        if ser is None:
-            raise DeviceNotPresent("the reader is not open", kind=self.kind.value)
-        try:
-            flush_input(ser, kind=self.kind.value)
-            self._parser.reset()
-            ser.write(pn532.command(code, params))
-            return self._read_answer(ser, code, time.monotonic() + self.timeout)
-        except DeviceNotPresent:
-            self.close()
-            raise
-        except (serial.SerialException, OSError) as exc:
-            self.close()
-            raise DeviceNotPresent(f"reader port failed: {type(exc).__name__}", kind=self.kind.value) from None
+        self._link.flush_input()  # a lost port closes the link and is DeviceNotPresent
+        self._parser.reset()
+        self._link.write(pn532.command(code, params))
+        return self._read_answer(code, time.monotonic() + self.timeout)
 
-    def _read_answer(self, ser: serial.SerialBase, code: Pn532Command, deadline: float) -> bytes:
+    def _read_answer(self, code: Pn532Command, deadline: float) -> bytes:
         acked = False
         while True:
-            chunk = ser.read(max(1, ser.in_waiting))
+            chunk = self._link.read()
             for item in self._parser.feed(chunk) if chunk else ():
                 if isinstance(item, Ack):
                     acked = True

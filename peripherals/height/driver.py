@@ -14,17 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import NoReturn
-
-import serial
 
 from peripherals.base import DeviceInfo, DeviceKind, HeightStation, SelfTestResult
-from peripherals.errors import DeviceBusy, DeviceError, DeviceNotPresent, ProtocolError
+from peripherals.errors import DeviceBusy, DeviceError, ProtocolError
 from peripherals.height import codec
 from peripherals.height.errors import HeightCodecError, NoHeight, NoMeasurement
 from peripherals.height.models import HeightReading, StationRecord
-from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import flush_input, open_serial
+from peripherals.transport.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
 READ_SLICE = 0.05  # s: one blocking read; keeps cancel() and deadlines responsive
@@ -40,7 +36,8 @@ class TanitaHeightStation(HeightStation):
         self.baudrate = baudrate
         self.verify_checksum = verify_checksum
         self.weight_only_limit = weight_only_limit
-        self._serial: serial.SerialBase | None = None
+        self._link = SerialLink(port, kind=DeviceKind.HEIGHT, what="the height station", baudrate=baudrate,
+                                timeout=READ_SLICE)
         self._splitter = codec.LineSplitter()
         self._cancel = threading.Event()
         self._busy = threading.Lock()
@@ -50,12 +47,10 @@ class TanitaHeightStation(HeightStation):
 
     # -- lifecycle ------------------------------------------------------------------------
     def open(self) -> None:
-        if self._serial is None:
-            self._serial = open_serial(self.port, baudrate=self.baudrate, timeout=READ_SLICE, kind=DeviceKind.HEIGHT)
+        self._link.open()
 
     def close(self) -> None:
-        port, self._serial = self._serial, None
-        close_quietly(port)
+        self._link.close()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -64,34 +59,15 @@ class TanitaHeightStation(HeightStation):
         return DeviceInfo(kind=DeviceKind.HEIGHT, driver="height.tanita", model=self._model or "Tanita data output",
                           port=self.port)
 
-    # -- I/O that only ever raises DeviceError ---------------------------------------------
-    def _port(self) -> serial.SerialBase:
-        if self._serial is None:
-            raise DeviceNotPresent("the height station is not open", kind=DeviceKind.HEIGHT)
-        return self._serial
-
-    def _lost(self) -> NoReturn:
-        self.close()
-        raise DeviceNotPresent(f"{self.port} disconnected", kind=DeviceKind.HEIGHT)
-
-    def _read(self) -> bytes:
-        port = self._port()
-        try:
-            return port.read(port.in_waiting or 1)
-        except (serial.SerialException, OSError, ValueError, TypeError):
-            self._lost()
-
+    # -- I/O (SerialLink: a lost port is DeviceNotPresent) -----------------------------------
     def _drop_stale(self) -> None:
-        try:
-            flush_input(self._port(), kind=DeviceKind.HEIGHT)
-        except (DeviceNotPresent, ValueError):
-            self._lost()
+        self._link.flush_input()
         self._splitter.clear()
 
     def next_record(self, deadline: float) -> StationRecord | None:
         """The next record that decodes, or None at the deadline; bad ones are counted and skipped."""
         while time.monotonic() < deadline and not self._cancel.is_set():
-            for line in self._splitter.feed(self._read()):
+            for line in self._splitter.feed(self._link.read()):
                 try:
                     rec = codec.decode(line, verify_checksum=self.verify_checksum)
                 except HeightCodecError as exc:
