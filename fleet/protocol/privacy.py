@@ -6,7 +6,9 @@ the agent passes log lines through `redact` before they leave the kiosk. Both ar
 deliberately coarse: a false alarm costs a rejected message, a miss leaks a citizen.
 
 Recognised:
-- resident ID numbers (GB 11643: 17 digits and a digit or X), with or without spaces;
+- resident ID numbers (GB 11643: 17 digits and a digit or X), with or without spaces; the
+  HK/Macau/Taiwan permit and the 2023 foreign permanent resident card have the same shape;
+- 2017 foreign permanent resident card numbers (3 letters and 12 digits, docs/devices/idcard.md);
 - the same written with full-width digits (text is NFKC-normalised first);
 - mainland mobile numbers (1[3-9] and 9 more digits; +86 / 0086 prefixes, spaces, dashes);
 - values of fields marked as personal in logs: ``name=…``, ``姓名：…``, ``address=…``,
@@ -22,11 +24,13 @@ import unicodedata
 ID_NUMBER_RE = re.compile(
     r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[0-9Xx](?![0-9A-Za-z])"
 )
+FOREIGN_CARD_RE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{3}\d{12}(?![0-9A-Za-z])")  # its 12 digits hold a candidate
 MOBILE_RE = re.compile(
     r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)"
 )
 _PII_KEYS = (
-    r"name|full_?name|citizen_?name|holder_?name|cardholder|address|addr|id_?number|id_?no|"
+    r"name|full_?name|citizen_?name|holder_?name|english_?name|chinese_?name|cardholder|address|addr|id_?number|"
+    r"id_?no|pass_?number|通行证号码?|"
     r"id_?card|phone|mobile|tel|姓名|名字|住址|地址|身份证号?|证件号码?|手机号?|电话"
 )
 MARKED_FIELD_RE = re.compile(
@@ -59,7 +63,7 @@ def find_personal_data(text: str) -> list[str]:
     if text.isascii() and not CANDIDATE_RE.search(text):
         return []
     found = []
-    if ID_NUMBER_RE.search(text):
+    if ID_NUMBER_RE.search(text) or FOREIGN_CARD_RE.search(text):
         found.append("id_number")
     if MOBILE_RE.search(text):
         found.append("mobile_number")
@@ -76,5 +80,6 @@ def redact(text: str) -> str:
     text = PII_MARKER_RE.sub(REDACTED, text)
     text = MARKED_FIELD_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = ID_NUMBER_RE.sub(REDACTED, text)
+    text = FOREIGN_CARD_RE.sub(REDACTED, text)
     text = MOBILE_RE.sub(REDACTED, text)
     return text

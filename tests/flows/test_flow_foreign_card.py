@@ -3,11 +3,13 @@
 The real face engine compares the live citizen with the card holder's portrait through the back
 office's identity service, which knows the holder by the English name (what the card carries
 first); the review shows the English name as the buyer, the address form is prefilled with it,
-and the invoice is issued to it (printed masked). The simulated resident card still matches its
+and the invoice is issued to it (printed masked). Nothing of it reaches the logs, even at DEBUG. The simulated resident card still matches its
 own portrait (tests/flows/test_flow_face.py).
 """
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 
@@ -24,11 +26,18 @@ ADDRESS = {"recipient_name": ENGLISH, "phone": "13912345678", "province": "å¹¿ä¸
 
 
 @pytest.mark.timeout(90)
-def test_foreign_holder_gets_an_invoice_in_the_english_name(backoffice, tmp_path):
+def test_foreign_holder_gets_an_invoice_in_the_english_name(backoffice, tmp_path, caplog):
     spec = example_answers("tax-invoice-foreign", settings={**FAST_PAYMENT, **FAST_FACE},
                            answers={"delivery": "mail", "address": ADDRESS})  # examples/answers/tax-invoice-foreign.yaml
     assert spec.sim["idcard"] == {"card": "foreign_y"} and spec.sim["camera"] == {"source": "citizen:foreign"}
-    r = run_and_assert_wiped("tax-invoice", spec, backoffice.url, tmp_path / "s", real_face=True)
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            r = run_and_assert_wiped("tax-invoice", spec, backoffice.url, tmp_path / "s", real_face=True)
+    finally:
+        root.setLevel(previous)
     assert r.outcome.status is OutcomeStatus.COMPLETED, r.outcome
     assert r.outcome.outcome["real_name_method"] == "face"  # the identity service matched the English name
     review = next(v for v in r.result.views if v.step == "review" and v.awaits_answer)
@@ -38,3 +47,7 @@ def test_foreign_holder_gets_an_invoice_in_the_english_name(backoffice, tmp_path
     assert [s["kind"] for s in submissions(backoffice.url)] == ["tax_invoice", "waybill", "payment_order"]
     printed = "\n".join(t for job in r.deps.sims["printer"].printed for t in job.texts)
     assert ENGLISH not in printed and CARD.id_number not in printed  # buyer and number printed masked only
+    logged = "\n".join(f"{rec.name} {rec.getMessage()} {rec.exc_text or ''}" for rec in caplog.records)
+    assert len(caplog.records) > 20  # the DEBUG capture worked
+    for secret in (ENGLISH, "MUELLER", CARD.id_number, CARD.id_number[-8:], CARD.chinese_name):
+        assert secret not in logged, f"{secret!r} in the logs"
