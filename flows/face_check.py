@@ -74,7 +74,9 @@ async def _liveness(ctx: Ctx) -> Any:
                 shown = judge.current
                 step = judge.challenges.index(shown)
                 await ctx.show(Measuring(instruction=msg(f"face.challenge.{shown.value}"),
-                                         progress_fraction=(step + 0.5) / len(judge.challenges), device="camera"))
+                                         detail=msg("face.challenge.step", index=step + 1, total=len(judge.challenges)),
+                                         pictogram=f"face.{shown.value}", device="face",
+                                         progress_fraction=(step + 0.5) / len(judge.challenges)))
                 await devices.prompt_camera(shown.value)
             frame = await devices.frame()
             landmarks, faces, _box = await asyncio.to_thread(tracker.update, frame)

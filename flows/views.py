@@ -258,6 +258,8 @@ class Measuring(ViewBase):
     instruction: Msg
     progress_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
     device: str | None = None
+    detail: Msg | None = None  # a line under the instruction (which liveness action, of how many)
+    pictogram: str | None = None  # a picture more specific than the device's (the action asked)
 
 
 class Busy(ViewBase):

@@ -373,6 +373,9 @@ class Autopilot:
     def _label(self, name: str, view: ViewBase | None) -> str:
         if view is None:
             return name
+        pictogram = getattr(view, "pictogram", None)  # a liveness challenge: which action it asks
+        if pictogram:
+            name = f"{pictogram.rsplit('.', 1)[-1]}-{name}"
         return f"{view.step or 'end'}-{name}" if not view.final else f"final-{name}"
 
     def run(self) -> int:

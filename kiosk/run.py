@@ -10,8 +10,10 @@
 
 Options: --lang zh|en, --elderly (large text, longer time limits), --mute (no voice),
 --size WxH (default 1080x1920 portrait), --windowed (not fullscreen), --answers FILE
-(another answers file for --autopilot), --state-dir DIR (journal; a temporary directory
-by default with --virtual).
+(another answers file for --autopilot, e.g. examples/answers/tax-invoice-photo-attack.yaml:
+a printed photo at the face check, refused, staff confirm), --sim KIND.OPTION=VALUE (a
+simulator option, e.g. camera.source=phone:resident), --state-dir DIR (journal; a
+temporary directory by default with --virtual).
 
 Kivy is imported only when the command runs, so `kiosk --help` and `kiosk run-flow` stay light.
 """
@@ -48,6 +50,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--fleet", action=argparse.BooleanOptionalAction, default=None,
                    help="with --virtual: also run a local MQTT broker, the fleet server and this kiosk's agent "
                         "(default on, off with --autopilot)")
+    p.add_argument("--sim", action="append", metavar="KIND.OPTION=VALUE",
+                   help="with --virtual: a simulator option, e.g. camera.source=print:resident (a printed-photo "
+                        "attack; phone:resident, replay:resident); overrides the answers file's sim section")
     p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="--autopilot gives up after S seconds")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=main)
@@ -113,9 +118,18 @@ def _run_virtual(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             print(f"kiosk run: answers file {path}: {e}", file=sys.stderr)
             return EXIT_STUCK
+    from kiosk.runflow import parse_sim_overrides
+
+    sim_options = {k: dict(v) for k, v in (spec.sim if spec else {}).items()}
+    try:
+        for kind, opts in parse_sim_overrides(args.sim or []).items():
+            sim_options.setdefault(kind, {}).update(opts)
+    except ValueError as e:
+        print(f"kiosk run: {e}", file=sys.stderr)
+        return EXIT_STUCK
     temp = tempfile.TemporaryDirectory(prefix="kiosk-virtual-") if args.state_dir is None else None
     state_dir = Path(temp.name) if temp else args.state_dir
-    virtual = VirtualKiosk(state_dir, sim_options=spec.sim if spec else None,
+    virtual = VirtualKiosk(state_dir, sim_options=sim_options,
                            flow_settings=FlowSettings(**spec.settings) if spec else None,
                            backoffice_url=args.backoffice)
     _add_virtual_fleet(virtual, state_dir, wanted=args.fleet if args.fleet is not None else not args.autopilot)

@@ -123,14 +123,16 @@ class MeasuringScreen(FlowScreen, Sweep):
             code = flex(image_from_png(qr_png(str(qr)), s.px(560)), s.px(380 if not s.landscape else 300), s.px(640))
             code.is_picture = True
             column.add_widget(code)
-        elif view.device:
-            column.add_widget(self.picture(view.device, s.px(340), lo=0 if s.elderly else None))
+        elif view.pictogram or view.device:
+            column.add_widget(self.picture(view.pictogram or view.device, s.px(340), lo=0 if s.elderly else None))
         heading = self.heading(tr.msg(view.instruction))
         if s.elderly:  # long instructions and a card of steps: the heading grows less than the text
             heading.font_size = s.capped(54, 1.1)
         if qr:
             heading.halign = "center"
         column.add_widget(heading)
+        if view.detail is not None:  # e.g. "action 1 of 2" under a liveness prompt
+            column.add_widget(self.body_text(tr.msg(view.detail), muted=True))
         hint_key = f"measure.hint.{view.device}" if view.device else ""
         if hint_key and tr.has(hint_key):
             card = Panel(orientation="vertical", bg=list(theme.SURFACE), border=list(theme.DIVIDER),
@@ -152,7 +154,8 @@ class MeasuringScreen(FlowScreen, Sweep):
             self.percent.text = tr("ui.payment.waiting")
             self.start_sweep(self.bar)
         else:
-            keep = self.body_text(tr("ui.measuring.keep_still"), muted=True)
+            keep_key = f"ui.measuring.keep_still.{view.device}"  # a device may ask for movement instead
+            keep = self.body_text(tr(keep_key if tr.has(keep_key) else "ui.measuring.keep_still"), muted=True)
             keep.font_size = s.capped(44, 1.1) if s.landscape or s.elderly else keep.font_size
             self.add_control(keep)
             self._show_progress(view)
@@ -170,7 +173,8 @@ class MeasuringScreen(FlowScreen, Sweep):
     def update(self, view: Measuring) -> bool:
         """Progress of the same measurement: update in place (no rebuild, no flicker, no re-speech)."""
         old = self.view
-        if not isinstance(old, Measuring) or old.instruction != view.instruction or old.device != view.device:
+        if not isinstance(old, Measuring) or (old.instruction, old.device, old.detail, old.pictogram) != (
+                view.instruction, view.device, view.detail, view.pictogram):
             return False
         self.view = view
         self._show_progress(view)

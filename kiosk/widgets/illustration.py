@@ -1,7 +1,8 @@
 """Simple vector pictograms for prompts and measuring screens (no bitmap assets to ship).
 
 Keys come from the flows (`Prompt.illustration`, `Measuring.device`): idcard, bp, eye,
-camera/face, printer, qr/payment, hearing, success, cancelled, error, help, idle.
+camera/face, printer, qr/payment, hearing, success, cancelled, error, help, idle, and
+face.<liveness action> (`Measuring.pictogram`).
 Unknown keys draw nothing. Drawn in the theme's blue on a pale disc: calm, not decorative.
 """
 
@@ -14,6 +15,7 @@ from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
 from kiosk import theme
+from kiosk.widgets.face_pictogram import ACTIONS, draw_face_action
 
 DISC = theme.hex_colour("#E3ECF7")
 INK = theme.PRIMARY
@@ -45,7 +47,9 @@ class Illustration(Widget):
                     theme.hex_colour("#F8E3E1") if self.key in ("error", "cancelled") else DISC))
             Ellipse(pos=(x0, y0), size=(d, d))
             key = self.key
-            if key in ("idcard", "id_card"):
+            if key.startswith("face.") and key[5:] in ACTIONS:  # a liveness action (kiosk.widgets.face_pictogram)
+                draw_face_action(key[5:], P, u, INK)
+            elif key in ("idcard", "id_card"):
                 Color(*INK)
                 RoundedRectangle(pos=P(14, 14), size=(72 * u, 14 * u), radius=[4 * u])  # reader
                 Color(1, 1, 1, 1)
