@@ -68,8 +68,16 @@ class FormField:
         if self.max_length is not None:
             parts.append(f"up to {self.max_length} characters")
         if self.kind == "list":
-            parts.append("comma-separated; empty = all")
+            parts.append("comma-separated")
         return ", ".join(parts)
+
+    @property
+    def hint(self) -> str:
+        """Description, limits and default, as the line under the input."""
+        parts = [self.description, self.limits]
+        if self.default not in (None, "", []):
+            parts.append(f"default {self.display(self.default)}")
+        return " · ".join(p for p in parts if p)
 
 
 def form_fields(model: type[BaseModel] = KioskSettings) -> list[FormField]:

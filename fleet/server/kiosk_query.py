@@ -173,9 +173,10 @@ class _Builder:
         self.status = status_expr(self.dialect, self.now, heartbeat_s, missed)
 
     def select(self, *columns) -> Select:
-        return (select(*columns).select_from(Kiosk)
-                .outerjoin(KioskSite, KioskSite.kiosk_id == Kiosk.kiosk_id)
-                .outerjoin(KioskLabel, KioskLabel.kiosk_id == Kiosk.kiosk_id))
+        stmt = select(*columns).select_from(Kiosk).outerjoin(KioskSite, KioskSite.kiosk_id == Kiosk.kiosk_id)
+        if self.query.label:  # the labels table only when a label filter needs it
+            stmt = stmt.outerjoin(KioskLabel, KioskLabel.kiosk_id == Kiosk.kiosk_id)
+        return stmt
 
     def where(self, stmt: Select, skip: tuple[str, ...] = ()) -> Select:
         q = self.query
