@@ -51,3 +51,14 @@ def test_foreign_holder_gets_an_invoice_in_the_english_name(backoffice, tmp_path
     assert len(caplog.records) > 20  # the DEBUG capture worked
     for secret in (ENGLISH, "MUELLER", CARD.id_number, CARD.id_number[-8:], CARD.chinese_name):
         assert secret not in logged, f"{secret!r} in the logs"
+
+
+def test_the_identity_service_knows_every_simulated_card_by_its_primary_name():
+    """Each simulated card keeps its real portrait; foreign holders are known by the English name."""
+    from backoffice.identity import PORTRAITS, holders
+
+    known = holders()
+    for kind, stem in (("resident", "resident"), ("hmt", "hmt"), ("foreign_i", "foreign"), ("foreign_y", "foreign")):
+        card = scripted_card(kind)
+        assert known[card.id_number] == (card.name, stem) and (PORTRAITS / f"{stem}.jpg").is_file()
+    assert known[CARD.id_number][0] == ENGLISH

@@ -77,9 +77,17 @@ def test_read_other_card_types_over_sim_url(card, card_type, layout):
     assert out["id_number"].startswith("*" * (len(out["id_number"]) - 4))
 
 
-def test_read_prints_every_field_of_each_layout():
-    """The values, not only the keys: English name first on foreign cards, nationality, permit fields."""
-    outs = {card: json.loads(run("read", "idcard", "--port", f"sim://idcard?card={card}", "--reveal").stdout)
+def _read_in_process(capsys, *args: str) -> dict:
+    from peripherals.cli import main
+
+    assert main(["read", "idcard", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_read_prints_every_field_of_each_layout(capsys):
+    """The values, not only the keys: English name first on foreign cards, nationality, permit fields
+    (in-process: `main()` as the console script runs it, on the same sim:// reader)."""
+    outs = {card: _read_in_process(capsys, "--port", f"sim://idcard?card={card}", "--reveal")
             for card in ("hmt", "foreign_i", "foreign_y")}
     hmt, old, new = outs["hmt"], outs["foreign_i"], outs["foreign_y"]
     assert (hmt["name"], hmt["card_flag"], hmt["pass_number"], hmt["issue_count"]) == ("陈嘉欣", "J", "H60123456", 1)
@@ -90,7 +98,7 @@ def test_read_prints_every_field_of_each_layout():
     assert (new["nationality"], new["renewal_count"], new["previous_card_link"], new["card_flag"]) == \
         ("DEU", 0, "010", "Y")
     assert new["id_number"].startswith("9") and len(new["id_number"]) == 18
-    masked = json.loads(run("read", "idcard", "--port", "sim://idcard?card=hmt").stdout)
+    masked = _read_in_process(capsys, "--port", "sim://idcard?card=hmt")
     assert masked["pass_number"] == "*****3456" and "H6012" not in json.dumps(masked)
 
 
