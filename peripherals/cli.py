@@ -48,7 +48,7 @@ def cmd_read_idcard(args: argparse.Namespace) -> int:
 
     from peripherals.idcard.models import text_lines
 
-    with SamIdCardReader(args.port, baudrate=args.baudrate) as reader:
+    with SamIdCardReader(args.port, baudrate=args.baudrate, with_latest_address=True) as reader:
         card = reader.read_card(wait=args.wait)
     fields = card.public_dict(reveal=args.reveal)
     if args.format == "text":

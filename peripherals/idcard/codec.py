@@ -46,6 +46,7 @@ class Command(IntEnum):
     SELECT_CARD = 0x2002
     READ_BASE_INFO = 0x3001
     READ_WITH_FINGERPRINT = 0x3010
+    READ_LATEST_ADDRESS = 0x3003  # 追加住址: the address the card was updated to after a move
 
     @property
     def cmd(self) -> int:
@@ -65,6 +66,7 @@ class Sw3(IntEnum):
     CARD_READ_FAILED = 0x41
     NO_CARD = 0x80
     SELECT_FAILED = 0x81
+    NO_CONTENT = 0x91  # "item has no content": e.g. no appended address on the card
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -344,6 +346,26 @@ def decode_read_reply_frame(frame: bytes) -> IdCard:
     if len(frame) < HEADER_LEN + 4 or frame[9] != Sw3.OK:
         raise IdCardCodecError("not a successful read reply")
     return decode_card(decode_card_data(frame[10:-1]))
+
+
+ADDRESS_LEN = 70  # one appended address: 35 UCS-2LE characters, like the text block's address
+
+
+def decode_latest_address(data: bytes) -> str:
+    """The appended address in a 30 03 reply's data ("" when the card has none)."""
+    if len(data) < ADDRESS_LEN or len(data) % 2:
+        raise IdCardCodecError("appended address reply shorter than 70 bytes")
+    try:
+        return bytes(data[:ADDRESS_LEN]).decode("utf-16-le").rstrip(" \x00")
+    except UnicodeDecodeError:
+        raise IdCardCodecError("appended address is not UCS-2") from None
+
+
+def encode_latest_address(address: str) -> bytes:
+    raw = address.encode("utf-16-le")
+    if len(raw) > ADDRESS_LEN or len(raw) != 2 * len(address):
+        raise IdCardCodecError("appended address too long, or outside UCS-2")
+    return raw + " ".encode("utf-16-le") * ((ADDRESS_LEN - len(raw)) // 2)
 
 
 def encode_card(card: IdCard, with_fingerprint: bool = False) -> bytes:

@@ -21,7 +21,7 @@ import time
 import serial
 
 from peripherals.base import DeviceInfo, IdCardReader, SelfTestResult
-from peripherals.errors import DeviceError, DeviceNotPresent, DeviceTimeout, ProtocolError
+from peripherals.errors import DeviceError, DeviceFault, DeviceNotPresent, DeviceTimeout, ProtocolError
 from peripherals.idcard import codec
 from peripherals.idcard.codec import BadFrame, Command, Frame, FrameParser, Request, Response, Sw3
 from peripherals.idcard.errors import (
@@ -46,6 +46,7 @@ _MAX_REPLY = 7 + 0x090A  # bytes of the largest reply (read with fingerprint)
 
 _EXPECTED: dict[Command, tuple[int, ...]] = {
     Command.FIND_CARD: (Sw3.CARD_FOUND, Sw3.OK),  # some SAMs answer 90 instead of 9F
+    Command.READ_LATEST_ADDRESS: (Sw3.OK, Sw3.NO_CONTENT),  # 91: the card has no appended address
 }
 
 
@@ -60,12 +61,14 @@ class SamIdCardReader(IdCardReader):
         timeout: float = 1.0,
         retries: int = 2,
         with_fingerprint: bool = False,
+        with_latest_address: bool = False,
     ) -> None:
         self.port = port
         self.baudrate = baudrate
         self.timeout = timeout
         self.retries = retries
         self.with_fingerprint = with_fingerprint
+        self.with_latest_address = with_latest_address  # also read the appended address (30 03) of a card
         self._serial: serial.SerialBase | None = None
         self._parser = FrameParser()
         self._sam_id = ""
@@ -141,7 +144,23 @@ class SamIdCardReader(IdCardReader):
         self._transact(Command.SELECT_CARD)
         command = Command.READ_WITH_FINGERPRINT if self.with_fingerprint else Command.READ_BASE_INFO
         response = self._transact(command, extra_time=_MAX_REPLY * 10 / self.baudrate)
-        return self._card_from(response)
+        card = self._card_from(response)
+        if self.with_latest_address and "latest_address" in type(card).model_fields:
+            try:
+                card = card.model_copy(update={"latest_address": self.read_latest_address()})
+            except DeviceFault as exc:  # a SAM without the command, or the card taken away: the read stands
+                log.info("no appended address read (%s)", exc.code)
+        return card
+
+    def read_latest_address(self) -> str:
+        """The selected card's appended address (追加住址, written after a move; "" when there is none)."""
+        response = self._transact(Command.READ_LATEST_ADDRESS)
+        if response.sw3 == Sw3.NO_CONTENT:
+            return ""
+        try:
+            return codec.decode_latest_address(response.data)
+        except IdCardCodecError as exc:
+            raise ProtocolError(f"appended address could not be decoded: {exc}", kind=self.kind.value) from None
 
     def read_sam_id(self) -> str:
         """The SAM's ID (`xx.xx-…`), also shown as `info().serial`."""

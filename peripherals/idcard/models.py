@@ -97,9 +97,10 @@ class ResidentIdCard(IdCard):
     nation: str = Field(repr=False)  # GB 3304 name without 族, e.g. 汉
     address: str = Field(default="", repr=False)
     issuer: str = Field(default="", repr=False)  # 签发机关
+    latest_address: str = Field(default="", repr=False)  # 追加住址 (30 03), read on request; "" none
 
     def _own_fields(self, reveal: bool) -> dict[str, Any]:
-        return {"nation_code": nation_code(self.nation)}
+        return {"nation_code": nation_code(self.nation), "latest_address": self.latest_address}
 
 
 class HmtResidencePermit(IdCard):
@@ -114,10 +115,12 @@ class HmtResidencePermit(IdCard):
     issuer: str = Field(default="", repr=False)
     pass_number: str | None = Field(default=None, repr=False)  # 通行证号码, e.g. H60123456
     issue_count: int | None = Field(default=None, repr=False)  # 签发次数
+    latest_address: str = Field(default="", repr=False)  # 追加住址 (30 03), read on request; "" none
 
     def _own_fields(self, reveal: bool) -> dict[str, Any]:
         number = self.pass_number or ""
-        return {"pass_number": number if reveal else mask_id(number), "issue_count": self.issue_count}
+        return {"pass_number": number if reveal else mask_id(number), "issue_count": self.issue_count,
+                "latest_address": self.latest_address}
 
 
 class ForeignPermanentResidentCard(IdCard):
@@ -178,6 +181,7 @@ FIELD_LABELS: dict[str, str] = {
     "english_name": "English name / 英文姓名", "chinese_name": "Chinese name / 中文姓名",
     "nationality": "Nationality / 国籍", "card_version": "Card version / 证件版本号",
     "renewal_count": "Renewals / 换证次数", "previous_card_link": "Previous card link / 既往版本证件号码关联项",
+    "latest_address": "Latest address / 最新住址",
 }
 
 

@@ -8,6 +8,8 @@ whose reply it lost). A request with a bad checksum gets SW3 0x10, an unknown co
 Options (strings, from the `sim://idcard?...` query or `pty_sim("idcard", ...)`):
 - `card=resident|hmt|foreign_i|foreign_y|none` (default resident)
 - `long_term=1`: the card's valid-to date is 长期
+- `latest_address=1`: a resident card or permit carries an appended address (追加住址, 30 03);
+  without it the SAM answers 30 03 with SW3 0x91 (no content)
 - `faults_on=read`: generic faults wait for (and hit) the next read-card reply instead of
   the next reply of any kind, so a test can garble or cut the 1295-byte frame itself
 Faults: the generic ones via `reply()`; `device_error=0x41` makes the next command
@@ -39,6 +41,7 @@ from peripherals.idcard.models import (
 from peripherals.sim.base import Simulator
 
 CARD_KINDS = ("resident", "hmt", "foreign_i", "foreign_y", "none")
+MOVED_TO = "重庆市渝北区龙溪街道金龙路100号5栋2-1"  # the appended address of `latest_address=1` (fictional)
 SAM_ID = codec.encode_sam_id(5, 1, 20190322, 1234567, 3000123456)  # "05.01-20190322-0001234567-3000123456"
 
 
@@ -128,6 +131,7 @@ class SamReaderSimulator(Simulator):
     def __init__(self, faults=None, **options: str) -> None:
         super().__init__(faults, **options)
         self.long_term = options.get("long_term", "0") not in ("0", "", "false", "no")
+        self.moved = options.get("latest_address", "0") not in ("0", "", "false", "no")
         self.sam_id = SAM_ID
         self.parser = FrameParser()
         self.card: IdCard | None = None
@@ -143,6 +147,8 @@ class SamReaderSimulator(Simulator):
     def place_card(self, card: str | IdCard = "resident") -> None:
         """Put a card on the reader (a scripted kind, or any IdCard)."""
         self.card = card if isinstance(card, IdCard) else scripted_card(card, self.long_term)
+        if self.moved and "latest_address" in type(self.card).model_fields:
+            self.card = self.card.model_copy(update={"latest_address": MOVED_TO})
         self.found = self.selected = False
 
     def remove_card(self) -> None:
@@ -198,6 +204,13 @@ class SamReaderSimulator(Simulator):
         elif command == Command.SELECT_CARD:
             self.selected = self.found and self.card is not None
             self._answer(Sw3.OK, bytes(8)) if self.selected else self._answer(Sw3.SELECT_FAILED)
+        elif command == Command.READ_LATEST_ADDRESS:
+            if not (self.selected and self.card is not None):
+                self._answer(Sw3.CARD_READ_FAILED)
+            elif getattr(self.card, "latest_address", ""):
+                self._answer(Sw3.OK, codec.encode_latest_address(self.card.latest_address))  # type: ignore[union-attr]
+            else:
+                self._answer(Sw3.NO_CONTENT)
         elif command in (Command.READ_BASE_INFO, Command.READ_WITH_FINGERPRINT):
             if not (self.selected and self.card is not None):
                 self._answer(Sw3.CARD_READ_FAILED)

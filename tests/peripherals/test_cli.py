@@ -14,8 +14,8 @@ CLI = [sys.executable, "-m", "peripherals.cli"]
 ID_KEYS = {"card_type", "name", "sex", "nation", "birth_date", "address", "id_number", "issuer", "valid_from", "valid_to"}
 # Every card prints the resident card's keys plus its layout's own fields (docs/devices/idcard.md).
 LAYOUT_KEYS = {
-    "resident": {"layout", "card_flag", "nation_code"},
-    "hmt": {"layout", "card_flag", "pass_number", "issue_count"},
+    "resident": {"layout", "card_flag", "nation_code", "latest_address"},
+    "hmt": {"layout", "card_flag", "pass_number", "issue_count", "latest_address"},
     "foreign_i": {"layout", "card_flag", "english_name", "chinese_name", "nationality", "card_version"},
     "foreign_y": {"layout", "card_flag", "english_name", "chinese_name", "nationality", "renewal_count",
                   "previous_card_link"},
@@ -98,6 +98,8 @@ def test_read_prints_every_field_of_each_layout(capsys):
     assert (new["nationality"], new["renewal_count"], new["previous_card_link"], new["card_flag"]) == \
         ("DEU", 0, "010", "Y")
     assert new["id_number"].startswith("9") and len(new["id_number"]) == 18
+    moved = _read_in_process(capsys, "--port", "sim://idcard?latest_address=1")
+    assert moved["latest_address"] == "重庆市渝北区龙溪街道金龙路100号5栋2-1" and moved["address"].startswith("重庆市渝中区")
     masked = _read_in_process(capsys, "--port", "sim://idcard?card=hmt")
     assert masked["pass_number"] == "*****3456" and "H6012" not in json.dumps(masked)
 

@@ -171,3 +171,64 @@ def test_the_driver_reports_a_bad_field_as_a_read_to_repeat(monkeypatch):
     with SamIdCardReader("sim://idcard?card=foreign_y", retries=0) as reader:
         with pytest.raises(CardReadFailed, match="birth_date"):
             reader.read_card()
+
+
+# -- the appended address (追加住址, 30 03) ------------------------------------------------------
+def _reader(query: str, **kw):
+    import secrets
+
+    from peripherals.sim import registry
+
+    name = "idc-" + secrets.token_hex(4)
+    reader = SamIdCardReader(f"sim://idcard?name={name}&{query}", timeout=0.3, retries=1, **kw)
+    reader.open()
+    return reader, registry.named(name)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("latest_address=1", "重庆市渝北区龙溪街道金龙路100号5栋2-1"),  # moved: the SAM answers 90 + 70 bytes
+    ("", ""),  # never moved: 91 (no content)
+    ("card=hmt&latest_address=1", "重庆市渝北区龙溪街道金龙路100号5栋2-1"),
+])
+def test_the_appended_address_is_read_on_request(query, expected):
+    reader, _ = _reader(query, with_latest_address=True)
+    try:
+        card = reader.read_card()
+        assert card.latest_address == expected and card.public_dict()["latest_address"] == expected
+        assert card.address != expected  # the address printed on the card stays as it was
+    finally:
+        reader.close()
+    plain, _ = _reader(query)  # not asked: one read less, nothing appended
+    try:
+        assert plain.read_card().latest_address == ""
+    finally:
+        plain.close()
+
+
+def test_a_sam_without_the_address_command_still_reads_the_card(monkeypatch):
+    from peripherals.idcard.codec import Command, Sw3
+
+    reader, sim = _reader("latest_address=1", with_latest_address=True)
+    dispatch = sim._dispatch
+
+    def no_30_03(request):
+        if request.command == Command.READ_LATEST_ADDRESS:
+            sim._answer(Sw3.COMMAND_ERROR)
+        else:
+            dispatch(request)
+
+    monkeypatch.setattr(sim, "_dispatch", no_30_03)
+    try:
+        card = reader.read_card()
+        assert card.name == "王晓东" and card.latest_address == ""
+    finally:
+        reader.close()
+
+
+def test_appended_address_codec():
+    raw = codec.encode_latest_address("重庆市渝北区金龙路100号")
+    assert len(raw) == 70 and codec.decode_latest_address(raw) == "重庆市渝北区金龙路100号"
+    with pytest.raises(IdCardCodecError):
+        codec.decode_latest_address(raw[:69])
+    with pytest.raises(IdCardCodecError):
+        codec.encode_latest_address("长" * 36)
