@@ -354,7 +354,10 @@ class ServiceDaily(Base):
     histogram only: rows add up exactly when merged."""
 
     __tablename__ = "service_daily"
-    __table_args__ = (Index("ix_service_daily_day", "period", "day", "flow"),)
+    # Covering indexes: sessions per day and service (the daily chart) and the per-kiosk
+    # table are read from the index alone.
+    __table_args__ = (Index("ix_service_daily_day", "period", "day", "flow", "sessions"),
+                      Index("ix_service_daily_kiosk", "period", "day", "kiosk_id", "sessions", "completed", "aborted"))
 
     period: Mapped[str] = mapped_column(String(8), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)

@@ -52,8 +52,8 @@ class Totals:
 
     @classmethod
     def of(cls, values) -> Totals:
-        """From a row of `_SUMS` (the database's sums)."""
-        values = [v or 0 for v in values]
+        """From a row of `_SUMS` (the database's sums; missing ones count as 0)."""
+        values = [v or 0 for v in values] + [0] * (5 + len(HIST) - len(values))
         return cls(int(values[0]), int(values[1]), int(values[2]), int(values[3]), float(values[4]),
                    [int(v) for v in values[5:5 + len(HIST)]])
 
@@ -187,7 +187,10 @@ def load(session: Session, q: StatsQuery, *, kiosk_limit: int | None = 50, parts
     if "days" in parts:
         stats.by_day = _by_day(session, sel)
     if "kiosks" in parts:
-        per_kiosk = sel.select(ServiceDaily, ServiceDaily.kiosk_id, *_SUMS).group_by(ServiceDaily.kiosk_id) \
+        # The page's busiest kiosks: counts only, from the covering index; the CSV of every
+        # kiosk also sums the duration histogram (median per kiosk).
+        sums = _SUMS if not kiosk_limit else _SUMS[:3]
+        per_kiosk = sel.select(ServiceDaily, ServiceDaily.kiosk_id, *sums).group_by(ServiceDaily.kiosk_id) \
             .order_by(func.sum(ServiceDaily.sessions).desc(), ServiceDaily.kiosk_id)
         if kiosk_limit:
             per_kiosk = per_kiosk.limit(kiosk_limit)

@@ -61,7 +61,10 @@ def report(kiosk, state: str, rollout_id: str, version: str, **fields) -> None:
 
 
 def upload(page, path) -> None:
-    page.set_input_files("#bundle-file", str(path))  # the file chooser itself is the OS's
+    tab_to(page, "#bundle-file")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")  # opens the file chooser, as for a person at the keyboard
+    chooser.value.set_files(str(path))  # (the chooser itself is the operating system's)
     tab_to(page, "#upload")
     with page.expect_navigation():
         page.keyboard.press("Enter")

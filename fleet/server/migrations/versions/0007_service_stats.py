@@ -49,7 +49,9 @@ def upgrade() -> None:
     sa.Column('d19', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('period', 'day', 'kiosk_id', 'flow')
     )
-    op.create_index('ix_service_daily_day', 'service_daily', ['period', 'day', 'flow'], unique=False)
+    op.create_index('ix_service_daily_day', 'service_daily', ['period', 'day', 'flow', 'sessions'], unique=False)
+    op.create_index('ix_service_daily_kiosk', 'service_daily',
+                    ['period', 'day', 'kiosk_id', 'sessions', 'completed', 'aborted'], unique=False)
     op.create_table('service_abandon_daily',
     sa.Column('period', sa.String(length=8), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
@@ -78,5 +80,6 @@ def downgrade() -> None:
     op.drop_table('device_fault_daily')
     op.drop_index('ix_service_abandon_day', table_name='service_abandon_daily')
     op.drop_table('service_abandon_daily')
+    op.drop_index('ix_service_daily_kiosk', table_name='service_daily')
     op.drop_index('ix_service_daily_day', table_name='service_daily')
     op.drop_table('service_daily')
