@@ -98,8 +98,11 @@ def timeline(series: Sequence[Series], start: dt.datetime, end: dt.datetime, *, 
     for s in series:
         coords = [(x(t0), y(0))]
         last = 0.0
+        per_pixel: dict[int, float] = {}  # thousands of kiosks: one step per pixel column is enough
         for t, v in sorted(s.points):
-            coords += [(x(t), y(last)), (x(t), y(v))]
+            per_pixel[int(x(t))] = v
+        for px, v in per_pixel.items():
+            coords += [(px, y(last)), (px, y(v))]
             last = v
         coords.append((x(t1), y(last)))
         path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)

@@ -59,6 +59,7 @@ ACTIONS = {  # action: (button, what it does, engine action)
     "rollback": ("Roll back", "Every kiosk that installed this version goes back to the version it ran before, "
                  "in a new rollout (a canary first). An active rollout is aborted first.", ""),
 }
+SHOWN = 200  # rows of the kiosk and failure tables on a rollout's page
 STATE_COLOURS = (("committed", "#2ca02c"), ("failed", "#d62728"), ("in progress", "#1f77b4"),
                  ("not asked", "#cccccc"))
 
@@ -217,13 +218,19 @@ def available_actions(r: RolloutDetail) -> list[str]:
 
 
 @router.get("/rollouts/{rollout_id}", response_class=HTMLResponse)
-def rollout_page(request: Request, rollout_id: str, error: str = "", done: str = "", started: str = "") -> HTMLResponse:
+def rollout_page(request: Request, rollout_id: str, error: str = "", done: str = "", started: str = "",
+                 state: str = "") -> HTMLResponse:
+    """One rollout; the kiosk and failure tables show at most `SHOWN` rows (a rollout may
+    cover thousands of kiosks), the kiosk table optionally only one state."""
     who = _who(request)
     r = _detail(request, rollout_id)
     failures = [k for k in r.kiosks if KioskState(k.state) in FAILURE]
+    listed = [k for k in r.kiosks if not state or k.state == state]
+    states = sorted({k.state for k in r.kiosks})
     return _render(request, "rollout.html", who, r=r, error=error, done=done, started=started,
-                   actions=available_actions(r), action_labels=ACTIONS, failures=failures,
-                   bars=wave_bars(r), timeline=timeline_chart(r, utcnow()))
+                   actions=available_actions(r), action_labels=ACTIONS, failures=failures[:SHOWN],
+                   failures_total=len(failures), kiosks=listed[:SHOWN], kiosks_total=len(listed), state=state,
+                   states=states, bars=wave_bars(r), timeline=timeline_chart(r, utcnow()))
 
 
 @router.get("/rollouts/{rollout_id}/confirm/{action}", response_class=HTMLResponse)

@@ -156,6 +156,8 @@ def test_operator_uploads_plans_watches_pauses_aborts_and_rolls_back(fleet, brow
         confirm(page, "abort")
         page.wait_for_selector("#rollout-status:text('cancelled')")
         assert page.locator('tr.rk.withdrawn[data-kiosk="yz-3"]').count() == 1
+        page.goto(f"{fleet.url}/console/rollouts/{rid}?state=withdrawn")  # the kiosk list by state
+        assert page.locator("#rollout-kiosks tr.rk").count() == 1 and page.inner_text("#kiosks-shown") == "1 of 1 withdrawn shown"
         confirm(page, "rollback")  # yz-1 committed 2.0.0 on top of 1.4.2: back to 1.4.2
         assert "roll back" in page.inner_text("#title")
         back = page.url.split("/rollouts/")[1].split("?")[0]
