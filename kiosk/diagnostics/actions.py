@@ -34,6 +34,7 @@ class StaffAction(StrEnum):
     SPEAKER_TEST = "speaker_test"
     AUDIO_CALIBRATION = "audio_calibration"
     CAMERA_PREVIEW = "camera_preview"
+    LIVENESS_DEMO = "liveness_demo"
     VIEW_LOGS = "view_logs"
     OUT_OF_SERVICE_ON = "out_of_service_on"
     OUT_OF_SERVICE_OFF = "out_of_service_off"

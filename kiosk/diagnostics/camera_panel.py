@@ -1,4 +1,5 @@
-"""The camera tab: a live preview with the face box (never sent to the fleet: a face).
+"""The camera and face tab: a live preview with the face box and its landmarks, the flows'
+quality-gate verdict, and the liveness demo (face_panel.py). Never sent to the fleet: a face.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ class CameraPanel:
                                   kid="diag.camera.status")
         column.add_widget(self.camera_status)
         if self._preview_wanted:
+            column.add_widget(line(tr("diag.camera.landmarks"), s.small, muted=True))
             column.add_widget(button("diag.camera.stop", tr("diag.camera.stop"), self.stop_camera,
                                      size=s.button_text, height=s.target))
             self.preview.start(device, self._face_checked)
+            self._build_liveness_demo(column, device)
         else:
             column.add_widget(button("diag.camera.start", tr("diag.camera.start"), self.start_camera,
                                      size=s.button_text, height=s.primary_target, style="primary", primary=True))
@@ -48,6 +51,7 @@ class CameraPanel:
         self.refresh()
 
     def stop_preview(self) -> None:
+        self.cancel_demo()
         if self.preview is not None:
             self.preview.stop()
             self.preview = None

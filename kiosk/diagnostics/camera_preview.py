@@ -1,10 +1,13 @@
-"""Live camera preview with the face-detection box, for staff checking the camera.
+"""Live camera preview with the face box and its 68 landmarks, for staff checking the camera.
 
 A Kivy `Clock` interval (UI thread) asks for a frame when none is in flight: the frame is
-read on the camera's supervisor worker (`DeviceSupervisor.submit(read_frame)`), the face
-check (`peripherals.camera.face.check_face`, the same gate the flows use) and the drawing
-of the box run on a short-lived helper thread, and the next tick uploads the picture into a fresh
+read on the camera's supervisor worker (`DeviceSupervisor.submit(read_frame)`), the quality
+gate the flows use (`peripherals.face.quality`: one face, size, centred, exposure,
+sharpness, pose, eyes open, nothing covering it) and the drawing of the box and landmarks
+run on a short-lived helper thread, and the next tick uploads the picture into a fresh
 texture (never rewriting one a frame may still draw, see kiosk.widgets.base.FreshTexture).
+While the liveness demo reads the camera itself, the preview is paused and shows the
+demo's frames (`push`).
 
 Frames are personal data: they are never stored or logged; `stop()` drops the last frame
 and blanks the texture, and the control socket refuses screenshots while a preview runs.
@@ -25,21 +28,39 @@ log = logging.getLogger(__name__)
 PREVIEW_WIDTH = 640  # frames are scaled to this before drawing and uploading
 BOX_OK = (46, 160, 67)  # BGR: a green box when the face passes the gate
 BOX_BAD = (0, 140, 255)  # BGR: orange otherwise
+LANDMARK = (255, 220, 0)  # BGR: the 68 landmarks in cyan
 
 
-def annotate(frame, check) -> Any:
-    """A preview-sized RGB copy of `frame` with the FaceCheck box drawn (the frame is untouched)."""
+def annotate(frame, check, landmarks=None) -> Any:
+    """A preview-sized RGB copy of `frame` with the FaceCheck box and the landmarks drawn (the frame is untouched)."""
     import cv2
 
     height, width = frame.shape[:2]
     scale = PREVIEW_WIDTH / width
     small = cv2.resize(frame, (PREVIEW_WIDTH, max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    colour = BOX_OK if check is None or check.passed else BOX_BAD
     if check is not None and check.face is not None:
         f = check.face
         p1 = (round(f.x * scale), round(f.y * scale))
         p2 = (round((f.x + f.w) * scale), round((f.y + f.h) * scale))
-        cv2.rectangle(small, p1, p2, BOX_OK if check.passed else BOX_BAD, 4)
+        cv2.rectangle(small, p1, p2, colour, 4)
+    if landmarks is not None:
+        for x, y in landmarks:
+            cv2.circle(small, (round(float(x) * scale), round(float(y) * scale)), 2, LANDMARK, -1, cv2.LINE_AA)
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+def analyse(frame) -> tuple[Any, Any]:
+    """(the flows' quality-gate FaceCheck, its landmarks or None); the camera's gate alone without a face engine."""
+    from peripherals.face.errors import FaceEngineUnavailable
+    from peripherals.face.quality import check_with_landmarks
+
+    try:
+        return check_with_landmarks(frame)
+    except FaceEngineUnavailable:
+        from peripherals.camera.face import check_face
+
+        return check_face(frame), None
 
 
 class CameraPreview(Image):
@@ -57,6 +78,8 @@ class CameraPreview(Image):
         self._on_check: Callable[[Any, BaseException | None], None] | None = None
         self.frames_shown = 0
         self.last_check = None
+        self.last_landmarks = None  # of the last frame shown (a test looks; dropped on stop)
+        self.paused = False  # the liveness demo reads the camera; it pushes its frames here
 
     @property
     def running(self) -> bool:
@@ -77,21 +100,37 @@ class CameraPreview(Image):
             self._latest = None
         self.texture = None
         self.last_check = None
+        self.last_landmarks = None
+        self.paused = False
 
     def wipe(self) -> None:
         self.stop()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def push(self, frame, landmarks) -> None:
+        """A frame someone else read (the liveness demo, any thread): shown at the next tick."""
+        rgb = annotate(frame, None, landmarks)
+        with self._lock:
+            if self._device is not None:
+                self._latest = (rgb, None, landmarks)
 
     # -- UI thread ---------------------------------------------------------------------------
     def _tick(self, _dt) -> None:
         with self._lock:
             latest, self._latest = self._latest, None
         if latest is not None:
-            rgb, check = latest
+            rgb, check, self.last_landmarks = latest
             self._show(rgb)
-            self.last_check = check
-            if self._on_check is not None:
-                self._on_check(check, None)
-        if not self._busy and self._device is not None:
+            if check is not None:
+                self.last_check = check
+                if self._on_check is not None:
+                    self._on_check(check, None)
+        if not self._busy and not self.paused and self._device is not None:
             self._busy = True
             future = self._device.submit(lambda d: d.read_frame())
             future.add_done_callback(self._frame_arrived)
@@ -120,17 +159,16 @@ class CameraPreview(Image):
             self._on_check(check, exc)
 
     def _analyse(self, frame) -> None:
-        from peripherals.camera.face import check_face
-
+        landmarks = None
         try:
-            check = check_face(frame)
-            rgb = annotate(frame, check)
+            check, landmarks = analyse(frame)
+            rgb = annotate(frame, check, landmarks)
         except Exception:
             log.exception("preview: face check failed")
             check, rgb = None, annotate(frame, None)
         finally:
             del frame
         with self._lock:
-            if self._device is not None:
-                self._latest = (rgb, check)
+            if self._device is not None and not self.paused:
+                self._latest = (rgb, check, landmarks)
         self._busy = False

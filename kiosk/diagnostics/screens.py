@@ -1,7 +1,7 @@
 """The diagnostics screen: a header, one tab per job, the idle logout and device-state polling.
 
-Each tab is a mixin in its own module (devices_panel, calibration_panel, camera_panel,
-eye_panel, system_panels); this module is the frame that joins them. Every text comes
+Each tab is a mixin in its own module (devices_panel, calibration_panel, camera_panel with
+face_panel, eye_panel, system_panels); this module is the frame that joins them. Every text comes
 from the catalogs (``diag.*``). Nothing here waits: device work runs on the device's
 supervisor worker and other blocking work on the diagnostics pool (`Diagnostics.run`);
 results come back on the UI thread. Staff are logged out after `idle_logout_s` without a
@@ -23,6 +23,7 @@ from kiosk.diagnostics.camera_panel import CameraPanel
 from kiosk.diagnostics.camera_preview import CameraPreview
 from kiosk.diagnostics.devices_panel import DevicesPanel
 from kiosk.diagnostics.eye_panel import EyeCheckPanel
+from kiosk.diagnostics.face_panel import FacePanel
 from kiosk.diagnostics.outbox_panel import OutboxPanel
 from kiosk.diagnostics.staff_screens import StaffScreen
 from kiosk.diagnostics.system_panels import SystemPanels
@@ -32,8 +33,8 @@ from kiosk.widgets.buttons import BigButton
 TABS = ("devices", "calibration", "camera", "eye", "audio", "logs", "network", "service")
 
 
-class DiagnosticsScreen(DevicesPanel, CalibrationPanel, CameraPanel, EyeCheckPanel, AudioPanel, SystemPanels,
-                        OutboxPanel, StaffScreen):
+class DiagnosticsScreen(DevicesPanel, CalibrationPanel, CameraPanel, FacePanel, EyeCheckPanel, AudioPanel,
+                        SystemPanels, OutboxPanel, StaffScreen):
     kind = "diagnostics"
 
     def __init__(self, app, diag, **kw):

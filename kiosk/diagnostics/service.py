@@ -50,6 +50,7 @@ class DiagnosticsSettings(BaseModel):
     calibration_tolerance_mmhg: float = TOLERANCE_MMHG
     eye_answer_timeout_s: float = Field(default=30.0, gt=0)
     camera_interval_s: float = Field(default=0.2, gt=0)
+    liveness_time_s: float = Field(default=6.0, gt=0)  # the liveness demo's time per challenge (as the flows')
     app_version: str = ""
     fleet_config_path: Path | None = None  # the agent's apply_config file (/etc/kiosk/fleet-config.json)
     audio_output: str | None = None  # the hearing test's output URL; None: kiosk.toml [audio].output

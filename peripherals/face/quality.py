@@ -62,15 +62,23 @@ def pose_issues(frame: np.ndarray, p: np.ndarray) -> list[FaceIssue]:
 
 def check_quality(frame: np.ndarray, config: FaceCheckConfig | None = None, engine: FaceEngine | None = None) -> FaceCheck:
     """`check_face` and, when that passes, the landmark checks; one `FaceCheck` with every reason."""
+    return check_with_landmarks(frame, config, engine)[0]
+
+
+def check_with_landmarks(frame: np.ndarray, config: FaceCheckConfig | None = None,
+                         engine: FaceEngine | None = None) -> tuple[FaceCheck, np.ndarray | None]:
+    """`check_quality` and the 68 landmarks it judged (None when the camera's gate failed first
+    or no landmarks could be placed) — for the staff's camera self-test, which draws them."""
     check = check_face(frame, config)
     if not check.passed or check.face is None:
-        return check
+        return check, None
     engine = engine or get_engine()
     faces = engine.detect(frame)
     if not faces:  # the Haar cascade saw a face the landmark detector cannot place: not frontal enough
-        issues = [FaceIssue.NOT_FACING]
+        issues, landmarks = [FaceIssue.NOT_FACING], None
     else:
-        issues = pose_issues(frame, faces[0].landmarks)
+        landmarks = faces[0].landmarks
+        issues = pose_issues(frame, landmarks)
     if not issues:
-        return check
-    return check.model_copy(update={"passed": False, "reasons": issues, "message": ISSUE_MESSAGES[issues[0]]})
+        return check, landmarks
+    return check.model_copy(update={"passed": False, "reasons": issues, "message": ISSUE_MESSAGES[issues[0]]}), landmarks

@@ -34,9 +34,9 @@ class FakeClock:
 class SimKiosk:
     """The devices of one simulated kiosk, and their simulators for fault injection."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: dict | None = None) -> None:
         tag = secrets.token_hex(3)
-        configs = sim_device_configs(tag=tag)
+        configs = sim_device_configs(options, tag=tag)  # options: per-kind simulator options
         configs[DeviceKind.BP] = DeviceConfig(
             driver="bp.ieee11073", port=f"sim://bp11073?name=bp-{tag}&duration=0.2",
             options={"timeout": 0.5, "frame_timeout": 0.5})
