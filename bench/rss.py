@@ -55,7 +55,7 @@ def cmdline(pid: int) -> str:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return " ".join(p.decode(errors="replace") for p in f.read().split(b"\0") if p)
     except OSError:
-        return "?"
+        return ""
 
 
 def kiosk_side(command: str) -> bool:
@@ -80,11 +80,16 @@ def main() -> int:
     next_mark = 0.0
     while proc.poll() is None:
         side = 0.0
-        for pid in [proc.pid, *children(proc.pid)]:
+        for pid in [proc.pid, *children(proc.pid)]:  # a child counts from the sample it is first seen exec'd
             value = rss_mib(pid)
             if value is None:
                 continue
-            names.setdefault(pid, cmdline(pid))
+            if pid != proc.pid:  # a child shows its parent's command line between fork and exec: read it again
+                names[pid] = cmdline(pid) or names.get(pid, "?")
+            else:
+                names.setdefault(pid, cmdline(pid))
+            if pid != proc.pid and names[pid] == names.get(proc.pid):
+                continue  # forked, not yet exec'd: its RSS is the parent's pages, shared copy-on-write
             peaks[pid] = max(peaks.get(pid, 0.0), value)
             if pid == proc.pid:
                 own_peak = max(own_peak, value)

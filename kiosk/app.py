@@ -23,7 +23,7 @@ from flows.catalogue import Catalogue, UnknownService, UsageStore, catalogue_for
 from flows.engine import EngineSettings, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
-from kiosk import gl_frames, theme
+from kiosk import gl_frames, memory, theme
 from kiosk.fonts import register_cjk_font
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
 from kiosk.kivy_setup import DisplayOptions, configure, prepare_environment
@@ -120,6 +120,7 @@ class KioskApp(App):
         self.host_ready_hooks: list[Callable[[FlowHost], None]] = []  # e.g. open the devices on the flow loop
         self.stop_hooks: list[Callable[[FlowHost], None]] = []  # e.g. close them, before the loop stops
         self.session = SessionLifecycle(self)
+        self.trimmer = memory.Trimmer()  # freed memory back to the system after each screen change (docs/memory.md)
         self._update_sizes()
 
     def journal(self) -> Journal | None:
@@ -196,6 +197,7 @@ class KioskApp(App):
         self.session.end() if self.session.active else None
         for s in getattr(self, "screens", {}).values():
             s.stop_timers()
+        self.trimmer.cancel()
         if self.host is not None:
             for hook in self.stop_hooks:
                 try:
@@ -378,6 +380,8 @@ class KioskApp(App):
         self._notify(screen.name)
 
     def _notify(self, name: str, update: bool = False) -> None:
+        if not update:
+            self.trimmer.soon()
         for listener in list(self.view_listeners):
             try:
                 listener(name if not update else name + ":update", self.current_view)

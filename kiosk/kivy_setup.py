@@ -8,7 +8,7 @@ Call `configure(options)` before importing anything that creates the Kivy window
 - the mouse provider is set to `mouse,disable_on_activity`, so a touch screen that is
   also seen as a mouse (mtdev/hidinput + mouse) delivers each touch once, not twice;
 - the size is set explicitly (fullscreen='auto' can draw only 800×600 without a WM);
-- no multisampling by default (memory: docs/memory.md).
+- no multisampling by default, and glibc malloc tuned (memory: docs/memory.md, kiosk/memory.py).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def configure(display: DisplayOptions) -> None:
     if _configured:
         return
     prepare_environment()
+    from kiosk import memory
+
+    memory.tune()  # before Kivy, the GL driver and the device threads allocate (docs/memory.md)
     if display.headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
     from kivy.config import Config

@@ -85,9 +85,42 @@ def main(args: argparse.Namespace) -> int:
 
     configure(DisplayOptions(width=width, height=height, headless=args.headless,
                              fullscreen=not (args.windowed or args.headless), maxfps=0 if args.autopilot else 30))
-    if args.virtual:
-        return _run_virtual(args)
-    return _run_configured(args)
+    face = _face_process()
+    try:
+        if args.virtual:
+            return _run_virtual(args)
+        return _run_configured(args)
+    finally:
+        face()
+
+
+def _face_process() -> Callable[[], None]:
+    """The face models in a process of their own (docs/memory.md): KIOSK_FACE_ENGINE=process unless
+    set otherwise; the process is started now in the background, so the first face check does not
+    wait for the models. Returns what ends it."""
+    import os
+    import threading
+
+    from peripherals.face import engine
+
+    os.environ.setdefault(engine.ENGINE_ENV, "process")
+    if os.environ[engine.ENGINE_ENV] != "process":
+        return lambda: None
+    face = engine.get_engine()
+
+    def start() -> None:
+        try:
+            face.start()
+        except Exception as exc:  # the first face check says so on screen
+            logging.getLogger(__name__).warning("face process did not start: %s", exc)
+
+    threading.Thread(target=start, name="face-process-start", daemon=True).start()
+
+    def close() -> None:
+        face.close()
+        engine.set_engine(None)
+
+    return close
 
 
 def _speaker(args: argparse.Namespace):
