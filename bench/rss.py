@@ -84,10 +84,7 @@ def main() -> int:
             value = rss_mib(pid)
             if value is None:
                 continue
-            if pid != proc.pid:  # a child shows its parent's command line between fork and exec: read it again
-                names[pid] = cmdline(pid) or names.get(pid, "?")
-            else:
-                names.setdefault(pid, cmdline(pid))
+            names[pid] = cmdline(pid) or names.get(pid, "?")  # read again: before exec a child shows its parent's
             if pid != proc.pid and names[pid] == names.get(proc.pid):
                 continue  # forked, not yet exec'd: its RSS is the parent's pages, shared copy-on-write
             peaks[pid] = max(peaks.get(pid, 0.0), value)
