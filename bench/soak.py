@@ -6,7 +6,9 @@ The real kiosk app (headless, SDL offscreen, 1080×1920) on the virtual kiosk's 
 devices and the reference back office; sessions run through the app's session machinery
 (kiosk/session_driver.py): all five hall flows in turn (licence renewal, reissue, traffic
 fines, inspection label, tax invoice), and mixed in: cancels, idle timeouts, the
-blood-pressure monitor unplugged mid-measurement, and a back-office timeout. RSS, open
+blood-pressure monitor unplugged mid-measurement (plugged back in after the session: it
+must come back READY on its own), and a back-office timeout. As under `kiosk run`, the
+face engine runs in its own process. RSS, open
 file descriptors and threads are read from /proc/self after session 50 and after the last
 one; leftover files are journal rows still in the journal, files added to the state
 directory and files left in the process's own temporary directory (TMPDIR) after the
@@ -85,6 +87,7 @@ def main() -> int:
     tempfile.tempdir = None
     state_dir = Path(tempfile.mkdtemp(prefix="kiosk-soak-state-", dir=own_tmp.parent))
     sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("KIOSK_FACE_ENGINE", "process")  # as `kiosk run` does (docs/memory.md)
 
     from kiosk.kivy_setup import DisplayOptions, configure
 
@@ -153,6 +156,9 @@ def main() -> int:
         print("  outcomes (twist, status, reason): " + ", ".join(f"{k[0]}/{k[1]}/{k[2] or '-'} ×{v}"
                                                                    for k, v in sorted(outcomes.items())))
         print("  seconds per session: " + ", ".join(f"{f} {sum(v) / len(v):.2f}" for f, v in per_flow.items()))
+        unplugs = sum(1 for _, twist in plan(args.sessions, flows) if twist == "unplug")
+        print(f"  blood-pressure monitor unplugged {unplugs} times, plugged back and READY again {driver.replugs} times"
+              + (f", NOT back {driver.replug_failures} times" if driver.replug_failures else ""))
         if fallbacks:
             print("  views without an answer (cancelled): " + ", ".join(f"{k} ×{v}" for k, v in fallbacks.items()))
         if leftover:
@@ -161,12 +167,15 @@ def main() -> int:
         growth = end[0] - base[0]
         print(f"soak: {args.sessions} sessions, RSS growth {growth:.1f} MiB ({baseline_at}→{args.sessions}), "
               f"fds {base[1]}→{end[1]}, threads {base[2]}→{end[2]}, leftover files {leftover}")
-        if stuck or growth > 5 or end[1] > base[1] or end[2] > base[2] or leftover:
+        if stuck or growth > 5 or end[1] > base[1] or end[2] > base[2] or leftover or driver.replug_failures:
             code = 1
     finally:
         app.stop()
         EventLoop.close()
         virtual.stop()
+        from peripherals.face.engine import set_engine
+
+        set_engine(None)  # ends the face process
     return code
 
 

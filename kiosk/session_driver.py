@@ -12,7 +12,9 @@ on touch down/up and a renewal takes a fraction of the autopilot's time.
 
 Twists mixed into sessions: `cancel` (the citizen cancels at the third question),
 `idle` (walks away: the idle warning runs out), `unplug` (the blood-pressure monitor
-is unplugged mid-measurement; the citizen skips the advisory measurement; renewal only),
+is unplugged mid-measurement; the citizen skips the advisory measurement; renewal only;
+after the session staff plug it back in, and the driver waits until the supervisor has
+it READY again — `replugs` counts how often it came back, `replug_failures` how often not),
 `backoffice_timeout` (every back-office request of the session takes longer than the
 client's timeout).
 """
@@ -73,6 +75,8 @@ class SessionDriver:
         self.idle_tick = idle_tick
         self.limit_s = limit_s
         self.views_drawn = 0
+        self.replugs = 0
+        self.replug_failures = 0
 
     # -- one session -------------------------------------------------------------------------
     def run(self, flow: str, twist: str = "none") -> SessionResult:
@@ -133,6 +137,8 @@ class SessionDriver:
         finally:
             if twist == "backoffice_timeout":
                 self._backoffice_latency(False)
+            if twist == "unplug":
+                self._replug_bp()
         status = app.session.last_status or "failed"
         return SessionResult(flow, twist, status, app.session.last_reason, len(answered), time.monotonic() - start,
                              fallbacks)
@@ -158,6 +164,28 @@ class SessionDriver:
             app.host.call_soon(self.clock.advance, (view.timeout_s or 0.0) + 1.0)
         else:
             app.act(action)
+
+    # -- the monitor plugged back in --------------------------------------------------------------
+    def _replug_bp(self, timeout_s: float = 40.0) -> bool:
+        """Staff plug the monitor back in; True once the supervisor has reconnected it on its own."""
+        from peripherals.device_model import DeviceKind, DeviceState
+
+        deps = self.virtual.deps
+        sim = (getattr(deps, "sims", {}) or {}).get("bp")
+        if sim is None:
+            return False
+        sim.plugged = True  # the port can be opened again (sim:// refuses to open an unplugged device)
+        supervisor = deps.devices.supervisor
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if supervisor[DeviceKind.BP].state is DeviceState.READY:
+                self.replugs += 1
+                return True
+            self.idle_tick()
+            time.sleep(0.02)
+        log.error("the blood-pressure monitor did not come back within %.0f s of its replug", timeout_s)
+        self.replug_failures += 1
+        return False
 
     # -- the back office misbehaving -----------------------------------------------------------
     def _backoffice_latency(self, on: bool) -> None:

@@ -218,7 +218,11 @@ def _fit(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
 class CameraSimulator:
     """Serves frames from a source like `cv2.VideoCapture` does, with scripted faults."""
 
-    NOISE_PATTERNS = 4  # kept per frame shape as int8: 4 × 0.9 MiB at 640×480 (was 8 × int16, 14 MiB)
+    # Sensor noise: ONE int8 pattern per frame shape, NOISE_PATTERNS rows taller than the frame; frame i
+    # uses the view starting at row i mod NOISE_PATTERNS, so consecutive frames differ and nothing is
+    # copied. 0.9 MiB at 640×480, 5.5 MiB at the document camera's 1600×1200 (4 separate patterns were
+    # 4 × that: 25 MiB of the kiosk process, docs/memory.md).
+    NOISE_PATTERNS = 4
 
     def __init__(
         self,
@@ -237,7 +241,7 @@ class CameraSimulator:
         self._source = _open_source(source, size, loop)
         self._faults: deque[CameraFault] = deque()
         self._lock = threading.Lock()
-        self._noise_cache: dict[tuple[int, ...], list[np.ndarray]] = {}
+        self._noise_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._next_time = 0.0
         self._last: np.ndarray | None = None
         self.plugged = True
@@ -318,15 +322,14 @@ class CameraSimulator:
     def _with_noise(self, image: np.ndarray) -> np.ndarray:
         if self.noise == 0:
             return image.copy()
-        patterns = self._noise_cache.get(image.shape)
-        if patterns is None:
+        pattern = self._noise_cache.get(image.shape)
+        if pattern is None:
             rng = np.random.default_rng(self.seed)
-            patterns = [
-                rng.integers(-min(self.noise, 127), min(self.noise, 127) + 1, size=image.shape, dtype=np.int8)
-                for _ in range(self.NOISE_PATTERNS)
-            ]
-            self._noise_cache[image.shape] = patterns
-        noisy = image.astype(np.int16) + patterns[self.frame_index % len(patterns)]
+            tall = (image.shape[0] + self.NOISE_PATTERNS - 1, *image.shape[1:])
+            pattern = rng.integers(-min(self.noise, 127), min(self.noise, 127) + 1, size=tall, dtype=np.int8)
+            self._noise_cache[image.shape] = pattern
+        offset = self.frame_index % self.NOISE_PATTERNS
+        noisy = image.astype(np.int16) + pattern[offset:offset + image.shape[0]]
         return np.clip(noisy, 0, 255).astype(np.uint8)
 
 

@@ -59,7 +59,7 @@ def _neutral(name: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         raise SceneUnavailable(f"citizen photo {name!r} cannot be used: {exc}") from None
 
 
-@lru_cache(maxsize=40)
+@lru_cache(maxsize=3)  # one action's clip is 18 frames, 16 MiB at 640×480; a session asks for 2–3 actions
 def _clip(name: str, size: tuple[int, int], action: str) -> tuple[np.ndarray, ...]:
     from peripherals.camera.face_motion import action_clip
 
