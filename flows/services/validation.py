@@ -79,7 +79,12 @@ def normalise_id_number(value: str) -> str:
 
 
 def id_birth_date(id_number: str) -> _dt.date:
-    """Birth date encoded in digits 7–14; ValueError when it is not a real date."""
+    """Birth date encoded in digits 7–14 (a 2017 foreign card number: YYMMDD in characters 8–13, the
+    century the latest not in the future); ValueError when it is not a real date."""
+    if len(id_number) == 15:
+        yy = int(id_number[7:9])
+        year = 2000 + yy if 2000 + yy <= _dt.date.today().year else 1900 + yy
+        return _dt.datetime.strptime(f"{year}{id_number[9:13]}", "%Y%m%d").date()
     return _dt.datetime.strptime(id_number[6:14], "%Y%m%d").date()
 
 

@@ -161,3 +161,19 @@ def test_person_names_in_latin_letters(name, ok):
         with pytest.raises(ValidationError) as info:
             MailingAddress(**address)
         assert name not in str(info.value)  # inputs hidden in errors
+
+
+def test_birth_dates_of_foreign_card_numbers():
+    assert v.id_birth_date("DEU500185051204") == dt.date(1985, 5, 12)
+    assert v.id_birth_date("CAN110008080319") == dt.date(2008, 8, 3)  # YYMMDD 080803
+    assert v.id_birth_date(make_id("95027619850512002")) == dt.date(1985, 5, 12)
+
+
+def test_every_simulated_card_has_a_seeded_licence_record():
+    """The back office derives records from any valid number: foreign holders can look theirs up too."""
+    from backoffice.seed import licence_for
+    from peripherals.idcard.sim import scripted_card
+
+    for kind in ("resident", "hmt", "foreign_i", "foreign_y"):
+        record = licence_for(scripted_card(kind).id_number, dt.date(2026, 12, 7))
+        assert record is not None and record.age >= 18
