@@ -13,42 +13,31 @@ Chongqing kiosks plus one simulated kiosk on a real broker.
   scrolls inside its own box), search and grouping stay visible.
 Screenshots of each step are kept: the directory is printed in the test summary.
 
-One browser, one server and one broker for the whole module (start-up is most of the cost).
+One browser, one server and one broker for the whole module (start-up is most of the cost);
+Chromium, the logged-in contexts and Tab navigation come from console_support.
 """
 
 from __future__ import annotations
-
-import datetime as dt
-import hashlib
-import secrets
-import shutil
 
 import pytest
 
 from fleet.broker.certs import CertificateAuthority
 from fleet.broker.runner import MosquittoBroker, find_mosquitto
 from fleet.broker.testing import PROBE_ACL
-from fleet.server.models import LoginSession, utcnow
 from fleet.server.seed import seed
 from fleet.server.testing import FleetHarness, wait_until
 
+from .console_support import chromium, fits_width, logged_in, tab_to
+
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 SIM = "k-web-1"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (PyPI) is not installed")
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
@@ -86,23 +75,8 @@ def shots(tmp_path_factory, request):
 
 
 def _page(browser, fleet, role: str = "operator", width: int = 1280, height: int = 800):
-    """A page logged in as `role` (the session written to the database, as FleetHarness.client does)."""
-    token = secrets.token_urlsafe(32)
-    with fleet.server.db.session() as session:
-        session.add(LoginSession(token_sha256=hashlib.sha256(token.encode()).hexdigest(), username=role,
-                                 created_at=utcnow(), expires_at=utcnow() + dt.timedelta(hours=1)))
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_cookies([{"name": "fleet_session", "value": token, "url": fleet.url}])
+    context = logged_in(browser, fleet, role, {"width": width, "height": height})
     return context, context.new_page()
-
-
-def tab_to(page, selector: str, limit: int = 80) -> None:
-    """Press Tab until `selector` has the focus (fails if the keyboard cannot reach it)."""
-    for _ in range(limit):
-        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
 
 
 def test_keyboard_only_search_filter_select_and_bulk_label(browser, fleet, shots):
@@ -245,8 +219,7 @@ def test_narrow_laptop_widths_never_scroll_sideways(browser, fleet, shots):
             page.set_viewport_size({"width": width, "height": 640})
             for path, name in (("/console/?sort=alerts&order=desc", "list"), (f"/console/kiosks/{SIM}/config", "config")):
                 page.goto(f"{fleet.url}{path}")
-                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-                assert overflow <= 0, f"{name} page scrolls sideways by {overflow} px at {width} px"
+                assert fits_width(page), f"the {name} page scrolls sideways at {width} px"
                 page.screenshot(path=str(shots / f"narrow-{width}-{name}.png"), full_page=True)
             page.goto(f"{fleet.url}/console/")
             assert page.is_visible("#q") and page.is_visible("#groups") and page.is_visible("#apply")
