@@ -75,14 +75,20 @@ class HomeScreen(KioskScreen):
         tr, s = self.tr, self.s
         catalogue = self.app.catalogue
         self.root_box.add_widget(self.header(tr("ui.home.title")))
-        outer = BoxLayout(orientation="vertical", padding=(s.margin, s.px(28), s.margin, s.px(24)), spacing=s.gap)
-        outer.add_widget(Text(text=tr("ui.home.org"), font_size=s.small, color=theme.TEXT_MUTED))
+        # Landscape: two panes, the greeting, search and notes on the left, the tiles on the right, so
+        # the list keeps the whole height (one pane left the tiles a strip in large text).
+        outer = BoxLayout(orientation="horizontal" if s.landscape else "vertical",
+                          padding=(s.margin, s.px(28), s.margin, s.px(24)), spacing=s.gap if not s.landscape else s.margin)
+        left = BoxLayout(orientation="vertical", spacing=s.gap, size_hint_x=0.42) if s.landscape else outer
+        if left is not outer:
+            outer.add_widget(left)
+        left.add_widget(Text(text=tr("ui.home.org"), font_size=s.small, color=theme.TEXT_MUTED))
         self.clock_label = Text(text="", font_size=s.px(40), color=theme.TEXT_MUTED, kiosk_role="small")
-        outer.add_widget(self.clock_label)
-        outer.add_widget(Text(text=tr("ui.home.prompt"), font_size=s.heading, bold=True))
-        outer.add_widget(self._search_bar())
+        left.add_widget(self.clock_label)
+        left.add_widget(Text(text=tr("ui.home.prompt"), font_size=s.heading, bold=True))
+        left.add_widget(self._search_bar())
         if self.keypad_open:
-            outer.add_widget(self._keypad())
+            left.add_widget(self._keypad())
         scroll = ScrollView(do_scroll_x=False, bar_width=12, scroll_type=["bars", "content"])
         self._scroll = scroll
         scroll.scrolls_by_design = True  # the catalogue is a list (groups, search); flow pages never scroll
@@ -106,10 +112,15 @@ class HomeScreen(KioskScreen):
                 tiles.add_widget(self._grid(services, "home.service"))
         scroll.add_widget(tiles)
         scroll.scroll_y = self._scroll_y  # a redraw (link state, fleet config) keeps the list where it was
+        if left is not outer and not self.keypad_open:
+            left.add_widget(Widget())  # the notes at the bottom of the left pane
+        notes = [] if left is not outer and self.keypad_open else ["ui.home.elderly_hint", "ui.home.privacy",
+                                                                    "ui.home.staff"]
+        if s.landscape:
+            scroll.size_hint_x = 0.58
         outer.add_widget(scroll)
-        outer.add_widget(Text(text=tr("ui.home.elderly_hint"), font_size=s.small, color=theme.TEXT_MUTED))
-        outer.add_widget(Text(text=tr("ui.home.privacy"), font_size=s.small, color=theme.TEXT_MUTED))
-        outer.add_widget(Text(text=tr("ui.home.staff"), font_size=s.small, color=theme.TEXT_MUTED))
+        for key in notes:
+            left.add_widget(Text(text=tr(key), font_size=s.small, color=theme.TEXT_MUTED))
         self.root_box.add_widget(outer)
         self._tick()
         self.stop_timers()
@@ -165,7 +176,7 @@ class HomeScreen(KioskScreen):
     def _grid(self, services, prefix: str) -> GridLayout:
         """Tiles `_columns()` a row (one more in landscape), all as tall as the tallest one's wrapped text needs."""
         s = self.s
-        cols = self._columns() + (1 if s.landscape else 0)  # one more a row on a wide screen
+        cols = self._columns()  # landscape: the tiles' pane is about as wide as a portrait screen
         grid = GridLayout(cols=cols, spacing=s.gap, size_hint_y=None)
         least = s.px(170)
         tiles = [self._tile(service, prefix, least) for service in services]
