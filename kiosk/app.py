@@ -82,6 +82,7 @@ class KioskOptions(BaseModel):
     # whole screen (summaries, amounts) may be read, not only the parameter-free templates.
     guidance: bool = False
     private_audio: bool = False
+    high_contrast: bool = False  # the kiosk's default palette (the citizen may switch it for the session)
 
 
 class KioskApp(App):
@@ -107,6 +108,9 @@ class KioskApp(App):
         self.lang = self.options.lang
         self.tr = Translator(self.lang)
         self.elderly = self.options.elderly
+        self.larger = False  # the text-size step between normal and elderly (kiosk/screens/access.py)
+        self.high_contrast = self.options.high_contrast
+        theme.use(theme.HIGH_CONTRAST if self.high_contrast else theme.NORMAL)
         self.voice_on = self.options.voice
         self.speaker.muted = not self.voice_on
         self.speaker.elderly = self.elderly  # slower speech in elderly mode
@@ -218,7 +222,7 @@ class KioskApp(App):
         from kiosk.theme import sizes_for
 
         w, h = self.options.display.width, self.options.display.height
-        self.sizes = sizes_for(h, self.elderly, w)
+        self.sizes = sizes_for(h, self.elderly, w, larger=self.larger and not self.elderly)
         self.base_sizes = sizes_for(h, False, w)
 
     def toggle_language(self) -> None:
@@ -245,6 +249,49 @@ class KioskApp(App):
         self._update_sizes()
         self.session.set_elderly(self.elderly)
         self.rerender()
+
+    @property
+    def text_size(self) -> str:
+        return "elderly" if self.elderly else "larger" if self.larger else "normal"
+
+    def set_text_size(self, step: str) -> None:
+        """normal / larger / elderly (elderly also means longer time limits and slower speech)."""
+        self.larger = step == "larger"
+        if (step == "elderly") != self.elderly:
+            self.toggle_elderly()  # re-renders
+        else:
+            self._update_sizes()
+            self.rerender()
+        self._reopen_access()
+
+    def set_high_contrast(self, on: bool) -> None:
+        from kivy.core.window import Window
+
+        self.high_contrast = on
+        theme.use(theme.HIGH_CONTRAST if on else theme.NORMAL)
+        Window.clearcolor = theme.BACKGROUND
+        self.rerender()
+        self._reopen_access()
+
+    def _reopen_access(self) -> None:
+        """The panel stays open after a choice (a re-render closed it), showing the new one ticked."""
+        screen = getattr(self, "sm", None) and self.sm.current_screen
+        if screen is not None and hasattr(screen, "show_access"):
+            screen.show_access()
+
+    def reset_session_settings(self) -> None:
+        """Session end: the next citizen gets the kiosk's text size and colours (and voice speed)."""
+        self.larger = False
+        if self.elderly != self.options.elderly:
+            self.elderly = self.options.elderly
+            self.speaker.elderly = self.elderly
+        self._update_sizes()
+        self.high_contrast = self.options.high_contrast
+        theme.use(theme.HIGH_CONTRAST if self.high_contrast else theme.NORMAL)  # home is drawn next, in it
+        if getattr(self, "sm", None) is not None:
+            from kivy.core.window import Window
+
+            Window.clearcolor = theme.BACKGROUND
 
     def rerender(self) -> None:
         screen = self.sm.current_screen
@@ -394,6 +441,7 @@ class KioskApp(App):
                 screen.wipe()
         self.current_view = None
         self.guide.reset()  # the next citizen: guidance off, default volume
+        self.reset_session_settings()
 
 
 

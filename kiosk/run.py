@@ -43,6 +43,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.add_argument("--elderly", action="store_true", help="large text and longer time limits")
     p.add_argument("--mute", action="store_true", help="no voice prompts")
+    p.add_argument("--high-contrast", action="store_true", help="white and yellow on black (the citizen can switch)")
+    p.add_argument("--guidance", action="store_true",
+                   help="read every screen aloud from the start (else the first keypad key switches it on)")
+    p.add_argument("--private-audio", action="store_true",
+                   help="speech goes only to the headphone jack: the guide may read the whole screen")
+    p.add_argument("--keys", action="store_true", help="--autopilot by keypad keys only (no touches)")
+    p.add_argument("--speech-log", metavar="FILE", type=Path,
+                   help="also write every spoken text as a JSON line to FILE (kiosk.tts.FileSpeaker)")
     p.add_argument("--size", default="1080x1920", metavar="WxH", help="window size (default 1080x1920)")
     p.add_argument("--windowed", action="store_true", help="a normal window instead of fullscreen")
     p.add_argument("--state-dir", type=Path, metavar="DIR", help="journal directory")
@@ -124,9 +132,10 @@ def _face_process() -> Callable[[], None]:
 
 
 def _speaker(args: argparse.Namespace):
-    from kiosk.tts import EspeakSpeaker, NullSpeaker
+    from kiosk.tts import EspeakSpeaker, FileSpeaker, NullSpeaker
 
-    return NullSpeaker() if (args.headless or args.mute) else EspeakSpeaker()
+    speaker = NullSpeaker() if (args.headless or args.mute) else EspeakSpeaker()
+    return FileSpeaker(args.speech_log, also=speaker) if args.speech_log else speaker
 
 
 def _run_virtual(args: argparse.Namespace) -> int:
@@ -176,7 +185,8 @@ def _run_virtual(args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
         clock = SkippableClock() if spec else None
         options = KioskOptions(
-            lang=args.lang, elderly=args.elderly, voice=not args.mute,
+            lang=args.lang, elderly=args.elderly, voice=not args.mute, high_contrast=args.high_contrast,
+            guidance=args.guidance, private_audio=args.private_audio,
             display=DisplayOptions(width=width, height=height, headless=args.headless,
                                    fullscreen=not (args.windowed or args.headless)),
             engine=EngineSettings(**spec.engine) if spec else EngineSettings(),
@@ -240,8 +250,11 @@ def _autopilot(app, virtual, spec, clock, args: argparse.Namespace) -> int:
         warm = app.host.submit(virtual.warm_up())
         warm.result(60)
         book = AnswerBook(spec.answers, audio=virtual.audio)
+        from kiosk.autopilot_keys import KeyPerformer
+
         pilot = Autopilot(app, args.autopilot, book.action_for, screenshots=args.screenshots, timeout_s=args.timeout,
-                          stop_requested=lambda: app.service_loop.stop_requested)
+                          stop_requested=lambda: app.service_loop.stop_requested,
+                          performer=KeyPerformer if args.keys else None)
         pilot.on_idle = lambda view: app.host.call_soon(clock.advance, view.timeout_s or 0.0)
         code = pilot.run()
         shots = f", {pilot.shots.count} screenshots in {args.screenshots}" if args.screenshots else ""

@@ -18,27 +18,85 @@ def hex_colour(h: str, a: float = 1.0) -> Colour:
     return (int(h[0:2], 16) / 255, int(h[2:4], 16) / 255, int(h[4:6], 16) / 255, a)
 
 
-# Surfaces
-BACKGROUND = hex_colour("#F4F6F8")  # page
-SURFACE = hex_colour("#FFFFFF")  # cards
-HEADER = hex_colour("#0B3D91")  # header bar (government blue)
-# Text
-TEXT = hex_colour("#1B1F24")  # on BACKGROUND/SURFACE: ~15:1
-TEXT_MUTED = hex_colour("#3A4048")  # secondary text, still ≥ 7:1 on BACKGROUND
-TEXT_ON_DARK = hex_colour("#FFFFFF")  # on HEADER / PRIMARY / DANGER
-# Buttons
-PRIMARY = hex_colour("#0B4A9E")  # white text: ~8.6:1
-PRIMARY_DOWN = hex_colour("#08356F")
-SECONDARY = hex_colour("#FFFFFF")  # outlined, dark text
-SECONDARY_BORDER = hex_colour("#0B4A9E")
-DANGER = hex_colour("#9E1B14")  # Cancel: white text ~8:1
-DANGER_DOWN = hex_colour("#741410")
-SELECTED = hex_colour("#DCE8F8")  # a picked option (with a check mark, not colour alone)
-ACCENT_OK = hex_colour("#1D6B2E")  # success marks; white text ~6.9:1, used for icons only
-ACCENT_WARN = hex_colour("#8A4B00")
-DIVIDER = hex_colour("#C9D1DB")
-PROGRESS_TRACK = hex_colour("#D5DCE5")
-PROGRESS_FILL = hex_colour("#0B4A9E")
+@dataclass(frozen=True)
+class Palette:
+    """Every colour the citizen screens use. `NORMAL` is calm blue on light grey; `HIGH_CONTRAST`
+    is white and yellow on black (≥ 7:1 for every text on every surface it is drawn on, checked
+    from the widget tree in tests/ui/test_layout.py with tests/ui/audit.py's contrast)."""
+
+    name: str
+    BACKGROUND: Colour  # page
+    SURFACE: Colour  # cards
+    HEADER: Colour  # header bar
+    TEXT: Colour  # on BACKGROUND / SURFACE / SELECTED
+    TEXT_MUTED: Colour  # secondary text, still ≥ 7:1 on BACKGROUND / SURFACE
+    TEXT_ON_DARK: Colour  # on HEADER
+    TEXT_ON_PRIMARY: Colour  # on PRIMARY / DANGER buttons
+    PRIMARY: Colour
+    PRIMARY_DOWN: Colour
+    SECONDARY: Colour  # outlined, TEXT
+    SECONDARY_BORDER: Colour
+    DANGER: Colour  # Cancel (a button), and error text on BACKGROUND
+    DANGER_DOWN: Colour
+    SELECTED: Colour  # a picked option (with a check mark, not colour alone)
+    DISABLED: Colour  # a button that cannot be used now (TEXT_MUTED on it)
+    ACCENT_OK: Colour  # success marks (icons only)
+    ACCENT_WARN: Colour
+    DIVIDER: Colour
+    PROGRESS_TRACK: Colour
+    PROGRESS_FILL: Colour
+
+
+NORMAL = Palette(
+    name="normal",
+    BACKGROUND=hex_colour("#F4F6F8"), SURFACE=hex_colour("#FFFFFF"), HEADER=hex_colour("#0B3D91"),
+    TEXT=hex_colour("#1B1F24"),  # ~15:1
+    TEXT_MUTED=hex_colour("#3A4048"), TEXT_ON_DARK=hex_colour("#FFFFFF"), TEXT_ON_PRIMARY=hex_colour("#FFFFFF"),
+    PRIMARY=hex_colour("#0B4A9E"),  # white text ~8.6:1
+    PRIMARY_DOWN=hex_colour("#08356F"), SECONDARY=hex_colour("#FFFFFF"), SECONDARY_BORDER=hex_colour("#0B4A9E"),
+    DANGER=hex_colour("#9E1B14"),  # white text ~8:1
+    DANGER_DOWN=hex_colour("#741410"), SELECTED=hex_colour("#DCE8F8"), DISABLED=hex_colour("#E4E8ED"),
+    ACCENT_OK=hex_colour("#1D6B2E"), ACCENT_WARN=hex_colour("#8A4B00"), DIVIDER=hex_colour("#C9D1DB"),
+    PROGRESS_TRACK=hex_colour("#D5DCE5"), PROGRESS_FILL=hex_colour("#0B4A9E"),
+)
+
+HIGH_CONTRAST = Palette(
+    name="high_contrast",
+    BACKGROUND=hex_colour("#000000"), SURFACE=hex_colour("#000000"), HEADER=hex_colour("#000000"),
+    TEXT=hex_colour("#FFFFFF"),  # 21:1
+    TEXT_MUTED=hex_colour("#E6E6E6"),  # ~17:1
+    TEXT_ON_DARK=hex_colour("#FFFFFF"), TEXT_ON_PRIMARY=hex_colour("#000000"),
+    PRIMARY=hex_colour("#FFE500"),  # black text ~17:1
+    PRIMARY_DOWN=hex_colour("#FFF27A"), SECONDARY=hex_colour("#000000"), SECONDARY_BORDER=hex_colour("#FFFFFF"),
+    DANGER=hex_colour("#FF9E9E"),  # black text ~10:1; as text on black ~10:1
+    DANGER_DOWN=hex_colour("#FFC4C4"), SELECTED=hex_colour("#003A70"),  # white text ~12:1
+    DISABLED=hex_colour("#262626"),  # #E6E6E6 on it ~13:1
+    ACCENT_OK=hex_colour("#7CFC9A"), ACCENT_WARN=hex_colour("#FFC04D"), DIVIDER=hex_colour("#FFFFFF"),
+    PROGRESS_TRACK=hex_colour("#4D4D4D"), PROGRESS_FILL=hex_colour("#FFE500"),
+)
+
+PALETTES = {p.name: p for p in (NORMAL, HIGH_CONTRAST)}
+palette: Palette = NORMAL
+
+
+def use(p: Palette) -> None:
+    """Switch every colour name below to `p` (screens read `theme.X` when they build, so a re-render
+    draws the new palette). The app calls it for the citizen's high-contrast switch and resets it at
+    the end of the session."""
+    global palette
+    palette = p
+    globals().update({k: getattr(p, k) for k in Palette.__dataclass_fields__ if k != "name"})
+
+
+use(NORMAL)
+BACKGROUND = NORMAL.BACKGROUND  # (set by `use`; named here for readers and linters)
+SURFACE, HEADER, TEXT, TEXT_MUTED = NORMAL.SURFACE, NORMAL.HEADER, NORMAL.TEXT, NORMAL.TEXT_MUTED
+TEXT_ON_DARK, TEXT_ON_PRIMARY, PRIMARY, PRIMARY_DOWN = (NORMAL.TEXT_ON_DARK, NORMAL.TEXT_ON_PRIMARY, NORMAL.PRIMARY,
+                                                        NORMAL.PRIMARY_DOWN)
+SECONDARY, SECONDARY_BORDER, DANGER, DANGER_DOWN = (NORMAL.SECONDARY, NORMAL.SECONDARY_BORDER, NORMAL.DANGER,
+                                                    NORMAL.DANGER_DOWN)
+SELECTED, DISABLED, ACCENT_OK, ACCENT_WARN = NORMAL.SELECTED, NORMAL.DISABLED, NORMAL.ACCENT_OK, NORMAL.ACCENT_WARN
+DIVIDER, PROGRESS_TRACK, PROGRESS_FILL = NORMAL.DIVIDER, NORMAL.PROGRESS_TRACK, NORMAL.PROGRESS_FILL
 
 ELDERLY_SCALE = 1.25
 LARGER_SCALE = 1.12  # the text-size step between normal and elderly

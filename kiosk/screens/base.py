@@ -70,7 +70,8 @@ class KioskScreen(Screen):
         super().__init__(name=self.kind, **kw)
         self.app = app
         self.view: ViewBase | None = None
-        self.add_widget(Fill(bg=list(theme.BACKGROUND)))
+        self.background = Fill(bg=list(theme.BACKGROUND))
+        self.add_widget(self.background)
         self.root_box = BoxLayout(orientation="vertical")
         self.add_widget(self.root_box)
         self.overlay: FloatLayout | None = None
@@ -87,6 +88,7 @@ class KioskScreen(Screen):
         self.view = view
         self.close_overlay()
         self.root_box.clear_widgets()
+        self.background.bg = list(theme.BACKGROUND)  # the palette may have changed (high contrast)
         self.build()
 
     def build(self) -> None:  # subclasses fill root_box
@@ -168,6 +170,7 @@ class KioskScreen(Screen):
             ("chrome.voice", tr("ui.voice_on") if app.voice_on else tr("ui.voice_off"), app.toggle_voice),
             ("chrome.elderly", tr("ui.elderly_on") if app.elderly else tr("ui.elderly_off"), app.toggle_elderly),
             ("chrome.repeat", tr("ui.repeat"), app.repeat),
+            ("chrome.access", tr("ui.access"), self.show_access),
             ("chrome.language", tr("ui.language"), app.toggle_language),
         ]
 
@@ -263,6 +266,14 @@ class KioskScreen(Screen):
         layer.add_widget(card)
         self.overlay = layer
         self.add_widget(layer)
+
+    def show_access(self) -> None:
+        """The text-size step and the high-contrast switch (kiosk/screens/access.py), over any screen."""
+        from kiosk.screens.access import access_panel
+
+        self.close_overlay()
+        self.overlay = access_panel(self)
+        self.add_widget(self.overlay)
 
     def close_overlay(self) -> None:
         if self.overlay is not None:

@@ -10,17 +10,22 @@ from kiosk import theme
 from kiosk.widgets.base import FreshTexture
 from kiosk.widgets.wrap import CjkWrap
 
-STYLES = {
-    # name: (background, pressed background, text colour, border)
-    "primary": (theme.PRIMARY, theme.PRIMARY_DOWN, theme.TEXT_ON_DARK, theme.PRIMARY),
-    "secondary": (theme.SECONDARY, theme.SELECTED, theme.TEXT, theme.SECONDARY_BORDER),
-    "danger": (theme.DANGER, theme.DANGER_DOWN, theme.TEXT_ON_DARK, theme.DANGER),
-    "quiet": (theme.BACKGROUND, theme.SELECTED, theme.TEXT, theme.DIVIDER),
-    "header": (theme.HEADER, theme.PRIMARY_DOWN, theme.TEXT_ON_DARK, theme.TEXT_ON_DARK),
-    "key": (theme.SURFACE, theme.SELECTED, theme.TEXT, theme.DIVIDER),
-    "selected": (theme.SELECTED, theme.SELECTED, theme.TEXT, theme.PRIMARY),
-    "disabled": (theme.hex_colour("#E4E8ED"), theme.hex_colour("#E4E8ED"), theme.TEXT_MUTED, theme.hex_colour("#E4E8ED")),
-}
+def styles() -> dict[str, tuple]:
+    """name: (background, pressed background, text colour, border), in the palette in use (kiosk.theme)."""
+    t = theme
+    return {
+        "primary": (t.PRIMARY, t.PRIMARY_DOWN, t.TEXT_ON_PRIMARY, t.PRIMARY),
+        "secondary": (t.SECONDARY, t.SELECTED, t.TEXT, t.SECONDARY_BORDER),
+        "danger": (t.DANGER, t.DANGER_DOWN, t.TEXT_ON_PRIMARY, t.DANGER),
+        "quiet": (t.BACKGROUND, t.SELECTED, t.TEXT, t.DIVIDER),
+        "header": (t.HEADER, t.PRIMARY_DOWN if t.palette is t.NORMAL else t.SELECTED, t.TEXT_ON_DARK, t.TEXT_ON_DARK),
+        "key": (t.SURFACE, t.SELECTED, t.TEXT, t.DIVIDER),
+        "selected": (t.SELECTED, t.SELECTED, t.TEXT, t.PRIMARY),
+        "disabled": (t.DISABLED, t.DISABLED, t.TEXT_MUTED, t.DISABLED if t.palette is t.NORMAL else t.TEXT_MUTED),
+    }
+
+
+STYLES = styles()  # the normal palette's (kept for readers of the old name)
 
 
 class BigButton(CjkWrap, FreshTexture, Button):
@@ -57,7 +62,7 @@ class BigButton(CjkWrap, FreshTexture, Button):
         self.text_size = (max(1, self.width - 24), None)
 
     def _restyle(self, *_):
-        bg, down, fg, edge = STYLES["disabled" if self.disabled else self.style]
+        bg, down, fg, edge = styles()["disabled" if self.disabled else self.style]
         self._fill_colour.rgba = down if self.state == "down" else bg
         self._edge_colour.rgba = edge
         self.color = fg

@@ -71,3 +71,30 @@ def test_keypad_guide_volume_pause_back_and_the_visible_focus(kivy_ui, tmp_path)
     app.end_session()
     kivy_ui.frames(2)
     assert not guide.on and speaker.volume == DEFAULT_VOLUME  # reset for the next citizen (508 402.3.2)
+
+
+def test_high_contrast_and_the_text_size_step_are_switched_on_any_screen_and_last_for_the_session(kivy_ui, tmp_path,
+                                                                                                   artifacts):
+    from kiosk import theme
+
+    app, _ = start(kivy_ui, tmp_path)
+    body = app.sizes.body
+    kivy_ui.tap("chrome.access")  # on home
+    kivy_ui.tap("access.size.larger")
+    assert app.text_size == "larger" and body < app.sizes.body < body * 1.25 and not app.elderly
+    kivy_ui.tap("access.contrast.high")
+    assert app.high_contrast and theme.BACKGROUND == theme.HIGH_CONTRAST.BACKGROUND
+    assert "✓" in kivy_ui.find("access.contrast.high").text  # the panel stays, the choice ticked
+    kivy_ui.tap("access.close")
+    kivy_ui.tap("home.service.demo")
+    kivy_ui.wait_screen("consent")
+    assert app.sizes.body > body and app.screens["consent"].background.bg == list(theme.HIGH_CONTRAST.BACKGROUND)
+    app.screens["consent"].export_to_png(str(artifacts / "consent-high-contrast-larger.png"))
+    kivy_ui.tap("chrome.access")  # on a flow screen too
+    kivy_ui.tap("access.size.elderly")
+    assert app.elderly and app.current_view is not None
+    kivy_ui.tap("access.close")
+    app.end_session()
+    kivy_ui.frames(2)
+    assert app.text_size == "normal" and not app.high_contrast and theme.palette is theme.NORMAL
+    assert app.sizes.body == body

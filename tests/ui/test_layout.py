@@ -21,13 +21,19 @@ import pytest
 from flows.common_steps import RETRY, STAFF
 from flows.views import Error, Help, IdleWarning, ViewKind, msg, view_from_json
 
+from .contrast_check import check_contrast
 from .layout_check import check_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ("licence-renewal", "traffic-fines", "inspection-label", "tax-invoice")  # every kind of view between them
 SHOTS = os.environ.get("KIOSK_LAYOUT_SHOTS")
-MODES = [(lang, elderly, size) for size in ((1080, 1920), (1920, 1080)) for elderly in (False, True)
-         for lang in ("zh", "en")]
+# (language, text size, high contrast, window). Every size × language at normal and elderly text; the
+# text-size step between them once per language and orientation, in the high-contrast palette (colours
+# do not move anything, so one pass each way checks its contrast without doubling the run).
+MODES = [(lang, step, False, size) for size in ((1080, 1920), (1920, 1080)) for step in ("normal", "elderly")
+         for lang in ("zh", "en")] + [
+    ("en", "larger", True, (1080, 1920)), ("zh", "larger", False, (1080, 1920)),
+    ("zh", "larger", True, (1920, 1080)), ("en", "larger", False, (1920, 1080))]
 
 
 def _signature(view) -> tuple:
@@ -97,9 +103,9 @@ def window_size():
     Window.size = before
 
 
-@pytest.mark.parametrize("lang,elderly,size", MODES,
-                         ids=[f"{lang}-{'elderly' if e else 'normal'}-{w}x{h}" for lang, e, (w, h) in MODES])
-def test_every_screen_fits(kivy_ui, window_size, real_views, lang, elderly, size):
+@pytest.mark.parametrize("lang,step,high_contrast,size", MODES,
+                         ids=[f"{lang}-{step}{'-hc' if hc else ''}-{w}x{h}" for lang, step, hc, (w, h) in MODES])
+def test_every_screen_fits(kivy_ui, window_size, real_views, lang, step, high_contrast, size):
     from kivy.core.window import Window
 
     from kiosk.app import KioskOptions, create_app
@@ -113,8 +119,12 @@ def test_every_screen_fits(kivy_ui, window_size, real_views, lang, elderly, size
     window_size(size)
     services = [ServiceEntry(name=n, make_flow=lambda n=n: registry.create(n), icon=ICONS.get(n, ""))
                 for n in registry.FLOWS]  # the real home tiles (the layout needs no devices)
-    app = kivy_ui.start(create_app(KioskOptions(lang=lang, elderly=elderly, display=DisplayOptions(
-        width=size[0], height=size[1], headless=True, fullscreen=False)), services))
+    elderly = step == "elderly"
+    app = create_app(KioskOptions(lang=lang, elderly=elderly, high_contrast=high_contrast, display=DisplayOptions(
+        width=size[0], height=size[1], headless=True, fullscreen=False)), services)
+    app.larger = step == "larger"
+    app._update_sizes()
+    kivy_ui.start(app)
     assert tuple(Window.size) == size
     min_target = 90 if elderly else 60
 
@@ -136,20 +146,22 @@ def test_every_screen_fits(kivy_ui, window_size, real_views, lang, elderly, size
     def check(what: str) -> None:
         nonlocal checked
         settle()
-        found = check_layout(app.sm.current_screen, size, min_target)
+        found = check_layout(app.sm.current_screen, size, min_target) + check_contrast(app.sm.current_screen)
         problems.extend(f"[{what}] {p}" for p in found)
         checked += 1
         if SHOTS:  # KIOSK_LAYOUT_SHOTS=DIR: also draw and keep every screen (slow; for looking at them)
             from kiosk.autopilot import grab_window
 
             kivy_ui.frames(2)
-            folder = Path(SHOTS) / f"{lang}-{'elderly' if elderly else 'normal'}-{size[0]}x{size[1]}"
+            folder = Path(SHOTS) / f"{lang}-{step}{'-hc' if high_contrast else ''}-{size[0]}x{size[1]}"
             folder.mkdir(parents=True, exist_ok=True)
             safe = "".join(c if c.isalnum() else "_" for c in what)
             grab_window().save(folder / f"{checked:03d}-{'BAD-' if found else ''}{safe}.png", compress_level=1)
 
     app.show_home()
     check("home")
+    app.screens["home"].show_access()
+    check("home access panel")
     for view in real_views:
         app.show_view(view)
         label = f"{view.flow}/{view.step}/{view.kind.value}"
