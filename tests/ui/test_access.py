@@ -98,3 +98,17 @@ def test_high_contrast_and_the_text_size_step_are_switched_on_any_screen_and_las
     kivy_ui.frames(2)
     assert app.text_size == "normal" and not app.high_contrast and theme.palette is theme.NORMAL
     assert app.sizes.body == body
+
+
+def test_the_contrast_check_finds_text_too_faint_for_its_background(kivy_ui, tmp_path):
+    from kiosk import theme
+    from kiosk.widgets.base import Text
+
+    from .contrast_check import check_contrast
+
+    app, _ = start(kivy_ui, tmp_path, high_contrast=True)
+    home = app.screens["home"]
+    assert check_contrast(home) == []
+    home.root_box.add_widget(Text(text="faint", color=theme.PROGRESS_TRACK))  # grey on black
+    kivy_ui.frames(2)
+    assert any("faint" in p for p in check_contrast(home))
