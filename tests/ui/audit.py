@@ -107,7 +107,10 @@ def audit(screen, image, lang: str) -> list[str]:
             if missing:
                 problems.append(f"{screen.name}: no glyph for {sorted(missing)} in {label!r}")
         x0, y0, x1, y1 = rect
-        region = pixels[y0:y1, x0:x1].reshape(-1, 3).astype(np.int64)
+        region = pixels[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)].reshape(-1, 3).astype(np.int64)
+        if region.size == 0:
+            problems.append(f"{screen.name}: text {label!r} is outside the screen ({x0},{y0})-({x1},{y1})")
+            continue
         packed = (region[:, 0] << 16) | (region[:, 1] << 8) | region[:, 2]
         values, counts = np.unique(packed, return_counts=True)
         colours = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=1)
