@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import time
 
-import serial
-
 from peripherals.base import DeviceInfo, IdCardReader, SelfTestResult
 from peripherals.errors import DeviceError, DeviceFault, DeviceNotPresent, DeviceTimeout, ProtocolError
 from peripherals.idcard import codec
@@ -35,8 +33,7 @@ from peripherals.idcard.errors import (
     error_for_status,
 )
 from peripherals.idcard.models import IdCard
-from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import flush_input, open_serial
+from peripherals.transport.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +66,15 @@ class SamIdCardReader(IdCardReader):
         self.retries = retries
         self.with_fingerprint = with_fingerprint
         self.with_latest_address = with_latest_address  # also read the appended address (30 03) of a card
-        self._serial: serial.SerialBase | None = None
+        self._link = SerialLink(port, kind=self.kind.value, what="the reader", baudrate=baudrate, timeout=_READ_SLICE)
         self._parser = FrameParser()
         self._sam_id = ""
 
     # -- Device ---------------------------------------------------------------------------
     def open(self) -> None:
-        if self._serial is not None:
+        if self._link.is_open:
             return
-        self._serial = open_serial(self.port, baudrate=self.baudrate, timeout=_READ_SLICE, kind=self.kind.value)
+        self._link.open()
         try:
             self._transact(Command.RESET)
             self._transact(Command.SAM_STATUS)
@@ -91,9 +88,8 @@ class SamIdCardReader(IdCardReader):
         log.info("SAM reader ready on %s", self.port)
 
     def close(self) -> None:
-        ser, self._serial = self._serial, None
+        self._link.close()
         self._parser.reset()
-        close_quietly(ser)
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(
@@ -211,25 +207,15 @@ class SamIdCardReader(IdCardReader):
         raise last
 
     def _exchange(self, request: Request, timeout: float) -> Response:
-        ser = self._serial
-        if ser is None:
-            raise DeviceNotPresent("the reader is not open", kind=self.kind.value)
-        try:
-            flush_input(ser, kind=self.kind.value)
-            self._parser.reset()
-            ser.write(codec.encode_request(request))
-            return self._read_response(ser, time.monotonic() + timeout)
-        except DeviceNotPresent:
-            self.close()
-            raise
-        except (serial.SerialException, OSError) as exc:
-            self.close()
-            raise DeviceNotPresent(f"reader port failed: {type(exc).__name__}", kind=self.kind.value) from None
+        self._link.flush_input()  # a lost port closes the link and is DeviceNotPresent
+        self._parser.reset()
+        self._link.write(codec.encode_request(request))
+        return self._read_response(time.monotonic() + timeout)
 
-    def _read_response(self, ser: serial.SerialBase, deadline: float) -> Response:
+    def _read_response(self, deadline: float) -> Response:
         parser = self._parser
         while True:
-            chunk = ser.read(max(1, ser.in_waiting))
+            chunk = self._link.read()
             for item in parser.feed(chunk) if chunk else ():
                 if isinstance(item, BadFrame):
                     raise ProtocolError(f"bad reply frame: {item.reason}", kind=self.kind.value)
