@@ -13,6 +13,7 @@ from fleet.server.api import api
 from fleet.server.api_history import router as history_api
 from fleet.server.api_kiosks import router as kiosks_api
 from fleet.server.api_security import router as credentials_api
+from fleet.server.api_stats import router as stats_api
 from fleet.server.console import LoginRequired, console, login_redirect
 from fleet.server.console_history import router as history_console
 from fleet.server.console_config import router as config_console
@@ -32,6 +33,7 @@ def create_app(server: FleetServer) -> FastAPI:
     app.state.server = server
     app.include_router(kiosks_api)  # before `api`: /api/kiosks/search is not a kiosk id
     app.include_router(api)
+    app.include_router(stats_api)
     app.include_router(kiosks_console)
     app.include_router(credentials_api)
     app.include_router(history_api)

@@ -52,6 +52,14 @@ def test_statistics_page_shows_todays_services_per_district(fleet):
     wait_until(lambda: sum(len(viewer.get(f"/api/kiosks/{k}/events").json()) for k in SITES) >= sent, timeout=10,
                what="the events stored by the ingest")
 
+    # The same figures as JSON for scripts (any role; a bad selection is a clear 422).
+    api = viewer.get("/api/stats").json()
+    assert api["total"]["sessions"] == 7 and api["district_services"]["Yuzhong"] == {"licence-renewal": 4}
+    assert api["services"]["tax-invoice"]["completed"] == 2 and api["funnels"]["tax-invoice"][0]["step"] == "pay"
+    bad = viewer.get("/api/stats", params={"start": "2026-03-02", "end": "2026-03-01"})
+    assert bad.status_code == 422 and "before the first" in bad.json()["detail"]
+    assert fleet.client().get("/api/stats").status_code == 401
+
     with chromium() as browser:
         context = logged_in(browser, fleet, "viewer")  # counts only: every role may read them
         page = context.new_page()
