@@ -80,19 +80,24 @@ def _attack(kind: str, name: str, size: tuple[int, int]) -> tuple[np.ndarray, ..
 
 
 class LiveCitizen:
-    """Neutral frames, and the frames of an action once prompted (out and back, then neutral)."""
+    """Neutral frames, and the frames of an action once prompted (out and back, then neutral);
+    while the prompt stays on screen the citizen does it again after a pause, as people do."""
+
+    REPEAT_AFTER = 8  # neutral frames (≈ 0.5 s) before doing the asked action again
 
     def __init__(self, name: str, size: tuple[int, int]) -> None:
         self.name, self.size = name, size
         self.base, self.landmarks = _neutral(name, size)
         self._queue: deque[np.ndarray] = deque()
         self._lock = threading.Lock()
+        self._asked: tuple[np.ndarray, ...] | None = None  # the clip of the prompt on screen now
         self.prompts: list[str] = []
 
     def prompt(self, action: str | None) -> None:
         if not action:  # the prompt is gone: the citizen looks at the camera again
             with self._lock:
                 self._queue.clear()
+                self._asked = None
             return
         from peripherals.face.liveness import Challenge
 
@@ -100,11 +105,14 @@ class LiveCitizen:
         clip = _clip(self.name, self.size, action)
         with self._lock:
             self.prompts.append(action)
+            self._asked = clip
             self._queue.clear()
             self._queue.extend([self.base] * 2 + list(clip))  # a moment to read the prompt
 
     def frame(self, index: int) -> np.ndarray:
         with self._lock:
+            if not self._queue and self._asked is not None:
+                self._queue.extend([self.base] * self.REPEAT_AFTER + list(self._asked))
             return self._queue.popleft() if self._queue else self.base
 
     def close(self) -> None:
