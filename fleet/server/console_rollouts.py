@@ -28,26 +28,13 @@ from fleet.server.artifacts import ArtifactConflict, ArtifactRefused, artifact_v
 from fleet.server.auth import Role
 from fleet.server.console import _check_csrf, _render, _who
 from fleet.server.models import utcnow
+from fleet.server.reason_text import plain
 from fleet.server.rollout_engine import RolloutConflict, RolloutDetail, RolloutNotFound, rollout_detail, rollout_list
 from fleet.server.rollout_form import RolloutForm, label_choices, preview
 from fleet.server.rollout_rollback import RollbackRefused, plan_rollback, roll_back
 from fleet.server.rollouts import FAILURE, SUCCESS, UNTARGETED, KioskState
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-# What each refusal of an upload means, for an operator (the reason code stays beside it).
-UPLOAD_REASONS = {
-    "not_configured": "The server trusts no update key, so it cannot check any bundle. Start it with --trusted-key.",
-    "malformed_bundle": "This file is not an update bundle: it could not be read as one.",
-    "unsigned": "The bundle is not signed. Sign it (kiosk-fleet bundle sign) and upload it again.",
-    "untrusted_key": "The bundle is signed by a key this server does not trust, so no kiosk would install it.",
-    "bad_signature": "The signature does not match: the bundle was changed after it was signed, or the signature is damaged.",
-    "missing_file": "A file the signed manifest lists is missing from the bundle.",
-    "unexpected_file": "The bundle holds a file its signed manifest does not list.",
-    "size_mismatch": "A file in the bundle is not the size that was signed: it was changed after signing.",
-    "hash_mismatch": "A file in the bundle differs from what was signed: it was changed after signing.",
-    "too_large": "The file is larger than this server accepts.",
-}
 
 ACTIONS = {  # action: (button, what it does, engine action)
     "pause": ("Pause", "No further kiosk is asked and no wave advances. Kiosks already asked carry on; the abort "
@@ -102,7 +89,7 @@ async def upload_form(request: Request, csrf: Annotated[str, Form()],
         tmp = await store.receive_stream(chunks())
         row = await run_in_threadpool(store.accept, tmp, operator=who.username, source=source_of(request))
     except ArtifactRefused as exc:
-        refused = {"reason": exc.reason, "plain": UPLOAD_REASONS.get(exc.reason, "The bundle was refused."),
+        refused = {"reason": exc.reason, "plain": plain(exc.reason) or "The bundle was refused.",
                    "detail": exc.detail, "filename": bundle.filename or ""}
         return _rollouts(request, who, refused=refused, status_code=422)
     except ArtifactConflict as exc:
@@ -227,7 +214,7 @@ def rollout_page(request: Request, rollout_id: str, error: str = "", done: str =
     failures = [k for k in r.kiosks if KioskState(k.state) in FAILURE]
     listed = [k for k in r.kiosks if not state or k.state == state]
     states = sorted({k.state for k in r.kiosks})
-    return _render(request, "rollout.html", who, r=r, error=error, done=done, started=started,
+    return _render(request, "rollout.html", who, r=r, error=error, done=done, started=started, plain=plain,
                    actions=available_actions(r), action_labels=ACTIONS, failures=failures[:SHOWN],
                    failures_total=len(failures), kiosks=listed[:SHOWN], kiosks_total=len(listed), state=state,
                    states=states, bars=wave_bars(r), timeline=timeline_chart(r, utcnow()))

@@ -142,6 +142,7 @@ def test_operator_uploads_plans_watches_pauses_aborts_and_rolls_back(fleet, brow
         report(kiosks["yz-2"], "rolled_back", rid, "2.0.0", reason="unhealthy", detail="new release never healthy")
         page.wait_for_selector('#failure-list tr.failure[data-kiosk="yz-2"]')
         assert page.inner_text('#failure-list tr.failure[data-kiosk="yz-2"] .reason') == "unhealthy"
+        assert "did not become healthy" in page.inner_text('#failure-list tr.failure[data-kiosk="yz-2"] .plain')
         assert page.get_attribute('#timeline polyline[data-series="committed"]', "data-last") == "1"
         assert page.get_attribute('#timeline polyline[data-series="failed"]', "data-last") == "1"
         assert page.locator("#timeline line.marker").count() == 2  # where each wave started
