@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.protocol import (
@@ -52,7 +52,7 @@ from fleet.protocol.messages import EventKind
 from fleet.server import alerts, audit, fast_ingest
 from fleet.server.fastdecode import decode_fast
 from fleet.server.db import Database
-from fleet.server.models import Alert, Command, Event, HealthSample, Kiosk
+from fleet.server.models import Alert, Command, Event, Kiosk
 from fleet.server.mqtt import Inbound
 from fleet.server.views import health_figures
 
@@ -72,6 +72,7 @@ class Ingest:
         self.linger_s = linger_s  # wait this long for more messages after the first of a batch
         self.queue_age_alert_s = queue_age_alert_s
         self.bulk_health = True  # routine health of known kiosks via fast_ingest (no ORM)
+        fast_ingest.prepare(db.engine)
         self.db = db
         self._ack = ack
         self.default_heartbeat_s = default_heartbeat_s
@@ -234,15 +235,18 @@ class Ingest:
 
     def _health(self, batch: Batch, kiosk: Kiosk, msg: Health, message: Inbound) -> None:
         at = message.received_at
+        sent = fast_ingest.sent_at(msg)
         payload = msg.model_dump(mode="json")
-        if kiosk.last_health_at is None or at >= kiosk.last_health_at:
+        if kiosk.last_health_sent_at is None or sent >= kiosk.last_health_sent_at:  # the kiosk's newest
             kiosk.health = payload
             kiosk.last_health_at = at
+            kiosk.last_health_sent_at = sent
             kiosk.app_version = msg.app_version or kiosk.app_version
             if msg.heartbeat_s:
                 kiosk.heartbeat_s = msg.heartbeat_s
             batch.latest_health[kiosk.kiosk_id] = (msg, at)
-        batch.samples.append(dict(kiosk_id=kiosk.kiosk_id, received_at=at, payload=payload, **health_figures(payload)))
+        batch.samples.setdefault((kiosk.kiosk_id, sent), dict(kiosk_id=kiosk.kiosk_id, received_at=at, sent_at=sent,
+                                                              payload=payload, **health_figures(payload)))
         self._seen(batch, kiosk, at)
 
     def _event(self, batch: Batch, kiosk: Kiosk, msg: EventMessage, message: Inbound) -> None:
@@ -333,7 +337,7 @@ class Batch:
         self._open_alerts: dict[str, list[Alert]] = {kiosk_id: [] for kiosk_id in ids}
         for alert in session.scalars(select(Alert).where(Alert.kiosk_id.in_(ids), Alert.cleared_at.is_(None))):
             self._open_alerts[alert.kiosk_id].append(alert)
-        self.samples: list[dict] = []
+        self.samples: dict[tuple[str, dt.datetime], dict] = {}  # one per kiosk and sent_at
         self.latest_health: dict[str, tuple[Health, dt.datetime]] = {}
         self._event_ids: set[str] | None = None
 
@@ -342,6 +346,7 @@ class Batch:
         if kiosk is None:
             kiosk = Kiosk(kiosk_id=kiosk_id, first_seen=at, online=False, session=-1, config_desired_version=0)
             self.session.add(kiosk)
+            self.session.flush()  # now: rows that refer to it (alerts, samples) may be flushed before it
             self.kiosks[kiosk_id] = kiosk
         return kiosk
 
@@ -364,7 +369,7 @@ class Batch:
             alerts.sync_health_alerts(self.session, self.open_alerts(kiosk_id), kiosk_id, alerts.health_conditions(health, self.queue_age_alert_s, at), at)
         self.session.flush()  # kiosks first: samples refer to them
         if self.samples:
-            self.session.execute(insert(HealthSample), self.samples)
+            fast_ingest.insert_samples_once(self.session, list(self.samples.values()))
 
 
 # What maintenance staff do at a kiosk belongs in the same audit log as operators' actions.

@@ -73,7 +73,10 @@ class Kiosk(Base):
     presence_changed: Mapped[dt.datetime | None]
     heartbeat_s: Mapped[float | None] = mapped_column(Float)  # the interval the kiosk announced
     app_version: Mapped[str | None] = mapped_column(String(64))
-    last_health_at: Mapped[dt.datetime | None]
+    last_health_at: Mapped[dt.datetime | None]  # server time the latest health was received
+    # the kiosk's own time (`ts`) of that health: which of two messages is the newer,
+    # whatever order workers and redeliveries bring them in
+    last_health_sent_at: Mapped[dt.datetime | None]
     health: Mapped[dict[str, Any] | None]  # the latest health message, as JSON
     config_desired_version: Mapped[int] = mapped_column(Integer, default=0)
     config_desired: Mapped[dict[str, Any] | None]
@@ -89,12 +92,16 @@ class HealthSample(Base):
     __tablename__ = "health_samples"
     # received_at alone: the retention job reads and deletes by time (BRIN on PostgreSQL:
     # tiny and nearly free to maintain on an append-only time column)
+    # (kiosk_id, sent_at) unique: a message redelivered (QoS 1 after a worker died between
+    # commit and acknowledgement, or resent by the kiosk) is stored once.
     __table_args__ = (Index("ix_health_kiosk_at", "kiosk_id", "received_at"),
-                      Index("ix_health_at", "received_at", postgresql_using="brin"))
+                      Index("ix_health_at", "received_at", postgresql_using="brin"),
+                      Index("ux_health_kiosk_sent", "kiosk_id", "sent_at", unique=True))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id", ondelete="CASCADE"))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]  # the message's `ts` (kiosk time); None before 0008
     cpu_percent: Mapped[float | None] = mapped_column(Float)
     memory_percent: Mapped[float | None] = mapped_column(Float)
     disk_percent: Mapped[float | None] = mapped_column(Float)

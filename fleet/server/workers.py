@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # ~40 µs per message, a third of a worker's CPU. What the process holds after start-up is
 # frozen out of collection, and collections come every 50,000 allocations instead.
 GC_THRESHOLDS = (50_000, 20, 100)
+LINGER_S = 0.2
 
 
 def tune_gc() -> None:
@@ -60,21 +61,40 @@ def run(index: int, db_url: str, mqtt: MqttSettings, *, batch_size: int = 1000,
     stop = stop or threading.Event()
     db = Database(db_url, run_migrations=False)  # the main server migrated the schema
     link: MqttLink | None = None
-    # linger: at a few hundred messages a second per worker, batches of one would spend
-    # most of the CPU on per-transaction overhead; 50 ms bounds the added latency.
-    ingest = Ingest(db, lambda m: link.ack(m), batch_size=batch_size, sweeps=False, linger_s=0.05)
+    # linger: a batch costs ~2 ms of fixed CPU (lookup, COPYs, INSERT, lock, UPDATE,
+    # commit); at a few hundred messages a second per worker, short batches would spend
+    # most of the CPU on that. 200 ms bounds the added latency (heartbeats are 30 s apart).
+    ingest = Ingest(db, lambda m: link.ack(m), batch_size=batch_size, sweeps=False, linger_s=LINGER_S)
     link = MqttLink(mqtt, ingest.submit, kiosk_channels=True, share_group=SHARE_GROUP, presence=False)
     tune_gc()
     ingest.start()
     link.start()
     log.info("ingest worker %d on %s:%d", index, mqtt.host, mqtt.port)
-    stop.wait()
+    while not stop.wait(0.5):
+        if _stats_asked.is_set():
+            _stats_asked.clear()
+            log.info("ingest worker %d stats: %s", index, stats_line(ingest))
     link.stop()
     ingest.stop()
     process_cpu = sum(os.times()[:2])
     log.info("ingest worker %d: %d messages in %d batches; writer CPU %.2f s (decoding %.2f s), process CPU %.2f s",
              index, ingest.stored, ingest.batches, ingest.cpu_s, ingest.decode_cpu_s, process_cpu)
+    log.info("ingest worker %d stats: %s", index, stats_line(ingest))
     db.close()
+
+
+_stats_asked = threading.Event()  # SIGUSR1: log the counters (bench/fleet.py --saturate reads them)
+
+
+def stats_line(ingest: Ingest) -> str:
+    """The worker's counters as ``key=value`` pairs (see `parse_stats`)."""
+    cpu = os.times()
+    return (f"handled={ingest.stored} rejected={ingest.rejected} batches={ingest.batches} "
+            f"writer_cpu={ingest.cpu_s:.3f} decode_cpu={ingest.decode_cpu_s:.3f} process_cpu={cpu[0] + cpu[1]:.3f}")
+
+
+def parse_stats(line: str) -> dict[str, float]:
+    return {k: float(v) for k, v in (pair.split("=", 1) for pair in line.rsplit("stats: ", 1)[1].split())}
 
 
 class WorkerPool:
@@ -135,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *a: _stats_asked.set())
     run(args.index, args.db, mqtt, batch_size=args.batch_size, stop=stop)
     return 0
 

@@ -56,8 +56,9 @@ def test_fast_decoder_gives_the_protocols_answer_and_refuses_personal_data():
         decode_fast(kiosk_topic("kiosk-b", Channel.HEALTH), out.payload)
 
 
-def inbound(kiosk: Beat, at: dt.datetime) -> Inbound:
-    out = outgoing(kiosk.health())
+def inbound(kiosk: Beat, at: dt.datetime, *, sent: dt.datetime | None = None) -> Inbound:
+    """The kiosk's health written at `sent` (default: `at`) and received at `at`."""
+    out = outgoing(kiosk.health().model_copy(update={"ts": sent or at}))
     return Inbound(topic=out.topic, payload=out.payload, qos=1, mid=1, retain=False, properties=None, received_at=at)
 
 

@@ -87,6 +87,8 @@ def test_kiosks_appear_with_health_and_history(fleet):
         a.send_health()
         b.send_health()
     wait_until(lambda: fleet.stored() >= 8)
+    # the counter may include a message other than these; wait for the three samples themselves
+    wait_until(lambda: len(api.get("/api/kiosks/k-appear-a/health").json()) >= 3, what="a's three samples")
 
     kiosks = {k["kiosk_id"]: k for k in api.get("/api/kiosks").json()}
     assert set(kiosks) == {"k-appear-a", "k-appear-b"}
