@@ -106,6 +106,7 @@ def seed_history(db: Database, kiosks: int = 10_000, days: int = 365, *, raw_day
     raw_start = floor_time(now - dt.timedelta(days=raw_days), HOUR)
     hourly_start = floor_time(now - dt.timedelta(days=hourly_days), DAY)
     daily_start = floor_time(now - dt.timedelta(days=days), DAY)
+    hourly_start = max(hourly_start, daily_start)
     _kiosk_ids(db, kiosks)
     epoch0 = int(daily_start.timestamp())
     n_days = int((hourly_start - daily_start) / DAY)
@@ -116,7 +117,7 @@ def seed_history(db: Database, kiosks: int = 10_000, days: int = 365, *, raw_day
     say = progress or (lambda _msg: None)
     with db.engine.begin() as conn:
         say(f"daily buckets: {kiosks} kiosks x {n_days} days")
-        conn.execute(text(
+        conn.execute(text("SELECT 1") if not n_days else text(
             f"INSERT INTO health_daily (kiosk_id, bucket, app_version, {FIGURE_COLUMNS}) "
             f"SELECT k.kiosk_id, {_time(backend, f'{epoch0} + s.n * 86400')}, {_version(backend, 's.n')}, "
             f"{_figures(2880, 's.n * 24')} FROM {_kiosks_sql(backend, kiosks)} AS k CROSS JOIN {_series(backend, n_days)} AS s"))
@@ -129,6 +130,8 @@ def seed_history(db: Database, kiosks: int = 10_000, days: int = 365, *, raw_day
                 f"INSERT INTO health_hourly (kiosk_id, bucket, app_version, {FIGURE_COLUMNS}) "
                 f"SELECT k.kiosk_id, {_time(backend, f'{epoch0} + {t} * 3600')}, {_version(backend, f'{t} / 24')}, "
                 f"{_figures(120, t)} FROM {_kiosks_sql(backend, kiosks)} AS k CROSS JOIN {_series(backend, hours)} AS s"))
+    if 3600 % raw_interval_s:
+        raise ValueError("raw_interval_s must divide an hour")
     per_hour = 3600 // raw_interval_s
     payload = ("json_object('app_version', {v})" if backend == "sqlite" else "json_build_object('app_version', {v})")
     for chunk in range(0, n_raw, per_hour * 24):  # a day per transaction
@@ -151,6 +154,21 @@ def seed_history(db: Database, kiosks: int = 10_000, days: int = 365, *, raw_day
             s.add(row)
     return SeedReport(kiosks=kiosks, daily=kiosks * n_days, hourly=kiosks * n_hours, raw=kiosks * n_raw,
                       seconds=time.perf_counter() - started)
+
+
+def seed_raw_hour(db: Database, hour: dt.datetime, kiosks: int, interval_s: int = 30) -> int:
+    """One hour of raw samples for `kiosks` kiosks every `interval_s` (a real heartbeat):
+    what the retention job aggregates every hour in steady state. Returns the rows."""
+    backend, per_kiosk = db.backend, 3600 // interval_s
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO health_samples (kiosk_id, received_at, cpu_percent, memory_percent, disk_percent, "
+            "temperature_c, devices_ok, devices_total, payload) "
+            f"SELECT k.kiosk_id, {_time(backend, f'{int(hour.timestamp())} + s.n * {interval_s} + k.i % {interval_s}')}, "
+            f"10 + ((k.i * 7 + s.n) % 50), 40 + (k.i % 20), 50 + (k.i % 30), 40 + (k.i % 10), 5, 5, "
+            + ("json_object('app_version', '1.4.0') " if backend == "sqlite" else "json_build_object('app_version', '1.4.0') ")
+            + f"FROM {_kiosks_sql(backend, kiosks)} AS k CROSS JOIN {_series(backend, per_kiosk)} AS s"))
+    return kiosks * per_kiosk
 
 
 def main(argv: list[str] | None = None) -> int:
