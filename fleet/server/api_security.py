@@ -98,17 +98,23 @@ def list_sessions(request: Request, who: Principal, everyone: bool = False, ende
     return [session_view(row, who) for row in rows]
 
 
-def revoke_session(request: Request, who: Principal, session_id: str) -> SessionView:
+def _revoke(request: Request, who: Principal, kind: str, credential_id: str):
+    """Revoke a session or token (an admin: anyone's; else only the caller's) and audit it."""
     server = server_of(request)
     owner = None if who.role.allows(Role.admin) else who.username
+    revoke = server.auth.revoke_session if kind == "session" else server.tokens.revoke
     try:
-        row = server.auth.revoke_session(session_id, who.username, owner=owner)
+        row = revoke(credential_id, who.username, owner=owner)
     except LookupError:
-        raise HTTPException(404, f"no session {session_id}") from None
+        raise HTTPException(404, f"no {kind} {credential_id}") from None
+    detail = {f"{kind}_id": credential_id} | ({"name": row.name} if kind == "token" else {})
     with server.db.session() as session:
-        audit.record(session, who.username, "session_revoke", row.username, source=source_of(request),
-                     detail={"session_id": session_id})
-    return session_view(row, who)
+        audit.record(session, who.username, f"{kind}_revoke", row.username, source=source_of(request), detail=detail)
+    return row
+
+
+def revoke_session(request: Request, who: Principal, session_id: str) -> SessionView:
+    return session_view(_revoke(request, who, "session", session_id), who)
 
 
 def create_token(request: Request, who: Principal, body: TokenRequest) -> TokenCreated:
@@ -130,16 +136,7 @@ def list_tokens(request: Request, who: Principal, everyone: bool = False, ended:
 
 
 def revoke_token(request: Request, who: Principal, token_id: str) -> TokenView:
-    server = server_of(request)
-    owner = None if who.role.allows(Role.admin) else who.username
-    try:
-        row = server.tokens.revoke(token_id, who.username, owner=owner)
-    except LookupError:
-        raise HTTPException(404, f"no token {token_id}") from None
-    with server.db.session() as session:
-        audit.record(session, who.username, "token_revoke", row.username, source=source_of(request),
-                     detail={"token_id": token_id, "name": row.name})
-    return token_view(row)
+    return token_view(_revoke(request, who, "token", token_id))
 
 
 def change_password(request: Request, who: Principal, body: PasswordChange) -> Revoked:

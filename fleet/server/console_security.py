@@ -46,18 +46,22 @@ def security_page(request: Request, all: bool = False, message: str = "", error:
     return _page(request, _who(request), everyone=all, message=message, error=error)
 
 
-@router.post("/sessions/{session_id}/revoke")
-def revoke_session_form(request: Request, session_id: str, csrf: Annotated[str, Form()],
-                        all: Annotated[bool, Form()] = False) -> Response:
+def _revoke_form(request: Request, kind: str, credential_id: str, csrf: str, everyone: bool) -> Response:
     who = _who(request)
     _check_csrf(who, csrf)
     try:
-        revoke_session(request, who, session_id)
+        (revoke_session if kind == "session" else revoke_token)(request, who, credential_id)
     except HTTPException as exc:
-        return _back(all, error=str(exc.detail))
-    if session_id == who.credential_id:
+        return _back(everyone, error=str(exc.detail))
+    if kind == "session" and credential_id == who.credential_id:
         return RedirectResponse("/console/login", status_code=303)
-    return _back(all, message=f"session {session_id} revoked")
+    return _back(everyone, message=f"{kind} {credential_id} revoked")
+
+
+@router.post("/sessions/{session_id}/revoke")
+def revoke_session_form(request: Request, session_id: str, csrf: Annotated[str, Form()],
+                        all: Annotated[bool, Form()] = False) -> Response:
+    return _revoke_form(request, "session", session_id, csrf, all)
 
 
 @router.post("/tokens", response_class=HTMLResponse)
@@ -77,13 +81,7 @@ def create_token_form(request: Request, csrf: Annotated[str, Form()], name: Anno
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token_form(request: Request, token_id: str, csrf: Annotated[str, Form()],
                       all: Annotated[bool, Form()] = False) -> Response:
-    who = _who(request)
-    _check_csrf(who, csrf)
-    try:
-        revoke_token(request, who, token_id)
-    except HTTPException as exc:
-        return _back(all, error=str(exc.detail))
-    return _back(all, message=f"token {token_id} revoked")
+    return _revoke_form(request, "token", token_id, csrf, all)
 
 
 @router.post("/password")
