@@ -98,7 +98,8 @@ def main() -> None:
               + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
         if args.steady_hour:  # what the job does every hour for real: one hour at a 30 s heartbeat
-            hour = floor_time(utcnow(), dt.timedelta(hours=1))
+            done_until = health_job(server.db).done_until("health.hourly")  # a fresh hour, even on a reused file
+            hour = max(floor_time(utcnow(), dt.timedelta(hours=1)), done_until or utcnow())
             rows = seed_raw_hour(server.db, hour, len(kiosk_ids))
             later = hour + dt.timedelta(hours=1, minutes=6)
             started = time.perf_counter()

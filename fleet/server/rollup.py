@@ -24,13 +24,15 @@ How to use it for another kind of row (e.g. service statistics from `events`)
 Why it is safe to run twice, to kill, and to run in several processes at once
 -------------------------------------------------------------------------------
 - Progress is one row per step in `rollup_state` (`done_until`: every bucket before it is
-  in the target). A chunk of buckets is aggregated in ONE transaction that first moves
-  `done_until` forward with a compare-and-set (`UPDATE … WHERE done_until = <what I read>`),
-  then deletes and re-inserts the target rows of exactly those buckets. Killed midway, the
-  transaction rolls back and the chunk is done again next time; run twice, the second run
-  finds `done_until` already there and does nothing; two processes at once, the second's
-  compare-and-set matches no row (its UPDATE waits for the first's lock, then sees the new
-  value) and it moves on. The result is the same as one clean run.
+  in the target). A chunk of buckets is computed by one GROUP BY query (a read
+  transaction: SQLite's write lock is not held while it scans), then written in ONE
+  transaction that first moves `done_until` forward with a compare-and-set
+  (`UPDATE … WHERE done_until = <what I read>`), then deletes and re-inserts the target
+  rows of exactly those buckets. Killed midway, the transaction rolls back and the chunk
+  is done again next time; run twice, the second run finds `done_until` already there and
+  does nothing; two processes at once, the second's compare-and-set matches no row (its
+  UPDATE waits for the first's lock, then sees the new value) and it drops its rows and
+  moves on. The result is the same as one clean run.
 - Only closed buckets are aggregated: a bucket ends at least `grace` before now (rows are
   stamped with the server's receive time, so nothing arrives later than that).
 - Deletion runs after aggregation, in time slices (one transaction each, so a kill loses
@@ -51,7 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Table, cast, delete, func, insert, select, update
+from sqlalchemy import Integer, Table, cast, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
@@ -192,11 +194,15 @@ class RollupJob:
         width = step.width * step.chunk
         while mark < closed and not self.stop_requested.is_set():
             end = min(mark + width, closed)
+            rows = self._aggregate(step, mark, end)  # read only: no write lock while it scans
             with self.db.session() as s:
                 moved = s.execute(update(RollupState).where(RollupState.name == step.name, RollupState.done_until == mark)
                                   .values(done_until=end)).rowcount
                 if moved:
-                    self._aggregate(s, step, mark, end)
+                    target = step.target
+                    s.execute(delete(target).where(target.c[step.bucket] >= mark, target.c[step.bucket] < end))
+                    if rows:
+                        s.execute(insert(target), rows)
                     done += int((end - mark) / step.width)
             if not moved:  # another process got there first: go on from where it is
                 mark = self.done_until(step.name) or end
@@ -222,17 +228,22 @@ class RollupJob:
             pass  # another process started it
         return self.done_until(step.name)
 
-    def _aggregate(self, s, step: Step, start: dt.datetime, end: dt.datetime) -> None:
+    def _aggregate(self, step: Step, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """The target rows of the buckets in [start, end), computed in SQL (GROUP BY) in a
+        read transaction of its own. Safe outside the writing one: those buckets are closed
+        (nothing new arrives there) and their source rows are not deleted (deletion stops
+        at this step's progress, which is at most `start`)."""
         src, dst = step.source, step.target
-        bucket = bucket_sql(self.db.backend, src.c[step.time], step.width, step.offset).label(step.bucket)
+        bucket = type_coerce(bucket_sql(self.db.backend, src.c[step.time], step.width, step.offset),
+                             dst.c[step.bucket].type).label(step.bucket)
         aggregates = step.columns(src)
         query = (select(bucket, *(src.c[k] for k in step.keys), *(expr.label(name) for name, expr in aggregates.items()))
                  .where(src.c[step.time] >= start, src.c[step.time] < end)
                  .group_by(bucket, *(src.c[k] for k in step.keys)))
         if step.where is not None:
             query = query.where(step.where(src))
-        s.execute(delete(dst).where(dst.c[step.bucket] >= start, dst.c[step.bucket] < end))
-        s.execute(insert(dst).from_select([step.bucket, *step.keys, *aggregates], query))
+        with self.db.session() as s:
+            return [dict(row) for row in s.execute(query).mappings()]
 
     def _delete_old(self, retention: Retention, now: dt.datetime) -> int:
         """Delete slice by slice up to the horizon. How far it got is kept in rollup_state

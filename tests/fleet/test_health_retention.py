@@ -176,35 +176,28 @@ def test_raw_rows_are_deleted_only_once_aggregated(tmp_path):
 KILLER = r"""
 import os, signal, sys, datetime as dt
 from fleet.server.db import Database
-from fleet.server import rollup
 from fleet.server.health_retention import health_job
 
 url, where, after = sys.argv[1], sys.argv[2], int(sys.argv[3])
 calls = [0]
-original = rollup.RollupJob._aggregate
-
-def dying(self, session, *args):
-    calls[0] += 1
-    result = original(self, session, *args)
-    if where == "_aggregate" and calls[0] == after:
-        session.flush()
-        os.kill(os.getpid(), signal.SIGKILL)  # inside the transaction, after its writes
-    return result
 
 def dying_execute(self, statement, *args, **kwargs):
     result = real_execute(self, statement, *args, **kwargs)
-    if getattr(statement, "is_delete", False) and statement.table.name == "health_samples":
+    table = getattr(statement, "table", None)
+    if where == "_aggregate" and getattr(statement, "is_insert", False) and table.name == "health_hourly":
+        calls[0] += 1
+        if calls[0] == after:
+            os.kill(os.getpid(), signal.SIGKILL)  # inside the transaction, after its writes
+    if where == "delete" and getattr(statement, "is_delete", False) and table.name == "health_samples":
         calls[0] += 1
         if calls[0] == after:
             os.kill(os.getpid(), signal.SIGKILL)  # a delete slice executed, not committed
     return result
 
-if where == "_aggregate":
-    rollup.RollupJob._aggregate = dying
-else:
-    from sqlalchemy.orm import Session
-    real_execute = Session.execute
-    Session.execute = dying_execute
+from sqlalchemy.orm import Session
+real_execute = Session.execute
+Session.execute = dying_execute
+
 now = dt.datetime.fromisoformat(sys.argv[4])
 health_job(Database(url), clock=lambda: now).run_once()
 print("finished without being killed")
