@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "ui")]
     from kiosk.kivy_setup import DisplayOptions, configure
 
-    configure(DisplayOptions(width=size[0], height=size[1], headless=True, fullscreen=False, maxfps=0))
+    display = DisplayOptions(width=size[0], height=size[1], headless=True, fullscreen=False, maxfps=0)
+    configure(display)
     from kivy.base import EventLoop, runTouchApp
     from PIL import Image
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         for lang, elderly in modes:
             mode = f"{lang}{'-elderly' if elderly else ''}{'-landscape' if args.landscape else ''}"
             clock = SkippableClock()
-            app = create_app(KioskOptions(lang=lang, elderly=elderly, voice=False, resume=ResumePolicy.NEVER,
+            app = create_app(KioskOptions(lang=lang, elderly=elderly, voice=False, display=display, resume=ResumePolicy.NEVER,
                                           engine=EngineSettings(**{**spec.engine, "ask_timeout_s": SLOW_MACHINE_ASK_S}), final_linger_s=3600,
                                           view_pacing_frames=3), virtual.services([args.flow]), flow_clock=clock)
             app.host_ready_hooks.append(lambda host: host.submit(virtual.warm_up()))
