@@ -304,11 +304,18 @@ class AudioGuide:
         return tr.msg(view.title) if view.title else self.app.service_title()
 
     def _join(self, parts: list[str]) -> str:
-        stop = "。" if self.app.lang == "zh" else ". "
+        """One utterance: the parts in order, with a full stop between them where none is."""
         out = ""
-        for p in parts:
-            out += p if not out or out.endswith(("。", "：", ":", "？", "！", ". ", "?", "!")) else stop + p
-        return out.strip()
+        for p in (p.strip() for p in parts):
+            if not out:
+                out = p
+            elif out.endswith(("。", "：", "？", "！", "…")):
+                out += p
+            elif out.endswith((".", ":", "?", "!")):
+                out += " " + p
+            else:
+                out += ("。" if self.app.lang == "zh" else ". ") + p
+        return out
 
     def say(self, text: str) -> None:
         if not text:

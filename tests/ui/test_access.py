@@ -112,3 +112,12 @@ def test_the_contrast_check_finds_text_too_faint_for_its_background(kivy_ui, tmp
     home.root_box.add_widget(Text(text="faint", color=theme.PROGRESS_TRACK))  # grey on black
     kivy_ui.frames(2)
     assert any("faint" in p for p in check_contrast(home))
+
+
+def test_the_key_table_covers_every_command_and_the_keypad_digits():
+    from kiosk.keys import KeyPress, key_press
+
+    assert {key_press(code).command for code in CODE_FOR.values()} == set(CODE_FOR)
+    assert key_press(261) == KeyPress(Command.TYPE, "5")  # keypad 5 (the tactile one, 508 407.3.3)
+    assert key_press(ord("7")) == KeyPress(Command.TYPE, "7") and key_press(ord("j")) == KeyPress(Command.TYPE, "j")
+    assert key_press(271).command is Command.SELECT and key_press(1073741824) is None
