@@ -32,6 +32,17 @@ def make_server(db_url: str, tmp_path, *, users: bool = True) -> FleetServer:
     return server
 
 
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch):
+    """These tests are about sessions, tokens and lockout, not Argon2's cost: a cheap
+    profile keeps them fast (the server uses argon2-cffi's RFC 9106 default)."""
+    from argon2 import PasswordHasher
+
+    from fleet.server import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def server(tmp_path):
     server = make_server(f"sqlite:///{tmp_path / 'fleet.db'}", tmp_path)
