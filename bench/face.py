@@ -1,7 +1,8 @@
 """Face engine figures at 640×480 on one core, and the FAR/FRR table of the labelled photo set.
 
     .venv/bin/python bench/face.py [--runs 5]
-    .venv/bin/python bench/face.py --eval        (FAR/FRR over tests/data/faces; ≈20 s)
+    .venv/bin/python bench/face.py --eval        (FAR/FRR over tests/data/faces, and liveness over every
+                                                  challenge order of the scripted sequences: bench/face_liveness_eval.py)
 
 Prints the time of each stage (detect, 68 landmarks, embedding, compare, liveness per
 frame), the RSS the models add, and as its last line
@@ -140,11 +141,16 @@ def evaluate() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--eval", action="store_true", help="print the FAR/FRR table of tests/data/faces")
+    parser.add_argument("--eval", action="store_true", help="print the FAR/FRR table of tests/data/faces and the "
+                                                             "liveness table of the scripted sequences")
+    parser.add_argument("--trials", type=int, default=3, help="--eval: liveness trials per challenge order")
     args = parser.parse_args()
     one_core()
     if args.eval:
+        from bench.face_liveness_eval import evaluate_liveness
+
         evaluate()
+        evaluate_liveness(FACES, trials=args.trials)
     else:
         bench(args.runs)
 

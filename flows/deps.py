@@ -74,6 +74,8 @@ class FlowSettings(BaseModel):
     face_liveness: bool = Field(default=True, description="ask liveness challenges before the comparison")
     face_challenges: int = Field(default=2, ge=1, le=5, description="challenges per attempt, in a random order")
     face_challenge_time_s: float = Field(default=6.0, gt=0, description="time allowed for one challenge")
+    face_reaction_timing: bool = Field(default=True, description="random holds before prompts and reaction windows "
+                                                                 "after them (peripherals.face.liveness.PromptTiming)")
     face_attempts: int = Field(default=3, ge=1, description="failed face attempts before only staff is offered")
     photo_attempts: int = Field(default=3, ge=1, description="frames tried for the licence photo per round")
     acuity: AcuitySettings = Field(default_factory=AcuitySettings)

@@ -60,24 +60,31 @@ async def _gated_frame(ctx: Ctx) -> tuple[Any, Any, int]:
 
 
 async def _liveness(ctx: Ctx) -> Any:
-    from peripherals.face.liveness import LivenessJudge, draw_challenges
+    from peripherals.face.liveness import LivenessJudge, PromptTiming, draw_challenges
     from peripherals.face.track import FaceTracker
 
     s, devices = ctx.deps.settings, ctx.deps.devices
-    judge = LivenessJudge(challenges=draw_challenges(s.face_challenges), time_limit_s=s.face_challenge_time_s)
+    judge = LivenessJudge(challenges=draw_challenges(s.face_challenges), time_limit_s=s.face_challenge_time_s,
+                          timing=PromptTiming() if s.face_reaction_timing else None)
     tracker = await asyncio.to_thread(FaceTracker)  # loads the models on first use (≈1 s, once per process)
-    shown = None
+    shown: Any = False  # what the screen shows: a challenge, or None while the citizen holds still
     started = time.monotonic()
     try:
         while judge.result is None:
-            if judge.ready and judge.current is not shown:
-                shown = judge.current
-                step = judge.challenges.index(shown)
-                await ctx.show(Measuring(instruction=msg(f"face.challenge.{shown.value}"),
-                                         detail=msg("face.challenge.step", index=step + 1, total=len(judge.challenges)),
-                                         pictogram=f"face.{shown.value}", device="face",
-                                         progress_fraction=(step + 0.5) / len(judge.challenges)))
-                await devices.prompt_camera(shown.value)
+            if judge.ready and judge.prompt is not shown:
+                shown = judge.prompt
+                step = judge.challenges.index(judge.current) if judge.current else 0
+                if shown is None:  # a random hold before the next prompt (PromptTiming)
+                    await devices.prompt_camera(None)
+                    await ctx.show(Measuring(instruction=msg("face.hold_still"), device="camera",
+                                             progress_fraction=step / len(judge.challenges)))
+                else:
+                    await ctx.show(Measuring(instruction=msg(f"face.challenge.{shown.value}"),
+                                             detail=msg("face.challenge.step", index=step + 1,
+                                                        total=len(judge.challenges)),
+                                             pictogram=f"face.{shown.value}", device="face",
+                                             progress_fraction=(step + 0.5) / len(judge.challenges)))
+                    await devices.prompt_camera(shown.value)
             frame = await devices.frame()
             landmarks, faces, _box = await asyncio.to_thread(tracker.update, frame)
             del frame

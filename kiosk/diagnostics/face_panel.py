@@ -61,14 +61,19 @@ class FacePanel:
         settings = self.diag.settings
 
         def prompt(challenge, index, total) -> None:
-            Clock.schedule_once(lambda _dt: self._show_prompt(cancel, challenge.value, index, total), 0)
+            action = challenge.value if challenge is not None else None
+            Clock.schedule_once(lambda _dt: self._show_prompt(cancel, action, index, total), 0)
 
         self.diag.run(lambda: run_demo(device, challenges=2, time_limit_s=settings.liveness_time_s,
                                        on_prompt=prompt, on_frame=preview.push, cancelled=cancel),
                       lambda result, error: self._demo_done(cancel, result, error))
 
-    def _show_prompt(self, cancel, action: str, index: int, total: int) -> None:
+    def _show_prompt(self, cancel, action: str | None, index: int, total: int) -> None:
         if cancel is not self._demo_cancel:
+            return
+        if action is None:  # the random hold before the next prompt
+            self.face_picture.key = "camera"
+            self.face_prompt.text = self.tr("face.hold_still")
             return
         self.face_picture.key = f"face.{action}"
         self.face_prompt.text = self.tr("diag.face.prompt", step=self.tr("face.challenge.step", index=index, total=total),

@@ -16,29 +16,30 @@ import threading
 import time
 from typing import Any, Callable
 
-from peripherals.face.liveness import Challenge, LivenessJudge, LivenessResult, draw_challenges
+from peripherals.face.liveness import Challenge, LivenessJudge, LivenessResult, PromptTiming, draw_challenges
 
 READ_TIMEOUT_S = 5.0
 
 
 def run_demo(device: Any, *, challenges: int = 2, time_limit_s: float = 6.0,
-             on_prompt: Callable[[Challenge, int, int], None] = lambda c, i, n: None,
+             on_prompt: Callable[[Challenge | None, int, int], None] = lambda c, i, n: None,
              on_frame: Callable[[Any, Any], None] = lambda frame, landmarks: None,
              cancelled: threading.Event | None = None) -> LivenessResult:
     """Run one attempt on `device` (a camera `DeviceSupervisor`) and return the judge's verdict."""
     from peripherals.face.track import FaceTracker
 
     cancelled = cancelled or threading.Event()
-    judge = LivenessJudge(challenges=draw_challenges(challenges), time_limit_s=time_limit_s)
+    judge = LivenessJudge(challenges=draw_challenges(challenges), time_limit_s=time_limit_s, timing=PromptTiming())
     tracker = FaceTracker()
-    shown = None
+    shown: Challenge | None | bool = False
     started = time.monotonic()
     try:
         while judge.result is None and not cancelled.is_set():
-            if judge.ready and judge.current is not shown:
-                shown = judge.current
-                on_prompt(shown, judge.challenges.index(shown) + 1, len(judge.challenges))
-                device.submit(lambda d, a=shown.value: d.show_prompt(a)).result(READ_TIMEOUT_S)
+            if judge.ready and judge.prompt is not shown:
+                shown = judge.prompt  # None: the random hold before the next prompt
+                on_prompt(shown, judge.challenges.index(judge.current) + 1 if judge.current else 0,
+                          len(judge.challenges))
+                device.submit(lambda d, a=shown.value if shown else None: d.show_prompt(a)).result(READ_TIMEOUT_S)
             frame = device.submit(lambda d: d.read_frame()).result(READ_TIMEOUT_S)
             landmarks, faces, _box = tracker.update(frame)
             judge.add(time.monotonic() - started, landmarks, faces)

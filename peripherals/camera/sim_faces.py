@@ -17,6 +17,7 @@ the screen; the attacks ignore it. Frames are built on first use and cached per 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +85,7 @@ class LiveCitizen:
     while the prompt stays on screen the citizen does it again after a pause, as people do."""
 
     REPEAT_AFTER = 8  # neutral frames (≈ 0.5 s) before doing the asked action again
+    REACTION_S = 0.45  # from the prompt to the first movement (people take 0.3–1 s to read and start)
 
     def __init__(self, name: str, size: tuple[int, int]) -> None:
         self.name, self.size = name, size
@@ -91,6 +93,7 @@ class LiveCitizen:
         self._queue: deque[np.ndarray] = deque()
         self._lock = threading.Lock()
         self._asked: tuple[np.ndarray, ...] | None = None  # the clip of the prompt on screen now
+        self._react_at = 0.0
         self.prompts: list[str] = []
 
     def prompt(self, action: str | None) -> None:
@@ -107,10 +110,13 @@ class LiveCitizen:
             self.prompts.append(action)
             self._asked = clip
             self._queue.clear()
-            self._queue.extend([self.base] * 2 + list(clip))  # a moment to read the prompt
+            self._queue.extend(clip)
+            self._react_at = time.monotonic() + self.REACTION_S  # a moment to read the prompt
 
     def frame(self, index: int) -> np.ndarray:
         with self._lock:
+            if time.monotonic() < self._react_at:
+                return self.base
             if not self._queue and self._asked is not None:
                 self._queue.extend([self.base] * self.REPEAT_AFTER + list(self._asked))
             return self._queue.popleft() if self._queue else self.base

@@ -39,6 +39,8 @@ class Reason(StrEnum):
     RIGID_MOTION = "rigid_motion"  # the face moved like a flat picture
     NO_RESPONSE = "no_response"  # nothing happened in time
     WRONG_ACTION = "wrong_action"  # another action than the one asked (replayed recording)
+    EARLY_ACTION = "early_action"  # an action before its prompt, or faster than anyone reacts (recording)
+    LATE_RESPONSE = "late_response"  # the asked action began too long after its prompt
     TIMEOUT = "timeout"
 
 
@@ -55,6 +57,22 @@ class Thresholds:
     baseline_frames: int = 3
     hold_frames: int = 2  # consecutive frames an action must show (a blink: 1; it lasts ≈120 ms)
     max_lost_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class PromptTiming:
+    """Reaction timing for a LIVE prompt (the kiosk screen; not a recorded video, whose
+    prompts nobody saw): before each prompt the citizen looks at the camera for a random
+    hold; an action during it, an action already under way when the prompt appears, or one
+    starting sooner than `min_latency_s` after it is a recording playing to its own clock
+    (`early_action`); one starting later than `max_latency_s` is `late_response`.
+    See docs/face.md for the figures and what a genuine citizen needs."""
+
+    hold_min_s: float = 0.4
+    hold_max_s: float = 2.0
+    min_latency_s: float = 0.15  # no one reads a prompt and starts to move faster
+    max_latency_s: float = 2.0
+    onset: float = 0.4  # share of the action's threshold that counts as its start
 
 
 def draw_challenges(count: int = 2, rng: secrets.SystemRandom | None = None) -> list[Challenge]:
@@ -122,6 +140,7 @@ class LivenessJudge:
     challenges: list[Challenge]
     time_limit_s: float = 5.0  # per challenge
     thresholds: Thresholds = field(default_factory=Thresholds)
+    timing: PromptTiming | None = None  # live prompts: holds and reaction windows (None: a recording)
     result: LivenessResult | None = None
     _base: list[np.ndarray] = field(default_factory=list)
     _index: int = 0
@@ -132,10 +151,27 @@ class LivenessJudge:
     _held: int = 0
     _max_nonrigid: float = 0.0
     _passed: list[Challenge] = field(default_factory=list)
+    _hold_until: float | None = None  # timing: the current prompt appears at this time
+    _onset: float | None = None  # timing: when the asked action began
+    _prompted_at: float = 0.0  # timing: when the current prompt appeared
+    _rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
 
     @property
     def current(self) -> Challenge | None:
         return self.challenges[self._index] if self.result is None and self._index < len(self.challenges) else None
+
+    @property
+    def prompt(self) -> Challenge | None:
+        """What the screen should ask now: None before the neutral face is known and during a hold."""
+        if not self.ready or self._hold_until is not None:
+            return None
+        return self.current
+
+    def _next_prompt(self, t: float) -> None:
+        """The clock of the current challenge starts at t (after a random hold when timing is on)."""
+        self._started, self._onset = t, None
+        if self.timing is not None:
+            self._hold_until = t + self._rng.uniform(self.timing.hold_min_s, self.timing.hold_max_s)
 
     @property
     def ready(self) -> bool:
@@ -170,19 +206,25 @@ class LivenessJudge:
         if not self.ready:
             self._base.append(np.asarray(landmarks, np.float32))
             if self.ready:
-                self._started = t  # the first challenge's clock starts on the neutral face
+                self._next_prompt(t)  # the first challenge's clock starts on the neutral face
             return None
         base_pts = np.median(np.stack(self._base), axis=0)
         base, cur = features(base_pts), features(landmarks)
         asked = self.challenges[self._index]
+        holding = self._hold_until is not None and t < self._hold_until
         for other in Challenge:
-            if other in (asked, Challenge.BLINK) or other in self._passed:
+            if other is Challenge.BLINK or other in self._passed or (other is asked and not holding):
                 continue  # people blink all the time; an action already done may linger
-            if (other, asked) in ((Challenge.NOD, Challenge.OPEN_MOUTH), (Challenge.OPEN_MOUTH, Challenge.NOD)):
+            if {other, asked} == {Challenge.NOD, Challenge.OPEN_MOUTH} or (
+                    holding and {other} | set(self._passed) == {Challenge.NOD, Challenge.OPEN_MOUTH}):
                 continue  # opening the mouth moves the chin: it must not read as a nod, nor the reverse
             if action_strength(other, base, cur, th) > 1.6 and nonrigidity(other, base_pts, landmarks, th) > 1.5:
-                return self._finish(False, Reason.WRONG_ACTION)
+                return self._finish(False, Reason.EARLY_ACTION if holding else Reason.WRONG_ACTION)
+        if holding:
+            return None  # the prompt is not on screen yet
         strength = action_strength(asked, base, cur, th)
+        if self.timing is not None and (verdict := self._reaction(t, strength)) is not None:
+            return verdict
         if strength >= 1.0:
             residual = nonrigidity(asked, base_pts, landmarks, th)
             self._max_nonrigid = max(self._max_nonrigid, residual)
@@ -191,7 +233,7 @@ class LivenessJudge:
                 self._held = 0
                 self._passed.append(asked)
                 self._index += 1
-                self._started = t
+                self._next_prompt(t)
                 self._rigid_hits = 0
                 if self._index == len(self.challenges):
                     return self._finish(True, Reason.PASSED)
@@ -202,6 +244,25 @@ class LivenessJudge:
             self._held = 0
         if t - self._started > self.time_limit_s:
             return self._finish(False, Reason.RIGID_MOTION if self._rigid_hits else Reason.NO_RESPONSE)
+        return None
+
+    def _reaction(self, t: float, strength: float) -> LivenessResult | None:
+        """Timing: the asked action starts after its prompt, not too soon, not too late."""
+        timing = self.timing
+        assert timing is not None
+        if self._hold_until is not None:  # the first frame since the prompt appeared
+            shown, self._hold_until = self._hold_until, None
+            self._prompted_at = self._started = shown  # the time limit runs from the prompt
+            if strength >= timing.onset:  # already under way when it was asked
+                return self._finish(False, Reason.EARLY_ACTION)
+            return None
+        if self._onset is None and strength >= timing.onset:
+            self._onset = t
+            latency = t - self._prompted_at
+            if latency < timing.min_latency_s:
+                return self._finish(False, Reason.EARLY_ACTION)
+            if latency > timing.max_latency_s:
+                return self._finish(False, Reason.LATE_RESPONSE)
         return None
 
     def finish(self) -> LivenessResult:

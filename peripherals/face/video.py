@@ -45,13 +45,28 @@ def frames_of(path: str, max_width: int = 640) -> Iterator[tuple[float, np.ndarr
         raise VideoUnreadable(f"no frames in video {path!r}", kind="camera")
 
 
-def judge_frames(frames: Iterable[tuple[float, np.ndarray]], challenges: list[Challenge], *,
-                 time_limit_s: float = 5.0, tracker: FaceTracker | None = None) -> LivenessResult:
-    """The ordered challenge–response judgement over (t, frame) pairs."""
+Track = Iterable[tuple[float, "np.ndarray | None", int]]  # (t, landmarks or None, faces seen) per frame
+
+
+def track_frames(frames: Iterable[tuple[float, np.ndarray]], tracker: FaceTracker | None = None) -> Iterator[
+        tuple[float, np.ndarray | None, int]]:
+    """(t, landmarks, faces) per frame: the landmarks a judgement needs, frames dropped as they go."""
     tracker = tracker or FaceTracker()
-    judge = LivenessJudge(challenges=challenges, time_limit_s=time_limit_s)
     for t, frame in frames:
         landmarks, count, _ = tracker.update(frame)
+        yield t, landmarks, count
+
+
+def judge_frames(frames: Iterable[tuple[float, np.ndarray]], challenges: list[Challenge], *,
+                 time_limit_s: float = 5.0, tracker: FaceTracker | None = None) -> LivenessResult:
+    """The ordered challenge–response judgement over (t, frame) pairs (a recording: no prompt timing)."""
+    return judge_track(track_frames(frames, tracker), challenges, time_limit_s=time_limit_s)
+
+
+def judge_track(track: Track, challenges: list[Challenge], *, time_limit_s: float = 5.0) -> LivenessResult:
+    """`judge_frames` over landmarks already tracked (several challenge orders on one recording)."""
+    judge = LivenessJudge(challenges=challenges, time_limit_s=time_limit_s)
+    for t, landmarks, count in track:
         if judge.add(t, landmarks, count) is not None:
             break
     return judge.finish()
@@ -61,16 +76,19 @@ def observe_actions(frames: Iterable[tuple[float, np.ndarray]], *, tracker: Face
                     thresholds: Thresholds | None = None) -> LivenessResult:
     """Without a known challenge order: live when at least two different actions are seen, each
     with non-rigid landmark motion. A still, moved or tilted photo shows none."""
+    return observe_track(track_frames(frames, tracker), thresholds=thresholds)
+
+
+def observe_track(track: Track, *, thresholds: Thresholds | None = None) -> LivenessResult:
+    """`observe_actions` over landmarks already tracked."""
     th = thresholds or Thresholds()
-    tracker = tracker or FaceTracker()
     base: list[np.ndarray] = []
     seen: list[Challenge] = []
     rigid = 0
     frames_n = 0
     max_res = 0.0
-    for _t, frame in frames:
+    for _t, landmarks, count in track:
         frames_n += 1
-        landmarks, count, _ = tracker.update(frame)
         if landmarks is None or count != 1:
             continue
         if len(base) < th.baseline_frames:

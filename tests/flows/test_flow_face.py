@@ -18,9 +18,13 @@ from tests.face.conftest import FACES
 from .flow_support import FAST_FACE, FAST_PAYMENT, example_answers, run_and_assert_wiped
 
 
+ATTACKED = {"face_challenge_time_s": 2.0}  # a photo never answers: the attempt fails after this
+
+
 def spec(camera: str = "citizen:resident", **answers) -> AnswersFile:
-    return example_answers("tax-invoice", settings={**FAST_PAYMENT, **FAST_FACE}, answers=answers,
-                           sim={"camera": {"source": camera}})
+    attack = not camera.startswith("citizen:")
+    return example_answers("tax-invoice", settings={**FAST_PAYMENT, **FAST_FACE, **(ATTACKED if attack else {})},
+                           answers=answers, sim={"camera": {"source": camera}})
 
 
 def challenges_shown(r) -> list[str]:
