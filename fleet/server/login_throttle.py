@@ -75,8 +75,10 @@ class LoginThrottle:
         return False
 
     def succeeded(self, username: str) -> None:
+        """Clear the username's failures, and forget keys whose window and lockout are over."""
         with self.db.session() as s:  # (a locked username never gets here: no password is checked)
             s.execute(delete(LoginThrottleState).where(LoginThrottleState.key == f"user:{username}"[:200]))
+        self.prune()
 
     def prune(self) -> int:
         """Forget rows whose window and lockout are both over (keeps the table small)."""

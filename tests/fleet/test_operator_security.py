@@ -14,10 +14,10 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from fleet.server.login_throttle import LoginThrottle
-from fleet.server.models import ApiToken, AuditEntry, LoginSession
+from fleet.server.models import ApiToken, AuditEntry, LoginSession, LoginThrottleState
 from fleet.server.service import FleetServer, ServerSettings
 from fleet.server.webapp import create_app
 
@@ -91,6 +91,10 @@ def test_lockout_is_in_the_database_shared_by_processes_and_kept_across_a_restar
             assert not a.failed(user, "10.9.9.9")
         assert a.failed("u5", "10.9.9.9") and b.locked("someone-else", "10.9.9.9")
         assert not b.locked("someone-else", "10.9.9.8")
+        now[0] += dt.timedelta(seconds=901)
+        a.succeeded("operator")  # a login: spent windows and lockouts are forgotten
+        with first.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(LoginThrottleState)) == 0
         restarted.db.close()
     finally:
         first.close()
