@@ -35,7 +35,9 @@ class Illustration(Widget):
         if not self.key:
             return
         d = min(self.width, self.height)
-        cx, cy = self.center
+        # not `self.center`: that cached alias can still hold the old position while `pos` observers
+        # run, which left a tile's icon drawn where the tile had been (a stray camera on the en home)
+        cx, cy = self.x + self.width / 2, self.y + self.height / 2
         x0, y0 = cx - d / 2, cy - d / 2
         u = d / 100.0  # drawing unit: the picture is 100×100
 

@@ -181,3 +181,20 @@ def test_a_redraw_on_the_idle_home_screen_is_an_update_and_is_not_spoken_again(k
     kivy_ui.frames(2)
     assert kivy_ui.find("home.service.traffic-fines") is not old  # redrawn (availability may have changed)
     assert events == ["home:update"] and len(speaker.spoken) == spoken
+
+
+def test_every_tile_icon_is_drawn_where_its_tile_is(kivy_ui):
+    """A tile's pictogram was once drawn where the tile had been before the list settled (a stray
+    camera between two English tiles): the drawing read Kivy's cached `center` during a move."""
+    from kivy.graphics import Ellipse
+
+    from kiosk.widgets.illustration import Illustration
+
+    app = kivy_ui.start(create_app(KioskOptions(lang="en"), every_service()))
+    kivy_ui.frames(4)
+    icons = [w for w in walk(app.screens["home"]) if isinstance(w, Illustration) and w.key]
+    assert icons
+    for w in icons:
+        disc = next(c for c in w.canvas.children if isinstance(c, Ellipse))
+        d = min(w.size)
+        assert abs(disc.pos[0] - (w.x + w.width / 2 - d / 2)) < 1 and abs(disc.pos[1] - (w.y + w.height / 2 - d / 2)) < 1
