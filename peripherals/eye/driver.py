@@ -17,16 +17,14 @@ import logging
 import time
 from collections import deque
 
-import serial
-
 from peripherals.base import EyeTester, SelfTestResult
 from peripherals.errors import DeviceError, DeviceNotPresent, DeviceTimeout, ProtocolError
-from peripherals.transport.closing import close_quietly
-from peripherals.transport.serial_port import open_serial
+from peripherals.transport.serial_link import SerialLink
 
 from . import codec
 from .errors import DisplayFailure, EyeTesterFault, EyeTesterNak, KvtCodecError, LampFailure, OccluderJammed
 from .models import (
+    U32_MAX,
     Ack,
     Blank,
     EyeTesterInfo,
@@ -42,7 +40,6 @@ from .models import (
     SelfTest,
     SelfTestReport,
     Show,
-    U32_MAX,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +71,7 @@ class KvtEyeTester(EyeTester):
         self.baudrate = baudrate
         self.timeout = timeout
         self.retries = retries
-        self._serial: serial.SerialBase | None = None
+        self._link = SerialLink(port, kind="eye", what="the vision tester", baudrate=baudrate, timeout=_READ_SLICE)
         self._parser = codec.FrameParser()
         self._seq = 0
         self._last_event_seq: int | None = None
@@ -86,7 +83,7 @@ class KvtEyeTester(EyeTester):
     # -- Device -------------------------------------------------------------------------
     def open(self) -> None:
         self.close()
-        self._serial = open_serial(self.port, baudrate=self.baudrate, timeout=_READ_SLICE, kind="eye")
+        self._link.open()
         self._parser = codec.FrameParser()
         self._frames.clear()
         self._last_event_seq = None
@@ -113,8 +110,7 @@ class KvtEyeTester(EyeTester):
         log.info("eye tester open on %s: %s fw %s", self.port, info.model, info.firmware)
 
     def close(self) -> None:
-        port, self._serial = self._serial, None
-        close_quietly(port)
+        self._link.close()
 
     def info(self) -> EyeTesterInfo:
         self._require_open()
@@ -267,27 +263,11 @@ class KvtEyeTester(EyeTester):
                 self._on_pad(item)
 
     # -- transport ----------------------------------------------------------------------
-    def _require_open(self) -> serial.SerialBase:
-        if self._serial is None:
-            raise DeviceNotPresent("the vision tester is not open", kind="eye")
-        return self._serial
+    def _require_open(self) -> None:
+        self._link.port()
 
     def _read(self, block: bool = True) -> bytes:
-        port = self._require_open()
-        try:
-            waiting = port.in_waiting
-            if not waiting and not block:
-                return b""
-            return port.read(waiting or 1)
-        except (serial.SerialException, OSError) as exc:
-            self.close()
-            raise DeviceNotPresent(f"vision tester lost: {exc}", kind="eye") from None
+        return self._link.read(block=block)
 
     def _write(self, data: bytes) -> None:
-        port = self._require_open()
-        try:
-            port.write(data)
-            port.flush()
-        except (serial.SerialException, OSError) as exc:
-            self.close()
-            raise DeviceNotPresent(f"vision tester lost: {exc}", kind="eye") from None
+        self._link.write(data, drain=True)

@@ -57,18 +57,25 @@ class SerialLink:
         self.close()
         raise DeviceNotPresent(f"{self.url} {why}", kind=self.kind)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, *, drain: bool = False) -> None:
+        """Write `data`; with `drain`, also wait until it has left (pyserial's flush)."""
         port = self.port()
         try:
             port.write(data)
+            if drain:
+                port.flush()
         except PORT_GONE as exc:
             self.lost(f"failed: {type(exc).__name__}")
 
-    def read(self) -> bytes:
-        """What is waiting, or one byte within the read timeout (b'' when nothing came)."""
+    def read(self, *, block: bool = True) -> bytes:
+        """What is waiting; if nothing is, one byte within the read timeout, or b'' at once
+        when not `block` (b'' when nothing came)."""
         port = self.port()
         try:
-            return port.read(port.in_waiting or 1)
+            waiting = port.in_waiting
+            if not waiting and not block:
+                return b""
+            return port.read(waiting or 1)
         except PORT_GONE as exc:
             self.lost(f"failed: {type(exc).__name__}")
 

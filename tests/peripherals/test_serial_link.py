@@ -49,3 +49,11 @@ def test_a_pty_whose_other_end_vanished_is_device_not_present():
         for _ in range(20):  # the first read may still return what the kernel had buffered
             link.read()
     assert not link.is_open
+
+
+def test_a_read_that_must_not_block_returns_nothing_at_once_and_a_drained_write_arrives():
+    link = SerialLink("loop://", kind="eye", what="the vision tester", baudrate=115200, timeout=5.0)
+    link.open()
+    assert link.read(block=False) == b""  # a 5 s read timeout, yet no wait
+    link.write(b"KVT", drain=True)
+    assert link.read(block=False) == b"KVT"
