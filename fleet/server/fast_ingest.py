@@ -11,8 +11,10 @@ wrong. For those, one batch costs a fixed number of statements whatever its size
   CONFLICT (kiosk_id, sent_at) DO NOTHING``: a QoS 1 redelivery, or a kiosk's resend,
   is stored once;
 - each kiosk's latest health in the batch — coalesced, one row per kiosk — by COPY into
-  a second staging table, the kiosks' rows locked in kiosk-id order (two workers
-  updating the same kiosks can then wait for each other but never deadlock), and one
+  a second staging table, the kiosks' rows locked in kiosk-id order (`FOR NO KEY
+  UPDATE`, the lock the UPDATE takes anyway, which does not conflict with the key-share
+  locks other workers' sample INSERTs hold on the same rows through the foreign key;
+  two workers updating the same kiosks then wait for each other, never deadlock), and one
   UPDATE … FROM it, guarded by ``last_health_sent_at`` (the kiosk's own time), so an
   older message never overwrites a newer one, whichever worker got it and whenever it
   was redelivered.
@@ -125,7 +127,7 @@ _PG_INSERT = (
 )
 _NEWER = "(k.last_health_sent_at IS NULL OR k.last_health_sent_at <= v.s)"
 _PG_LOCK = ("SELECT 1 FROM kiosks k JOIN kiosk_staging v ON k.kiosk_id = v.id "
-            "ORDER BY k.kiosk_id FOR UPDATE OF k")
+            "ORDER BY k.kiosk_id FOR NO KEY UPDATE OF k")
 _PG_UPDATE = (
     "UPDATE kiosks AS k SET "
     f"health = CASE WHEN {_NEWER} THEN v.p ELSE k.health END, "

@@ -34,6 +34,7 @@ import orjson
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from fleet.protocol import (
@@ -59,6 +60,12 @@ from fleet.server.views import health_figures
 log = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "refused", "expired"})
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """A database error that retrying the transaction may not meet again."""
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES or "database is locked" in str(exc.orig)
 
 
 class Ingest:
@@ -138,14 +145,12 @@ class Ingest:
         decoded = [d for d in (self._decode(m) for m in batch) if d is not None]
         self.decode_cpu_s += time.thread_time() - cpu
         try:
-            with self.db.session() as session:
-                self.apply(session, decoded)
+            self._store(decoded)
         except Exception:
             log.exception("ingest batch of %d failed; storing one by one", len(batch))
             for item in decoded:
                 try:
-                    with self.db.session() as session:
-                        self.apply(session, [item])
+                    self._store([item])
                 except Exception:
                     log.exception("dropping a message on %s that cannot be stored", item.message.topic)
                     self.rejected += 1
@@ -154,6 +159,19 @@ class Ingest:
         self.stored += len(batch)
         self.batches += 1
         self.cpu_s += time.thread_time() - cpu
+
+    def _store(self, items: list[Decoded], attempts: int = 3) -> None:
+        """One transaction; again (up to `attempts`) if the database says it may succeed
+        if retried — a deadlock or serialization failure between workers, a locked SQLite."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.db.session() as session:
+                    self.apply(session, items)
+                return
+            except DBAPIError as exc:
+                if attempt == attempts or not _transient(exc):
+                    raise
+                log.warning("ingest batch of %d: %s; trying again", len(items), str(exc.orig).splitlines()[0])
 
     def _sweep(self) -> None:
         now = dt.datetime.now(dt.timezone.utc)
@@ -199,7 +217,8 @@ class Ingest:
 
     def _apply_orm(self, session: Session, items: list[Decoded]) -> None:
         with session.no_autoflush:
-            batch = Batch(session, {item.kiosk_id for item in items}, self.queue_age_alert_s)
+            batch = Batch(session, {item.kiosk_id for item in items}, self.queue_age_alert_s,
+                          event_ids={str(item.msg.id) for item in items if item.channel is Channel.EVENTS})
             for item in items:
                 kiosk = batch.kiosk(item.kiosk_id, item.message.received_at)
                 self._handlers[item.channel](self, batch, kiosk, item.msg, item.message)
@@ -328,7 +347,8 @@ class Batch:
     """What one transaction of ingest works on: the kiosks and open alerts it touches
     (loaded with one query each), health samples to insert, latest health per kiosk."""
 
-    def __init__(self, session: Session, kiosk_ids: set[str], queue_age_alert_s: float = alerts.QUEUE_AGE_ALERT_S) -> None:
+    def __init__(self, session: Session, kiosk_ids: set[str], queue_age_alert_s: float = alerts.QUEUE_AGE_ALERT_S,
+                 event_ids: set[str] = frozenset()) -> None:
         self.session = session
         self.queue_age_alert_s = queue_age_alert_s
         self.bulk_health = True  # routine health of known kiosks via fast_ingest (no ORM)
@@ -339,7 +359,10 @@ class Batch:
             self._open_alerts[alert.kiosk_id].append(alert)
         self.samples: dict[tuple[str, dt.datetime], dict] = {}  # one per kiosk and sent_at
         self.latest_health: dict[str, tuple[Health, dt.datetime]] = {}
-        self._event_ids: set[str] | None = None
+        # event ids of the batch already stored: one query, not one per event
+        self._prefetched = bool(event_ids)
+        self._event_ids: set[str] = set(session.scalars(select(Event.event_id).where(
+            Event.event_id.in_(sorted(event_ids))))) if event_ids else set()
 
     def kiosk(self, kiosk_id: str, at: dt.datetime) -> Kiosk:
         kiosk = self.kiosks.get(kiosk_id)
@@ -355,12 +378,10 @@ class Batch:
 
     def new_event(self, event_id: str) -> bool:
         """False for an event id already stored or already seen in this batch."""
-        if event_id in (self._event_ids or ()):
+        if event_id in self._event_ids:
             return False
-        if self.session.scalar(select(Event.id).where(Event.event_id == event_id)) is not None:
-            return False
-        if self._event_ids is None:
-            self._event_ids = set()
+        if self._prefetched is False and self.session.scalar(select(Event.id).where(Event.event_id == event_id)) is not None:
+            return False  # an event the batch did not announce (not from `_apply_orm`): look it up
         self._event_ids.add(event_id)
         return True
 
