@@ -300,8 +300,14 @@ def saturate(args) -> int:
                         break
                     if len(steps) >= args.max_steps:
                         break
-                results[n] = dict(best=good, bound="publishers" if good and good["offered"] < 0.9 * good["rate"] else
-                                  ("loss" if bad else "steps"))
+                # what stopped the search: the publishers could not offer more, a faster step
+                # lost messages, or ingest fell behind (nothing lost; the broker queued it)
+                bound = "steps"
+                if good and good["offered"] < 0.9 * good["rate"]:
+                    bound = "publishers"
+                elif bad:
+                    bound = "loss" if bad["lost"] or bad["broker_drops"] else "fell behind"
+                results[n] = dict(best=good, bound=bound)
                 fleet.stop()
                 server.close()
                 for log in sorted((work / f"workers-{n}").glob("*.log")):

@@ -118,3 +118,27 @@ def test_two_writers_on_the_same_kiosks_lose_nothing_and_store_nothing_twice(db_
     assert latest(db) == {k: ("1.0.39", T0 + dt.timedelta(seconds=39)) for k in KIOSKS}
     second.db.close()
     db.close()
+
+
+def test_a_deadlocked_batch_is_tried_again_not_dropped(tmp_path, monkeypatch):
+    """PostgreSQL may end one of two workers' transactions with 'deadlock detected'
+    (40P01): the batch is tried again, nothing is refused one by one."""
+    from sqlalchemy.exc import OperationalError
+
+    db, ingest = setup(f"sqlite:///{tmp_path / 'fleet.db'}")
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real, failures = ingest.apply, []
+
+    def apply_once_deadlocked(session, items):
+        if not failures:
+            failures.append(len(items))
+            raise OperationalError("UPDATE kiosks ...", {}, Deadlock("deadlock detected"))
+        return real(session, items)
+
+    monkeypatch.setattr(ingest, "apply", apply_once_deadlocked)
+    ingest._write([health(k, 1) for k in KIOSKS])
+    assert failures == [len(KIOSKS)] and ingest.rejected == 0 and len(stored(db)) == len(KIOSKS)
+    db.close()
