@@ -40,6 +40,7 @@ def virtual():
     shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.mark.timeout(300)  # a whole renewal, as long as the touch one (64 s at load 11 on the shared 2 cores)
 def test_a_whole_renewal_by_keypad_with_spoken_guidance(kivy_ui, virtual, tmp_path):
     from kiosk.app import KioskOptions, create_app
     from kiosk.autopilot import Autopilot
