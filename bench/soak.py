@@ -142,6 +142,8 @@ def main() -> int:
             fallbacks.update(result.fallbacks)
             if i == 1:  # the journal's database and key exist from the first session on; what is added later is left over
                 state_before, tmp_before = files_under(state_dir), files_under(own_tmp)
+            if i == baseline_at or i % args.report_every == 0 or i == args.sessions:
+                _idle(driver)  # the kiosk idles on its home screen for a moment, as between two citizens
             if i == baseline_at:
                 base = (rss_mib(), fds(), threads())
             if i % args.report_every == 0 or i == args.sessions:
@@ -177,6 +179,15 @@ def main() -> int:
 
         set_engine(None)  # ends the face process
     return code
+
+
+def _idle(driver, seconds: float = 0.7) -> None:
+    """Frames on the home screen for `seconds`: the app's own after-screen-change work runs (its
+    malloc trim is due 0.5 s after the last change, kiosk/memory.py) before a figure is read."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        driver.frame()
+        time.sleep(0.02)
 
 
 async def _journal_ids(app) -> list[str]:

@@ -11,7 +11,8 @@ The name after the colon is a photo in peripherals/camera/citizens/ (resident, h
 foreign: the simulated ID cards' holders, real photos, see SOURCES.md there) or a path to
 any photo. The citizen hears the prompt through `prompt(action)` — the camera driver's
 `show_prompt`, called by the flow when it shows a challenge — the way a person reacts to
-the screen; the attacks ignore it. Frames are built on first use and cached per process.
+the screen; the attacks ignore it. The neutral frame is built once per photo and cached; an action's clip is built when prompted
+and dropped once played.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def _neutral(name: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         raise SceneUnavailable(f"citizen photo {name!r} cannot be used: {exc}") from None
 
 
-@lru_cache(maxsize=3)  # one action's clip is 18 frames, 16 MiB at 640×480; a session asks for 2–3 actions
 def _clip(name: str, size: tuple[int, int], action: str) -> tuple[np.ndarray, ...]:
+    """Built each time it is asked for (≈ 18 warps): a cache of clips held 16 MiB per action at
+    640×480 and filled up over sessions as the random challenges came round (docs/memory.md)."""
     from peripherals.camera.face_motion import action_clip
 
     base, landmarks = _neutral(name, size)

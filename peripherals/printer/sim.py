@@ -45,6 +45,9 @@ def _flag(value: str | None, default: bool) -> bool:
     return default if value is None else value.lower() not in ("0", "false", "no", "off")
 
 
+PRINTED_KEEP = 100  # documents kept in `printed` (at most twice that)
+
+
 class EscPosPrinterSimulator(Simulator):
     kind = "printer"
 
@@ -250,6 +253,8 @@ class EscPosPrinterSimulator(Simulator):
             time.sleep(travel)  # the host's write is held while the paper moves
             self.busy_s += travel
         self.printed.append(doc)
+        if len(self.printed) > 2 * PRINTED_KEEP:  # weeks of receipts in a soak: keep the last ones
+            del self.printed[:-PRINTED_KEEP]
         if self.roll_lines is not None and self._roll_capacity:
             self.roll_lines = max(0, self.roll_lines - len(doc.lines))
             if self.roll_lines == 0:

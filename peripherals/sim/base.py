@@ -21,6 +21,9 @@ from enum import StrEnum
 from typing import Callable, ClassVar, Protocol
 
 
+RECEIVED_KEEP = 512 * 1024  # bytes of `Simulator.received` kept (at most twice that)
+
+
 class FaultKind(StrEnum):
     GARBAGE = "garbage"  # random bytes instead of the reply
     BAD_CHECKSUM = "bad_checksum"  # the reply with its check byte(s) wrong
@@ -109,7 +112,9 @@ class Simulator:
         self.options = options
         self.host: SimHost | None = None
         self.plugged = True  # False after an `unplug` fault until the test plugs it back
-        self.received = bytearray()  # everything the host ever wrote, for tests
+        # what the host wrote, for tests: the last RECEIVED_KEEP bytes at least (a kiosk's simulator runs
+        # for weeks: without a bound this grew by every command and every receipt, docs/memory.md)
+        self.received = bytearray()
 
     # -- wiring -------------------------------------------------------------------------
     def attach(self, host: SimHost) -> None:
@@ -122,6 +127,8 @@ class Simulator:
     def feed(self, data: bytes) -> None:
         """Called by the host with bytes written by the driver."""
         self.received += data
+        if len(self.received) > 2 * RECEIVED_KEEP:
+            del self.received[:-RECEIVED_KEEP]
         self.receive(data)
 
     # -- to override --------------------------------------------------------------------
