@@ -59,15 +59,18 @@ def make_diagnostics(state_dir: Path, supervisor, clock: FakeClock | None = None
     return diag
 
 
-def long_press(ui, widget, seconds: float) -> None:
-    """Hold a finger on the widget's centre for `seconds` (real time: the Clock measures it)."""
+def long_press(ui, widget, seconds: float, until=None, limit_s: float = 30.0) -> None:
+    """Hold a finger on the widget's centre for `seconds` (real time: the Clock measures it),
+    and then, with `until`, on until it holds: on a loaded machine the Clock's hold timer
+    fires at the first frame after it is due, which may come after `seconds` of our time."""
     from kiosk.autopilot import _touch_class
 
     x, y = widget.to_window(*widget.center)
     touch = _touch_class()(x, y)
     touch.touch_down()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    start = time.monotonic()
+    while time.monotonic() < start + seconds or (until is not None and not until()
+                                                    and time.monotonic() < start + limit_s):
         ui.frames(1)
         time.sleep(0.01)
     touch.touch_up()
@@ -82,7 +85,7 @@ def type_pin(ui, pin: str) -> None:
 def login(ui, diag, pin: str = PIN) -> None:
     """Corner long press, PIN, wait for the diagnostics screen."""
     corner = diag.corners[0] if ui.app.sm.current == "home" else diag.corners[1]
-    long_press(ui, corner, HOLD_S + 0.15)
+    long_press(ui, corner, HOLD_S + 0.15, until=lambda: ui.app.sm.current == "staff_login")
     ui.wait_screen("staff_login")
     type_pin(ui, pin)
     ui.tap("diag.login.submit")

@@ -79,7 +79,7 @@ def test_pin_lockout_persists_and_ends_with_the_clock(kivy_ui, tmp_path, kiosk_d
 
     long_press(kivy_ui, corner, 0.05)  # a brush of the corner does nothing
     assert kivy_ui.app.sm.current == "home" and corner.fired == 0
-    long_press(kivy_ui, corner, HOLD_S + 0.15)
+    long_press(kivy_ui, corner, HOLD_S + 0.15, until=lambda: kivy_ui.app.sm.current == "staff_login")
     kivy_ui.wait_screen("staff_login")
 
     for attempt in range(1, 5):
