@@ -104,5 +104,11 @@ def test_statistics_page_shows_todays_services_per_district(fleet):
             assert rows[0] == ["period", "district", "service", "sessions"]
             assert [r[1:] for r in rows[1:]] == [["Yuzhong", "licence-renewal", "4"]]
             assert info.value.suggested_filename.startswith("kiosk-stats-districts-")
+
+            page.goto(f"{fleet.url}/console/kiosks/yz-01")  # one kiosk's services, from its page
+            tab_to(page, "#kiosk-stats")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            assert "yz-01" in page.inner_text("#period") and page.inner_text("#fig-sessions") == "3"
         finally:
             context.close()
