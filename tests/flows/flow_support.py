@@ -19,7 +19,10 @@ from kiosk.runflow import AnswerBook, AnswersFile, run_in_process
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "answers"
 FAST_PAYMENT = {"payment_poll_s": 0.02}  # the reference back office pays at once (pay_after_s=0)
-FAST_FACE = {"face_frame_interval_s": 0.0}
+# No reaction-timing holds (up to 2 s before each liveness prompt) in flow tests that test something else;
+# tests/flows/test_flow_face.py runs with them (LIVE_PROMPTS).
+FAST_FACE = {"face_frame_interval_s": 0.0, "face_reaction_timing": False}
+LIVE_PROMPTS = {**FAST_FACE, "face_reaction_timing": True}
 FAST_SIM = {"eye": {"answer_delay": 0.003}, "bp": {"duration": 0.05}}  # simulator options per device kind
 
 

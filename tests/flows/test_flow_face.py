@@ -15,7 +15,7 @@ from kiosk.runflow import AnswersFile
 
 from tests.face.conftest import FACES
 
-from .flow_support import FAST_FACE, FAST_PAYMENT, example_answers, run_and_assert_wiped
+from .flow_support import FAST_PAYMENT, LIVE_PROMPTS, example_answers, run_and_assert_wiped
 
 
 ATTACKED = {"face_challenge_time_s": 2.0}  # a photo never answers: the attempt fails after this
@@ -23,7 +23,7 @@ ATTACKED = {"face_challenge_time_s": 2.0}  # a photo never answers: the attempt 
 
 def spec(camera: str = "citizen:resident", **answers) -> AnswersFile:
     attack = not camera.startswith("citizen:")
-    return example_answers("tax-invoice", settings={**FAST_PAYMENT, **FAST_FACE, **(ATTACKED if attack else {})},
+    return example_answers("tax-invoice", settings={**FAST_PAYMENT, **LIVE_PROMPTS, **(ATTACKED if attack else {})},
                            answers=answers, sim={"camera": {"source": camera}})
 
 
@@ -78,7 +78,7 @@ ANOTHER_PERSON = f"citizen:{FACES / 'dick_cheney' / '2.jpg'}"  # a live person, 
 
 
 def errand(flow: str, camera: str = "citizen:resident", **answers) -> AnswersFile:
-    return example_answers(flow, settings={**FAST_PAYMENT, **FAST_FACE}, answers=answers,
+    return example_answers(flow, settings={**FAST_PAYMENT, **LIVE_PROMPTS}, answers=answers,
                            sim={"camera": {"source": camera}})
 
 
