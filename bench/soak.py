@@ -87,7 +87,6 @@ def main() -> int:
     tempfile.tempdir = None
     state_dir = Path(tempfile.mkdtemp(prefix="kiosk-soak-state-", dir=own_tmp.parent))
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("KIOSK_FACE_ENGINE", "process")  # as `kiosk run` does (docs/memory.md)
 
     from kiosk.kivy_setup import DisplayOptions, configure
 
@@ -112,6 +111,10 @@ def main() -> int:
                            client_options={"timeout": 0.5, "retries": 1, "backoff_initial": 0.05},
                            audio_realtime=False)
     virtual.start()
+    if os.environ.get("KIOSK_FACE_ENGINE", "process") == "process":  # as `kiosk run` does (docs/memory.md)
+        from peripherals.face.engine import ProcessEngine, set_engine
+
+        set_engine(ProcessEngine())
     clock = SkippableClock()
     app = create_app(KioskOptions(lang=args.lang, voice=False, state_dir=state_dir, resume=ResumePolicy.NEVER,
                                   engine=EngineSettings(), final_linger_s=3600,

@@ -103,18 +103,19 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _face_process() -> Callable[[], None]:
-    """The face models in a process of their own (docs/memory.md): KIOSK_FACE_ENGINE=process unless
-    set otherwise; the process is started now in the background, so the first face check does not
-    wait for the models. Returns what ends it."""
+    """The face models in a process of their own (docs/memory.md), unless KIOSK_FACE_ENGINE=inprocess.
+    Installed with set_engine, not through the environment, so that child processes (the virtual
+    kiosk's back office) keep their own choice. The process is started now in the background, so the
+    first face check does not wait for the models. Returns what ends it."""
     import os
     import threading
 
     from peripherals.face import engine
 
-    os.environ.setdefault(engine.ENGINE_ENV, "process")
-    if os.environ[engine.ENGINE_ENV] != "process":
+    if os.environ.get(engine.ENGINE_ENV, "process") != "process":
         return lambda: None
-    face = engine.get_engine()
+    face = engine.ProcessEngine()
+    engine.set_engine(face)
 
     def start() -> None:
         try:
@@ -123,12 +124,7 @@ def _face_process() -> Callable[[], None]:
             logging.getLogger(__name__).warning("face process did not start: %s", exc)
 
     threading.Thread(target=start, name="face-process-start", daemon=True).start()
-
-    def close() -> None:
-        face.close()
-        engine.set_engine(None)
-
-    return close
+    return lambda: engine.set_engine(None)  # closes the face process
 
 
 def _speaker(args: argparse.Namespace):

@@ -54,7 +54,7 @@ _engine: FaceEngine | None = None
 _engine_lock = threading.Lock()
 
 
-ENGINE_ENV = "KIOSK_FACE_ENGINE"  # "process": the models in a face process of their own (the kiosk app sets it)
+ENGINE_ENV = "KIOSK_FACE_ENGINE"  # "process": the models in a face process of their own (`kiosk run`'s default)
 
 
 def get_engine() -> FaceEngine:

@@ -1,8 +1,8 @@
 """`ProcessEngine`: the `FaceEngine` interface, with dlib's models in a face process of their own.
 
 Why: the models are ≈ 125 MiB, and the kiosk's UI process has a budget of 200 MiB
-(docs/memory.md). The kiosk app sets KIOSK_FACE_ENGINE=process, so `get_engine()` gives
-this engine; callers see the same interface and the same results as `DlibEngine`
+(docs/memory.md). `kiosk run` installs it with `set_engine()` (and KIOSK_FACE_ENGINE=process
+makes `get_engine()` build it in any process), so `get_engine()` gives this engine; callers see the same interface and the same results as `DlibEngine`
 (colour conversion and downscaling happen here with OpenCV, the models run there).
 
 The process (`python -m peripherals.face.server`) starts on first use or on `start()`,
@@ -14,6 +14,7 @@ screen) and the next call starts a new one. Images go through the pipe only.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import subprocess
 import sys
@@ -28,6 +29,19 @@ from peripherals.face.wire import WireError, receive, send
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # loading the models takes ≈ 1 s on a quiet machine
+
+
+PIPE_BYTES = 1 << 20  # a 640×480 frame (900 KiB) in one write: with the default 64 KiB pipe a frame took
+# 15 hand-overs between the two processes, each waiting to be scheduled, and on a loaded machine the
+# liveness check's per-frame round trips came too late
+
+
+def _widen(stream) -> None:
+    """Make the pipe hold a whole camera frame (Linux F_SETPIPE_SZ; up to /proc/sys/fs/pipe-max-size)."""
+    try:
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:
+        pass  # a smaller limit: frames go in several pieces, still correct
 
 
 class ProcessEngine:
@@ -55,6 +69,8 @@ class ProcessEngine:
         self._reap()
         proc = subprocess.Popen([self._python, "-m", "peripherals.face.server"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, close_fds=True)
+        for stream in (proc.stdin, proc.stdout):
+            _widen(stream)
         timer = threading.Timer(START_TIMEOUT_S, proc.kill)  # a process that never says ready is killed
         timer.daemon = True
         timer.start()
