@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--eval", action="store_true", help="print the FAR/FRR table of tests/data/faces and the "
                                                              "liveness table of the scripted sequences")
-    parser.add_argument("--trials", type=int, default=3, help="--eval: liveness trials per challenge order")
+    parser.add_argument("--trials", type=int, default=2, help="--eval: liveness trials per challenge order")
     args = parser.parse_args()
     one_core()
     if args.eval:

@@ -55,7 +55,7 @@ def _loop_attempt(judge, track, rng):
     return judge.finish()
 
 
-def evaluate_liveness(faces_dir: Path, trials: int = 3, seed: int = 7) -> None:
+def evaluate_liveness(faces_dir: Path, trials: int = 2, seed: int = 7) -> None:
     import cv2
 
     from peripherals.camera import face_motion as fm
