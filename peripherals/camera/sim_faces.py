@@ -107,13 +107,14 @@ class LiveCitizen:
         from peripherals.face.liveness import Challenge
 
         Challenge(action)  # only the known actions
+        shown_at = time.monotonic()  # the citizen starts reading now, however long the clip takes to build
         clip = _clip(self.name, self.size, action)
         with self._lock:
             self.prompts.append(action)
             self._asked = clip
             self._queue.clear()
             self._queue.extend(clip)
-            self._react_at = time.monotonic() + self.REACTION_S  # a moment to read the prompt
+            self._react_at = shown_at + self.REACTION_S  # a moment to read the prompt
 
     def frame(self, index: int) -> np.ndarray:
         with self._lock:
