@@ -141,6 +141,7 @@ class Tracker:
         return [ref() for _what, ref in self.refs if ref() is not None]
 
 
+@pytest.mark.timeout(600)  # 20 whole sessions: ~70 s on an idle 2-core machine, >120 s on a loaded CI one
 def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
     from kiosk.app import KioskOptions, create_app
 
