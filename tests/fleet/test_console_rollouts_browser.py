@@ -61,9 +61,19 @@ def report(kiosk, state: str, rollout_id: str, version: str, **fields) -> None:
 
 
 def upload(page, path) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     tab_to(page, "#bundle-file")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")  # opens the file chooser, as for a person at the keyboard
+    for attempt in range(3):  # on a loaded machine Chromium can drop the first key press's activation
+        try:
+            with page.expect_file_chooser(timeout=8000) as chooser:
+                page.keyboard.press("Space")  # opens the file chooser, as for a person at the keyboard
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            if not page.evaluate("() => document.activeElement && document.activeElement.id === 'bundle-file'"):
+                tab_to(page, "#bundle-file")
     chooser.value.set_files(str(path))  # (the chooser itself is the operating system's)
     tab_to(page, "#upload")
     with page.expect_navigation():

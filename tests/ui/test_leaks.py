@@ -38,6 +38,7 @@ PLAN = [("traffic-fines", "none"), ("inspection-label", "none"), ("tax-invoice",
         ("traffic-fines", "cancel"), ("inspection-label", "idle")]
 PLAN += [(FLOWS[i % 3], ("none", "cancel", "none", "idle")[i % 4]) for i in range(15)]
 MARGIN_MIB = 6.0
+THREAD_SLACK = 2  # lazily grown pool threads; see the assertion
 
 
 def _fd_targets() -> list[str]:
@@ -156,7 +157,7 @@ def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
     driver = SessionDriver(app, vk, clock, specs, limit_s=60)
     tracker = Tracker(app, vk)
     rss: dict[int, float] = {}
-    counts: dict[int, tuple[int, int]] = {}
+    counts: dict[int, tuple[list, list[str]]] = {}
     statuses = []
     for i, (flow, twist) in enumerate(PLAN, 1):
         tracker.refs.clear()
@@ -169,7 +170,7 @@ def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
             if i == 20:  # a short-lived worker (an executor, a probe) may be running this instant:
                 _settle_threads(kivy_ui, counts[5][1])  # a leaked thread never ends, so wait for it
             rss[i] = _held_mib()
-            counts[i] = (_fd_targets(), len(os.listdir("/proc/self/task")))
+            counts[i] = (_fd_targets(), _task_names())
     assert {s[2] for s in statuses} >= {"completed", "aborted"}, statuses
     assert any(s[3] == "idle_timeout" for s in statuses), statuses
     assert any(s[3] == "cancelled" for s in statuses), statuses
@@ -179,13 +180,33 @@ def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
         if target in added:
             added.remove(target)
     assert len(counts[20][0]) <= len(counts[5][0]), f"file descriptors opened and kept: {added}"
-    assert counts[20][1] <= counts[5][1], f"threads {counts[5][1]} -> {counts[20][1]}: {_thread_names()}"
+    # A thread kept by every session would add 15 here. Pools grow lazily (the asyncio
+    # executor adds asyncio_1 the first time two calls overlap, which a loaded machine makes
+    # happen later than session 5), so two threads of slack tell growth from a leak.
+    grown = list(counts[20][1])
+    for name in counts[5][1]:
+        if name in grown:
+            grown.remove(name)
+    assert len(counts[20][1]) <= len(counts[5][1]) + THREAD_SLACK, (
+        f"threads {len(counts[5][1])} -> {len(counts[20][1])}, new: {grown}; python: {_thread_names()}")
     assert app.host.submit(_journal_ids(app)).result(10) == []
 
 
-def _settle_threads(kivy_ui, at_most: int, timeout_s: float = 10.0) -> None:
+def _task_names() -> list[str]:
+    """Every thread of the process, native ones (llvmpipe, OpenCV) included, by name."""
+    names = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:  # it ended while we looked
+            pass
+    return sorted(names)
+
+
+def _settle_threads(kivy_ui, before: list[str], timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while len(os.listdir("/proc/self/task")) > at_most and time.monotonic() < deadline:
+    while len(os.listdir("/proc/self/task")) > len(before) and time.monotonic() < deadline:
         kivy_ui.frames(1)
         time.sleep(0.05)
 
