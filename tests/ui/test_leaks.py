@@ -13,6 +13,7 @@ the timeout. It fails when:
 
 from __future__ import annotations
 
+from collections import Counter
 import gc
 import os
 import time
@@ -175,21 +176,20 @@ def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
     assert any(s[3] == "idle_timeout" for s in statuses), statuses
     assert any(s[3] == "cancelled" for s in statuses), statuses
     assert rss[20] - rss[5] <= MARGIN_MIB, f"RSS grew {rss[20] - rss[5]:.1f} MiB from session 5 to 20"
-    added = list(counts[20][0])
-    for target in counts[5][0]:
-        if target in added:
-            added.remove(target)
+    added = _added(counts[20][0], counts[5][0])
     assert len(counts[20][0]) <= len(counts[5][0]), f"file descriptors opened and kept: {added}"
     # A thread kept by every session would add 15 here. Pools grow lazily (the asyncio
     # executor adds asyncio_1 the first time two calls overlap, which a loaded machine makes
     # happen later than session 5), so two threads of slack tell growth from a leak.
-    grown = list(counts[20][1])
-    for name in counts[5][1]:
-        if name in grown:
-            grown.remove(name)
     assert len(counts[20][1]) <= len(counts[5][1]) + THREAD_SLACK, (
-        f"threads {len(counts[5][1])} -> {len(counts[20][1])}, new: {grown}; python: {_thread_names()}")
+        f"threads {len(counts[5][1])} -> {len(counts[20][1])}, new: {_added(counts[20][1], counts[5][1])}; "
+        f"python: {_thread_names()}")
     assert app.host.submit(_journal_ids(app)).result(10) == []
+
+
+def _added(after: list[str], before: list[str]) -> list[str]:
+    """What `after` holds beyond `before`, counting repeats (two pipes to the same place)."""
+    return sorted((Counter(after) - Counter(before)).elements())
 
 
 def _task_names() -> list[str]:
