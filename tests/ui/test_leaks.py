@@ -3,9 +3,13 @@
 20 sessions on the real app with the virtual kiosk's devices and back office, through
 the session machinery (kiosk/session_driver.py), some cancelled, some left idle until
 the timeout. It fails when:
-- the memory held after session 20 is more than MARGIN_MIB above that after session 5
-  (RSS after gc and malloc_trim, so that freed blocks malloc happens to keep at that instant
-  do not count: kiosk/memory.py trims after every screen change anyway);
+- the memory held grows from session 5 to 20: sampled after every session from the 5th
+  (RSS after gc and malloc_trim, so that freed blocks malloc happens to keep at that
+  instant do not count: kiosk/memory.py trims after every screen change anyway), its trend
+  (the median of the slopes between every pair of samples, Theil-Sen) is over SLOPE_MIB a
+  session, or the last samples sit more than MARGIN_MIB above the first ones. A leak moves
+  the trend; the ±7 MiB the held figure wanders from session to session (an arena, a pool
+  thread a loaded machine starts late) does not;
 - a widget built for a view, a label texture, or a camera frame the flow was given in a
   session is still alive after that session ended (weak references, after gc);
 - open file descriptors or threads grew, or a journal row was left behind.
@@ -18,6 +22,7 @@ import gc
 import os
 import time
 import shutil
+import statistics
 import tempfile
 import weakref
 from pathlib import Path
@@ -38,7 +43,8 @@ FLOWS = ("traffic-fines", "inspection-label", "tax-invoice")
 PLAN = [("traffic-fines", "none"), ("inspection-label", "none"), ("tax-invoice", "none"),
         ("traffic-fines", "cancel"), ("inspection-label", "idle")]
 PLAN += [(FLOWS[i % 3], ("none", "cancel", "none", "idle")[i % 4]) for i in range(15)]
-MARGIN_MIB = 6.0
+SLOPE_MIB = 0.4  # a session: 400 MiB over a 1,000-session day
+MARGIN_MIB = 12.0  # lowest of sessions 16-20 over lowest of sessions 5-9
 THREAD_SLACK = 2  # lazily grown pool threads; see the assertion
 
 
@@ -167,15 +173,20 @@ def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
         assert result.status != "stuck", statuses
         alive = tracker.settle(kivy_ui)
         assert not alive, f"session {i} ({flow}, {twist}) left alive: {alive}"
+        if i >= 5:
+            rss[i] = _held_mib()
         if i in (5, 20):
             if i == 20:  # a short-lived worker (an executor, a probe) may be running this instant:
                 _settle_threads(kivy_ui, counts[5][1])  # a leaked thread never ends, so wait for it
-            rss[i] = _held_mib()
             counts[i] = (_fd_targets(), _task_names())
     assert {s[2] for s in statuses} >= {"completed", "aborted"}, statuses
     assert any(s[3] == "idle_timeout" for s in statuses), statuses
     assert any(s[3] == "cancelled" for s in statuses), statuses
-    assert rss[20] - rss[5] <= MARGIN_MIB, f"RSS grew {rss[20] - rss[5]:.1f} MiB from session 5 to 20"
+    held = ", ".join(f"{i}: {rss[i]:.1f}" for i in sorted(rss))
+    slope = _trend(rss)
+    assert slope <= SLOPE_MIB, f"held memory climbs {slope:.2f} MiB a session; MiB after session {held}"
+    climb = min(rss[i] for i in range(16, 21)) - min(rss[i] for i in range(5, 10))
+    assert climb <= MARGIN_MIB, f"held memory rose {climb:.1f} MiB from sessions 5-9 to 16-20; {held}"
     added = _added(counts[20][0], counts[5][0])
     assert len(counts[20][0]) <= len(counts[5][0]), f"file descriptors opened and kept: {added}"
     # A thread kept by every session would add 15 here. Pools grow lazily (the asyncio
@@ -185,6 +196,13 @@ def test_twenty_sessions_release_what_they_built(kivy_ui, virtual):
         f"threads {len(counts[5][1])} -> {len(counts[20][1])}, new: {_added(counts[20][1], counts[5][1])}; "
         f"python: {_thread_names()}")
     assert app.host.submit(_journal_ids(app)).result(10) == []
+
+
+def _trend(samples: dict[int, float]) -> float:
+    """Theil-Sen slope (MiB a session): the median of the slopes between every pair of samples."""
+    keys = sorted(samples)
+    slopes = sorted((samples[b] - samples[a]) / (b - a) for n, a in enumerate(keys) for b in keys[n + 1:])
+    return statistics.median(slopes)
 
 
 def _added(after: list[str], before: list[str]) -> list[str]:
