@@ -28,7 +28,7 @@ def drain(args) -> int:
     from fleet.server.models import HealthSample, Kiosk
     from fleet.server.mqtt import MqttSettings
     from fleet.server.testing import PostgresServer, wait_until
-    from fleet.server.workers import WorkerPool, identity_name
+    from fleet.server.workers import WorkerPool, identity_name, parse_stats
 
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     ca = CertificateAuthority(work / "pki")
@@ -74,6 +74,8 @@ def drain(args) -> int:
             n1, cpu1, t1 = stored(), cpu_seconds([pid]), time.perf_counter()
             pg1 = cpu_seconds(postgres_pids(pg_pids[0]))
             pool.stop()
+            stats = parse_stats([line for line in (work / "workers" / f"{identity_name(1)}.log").read_text().splitlines()
+                                 if " stats: " in line][-1])
             drops = broker.log().count("Outgoing messages are being dropped")
         db.close()
     finally:
@@ -86,4 +88,9 @@ def drain(args) -> int:
     if window:
         print(f"one worker: {(cpu1 - cpu0) / window * 1e6:.0f} µs per message (worker process CPU, DB writes included), "
               f"{(cpu1 - cpu0 + pg1 - pg0) / window * 1e6:.0f} µs with PostgreSQL's CPU")
+        handled = stats["handled"] or 1
+        writer, decode = stats["writer_cpu"] / handled * 1e6, stats["decode_cpu"] / handled * 1e6
+        print(f"  over the whole drain: writer thread {writer:.0f} µs per message (decoding {decode:.0f}, "
+              f"database and acks {writer - decode:.0f}); the rest of the process (MQTT/TLS thread, start-up) "
+              f"{stats['process_cpu'] / handled * 1e6 - writer:.0f} µs")
     return 0 if n1 == published else 1

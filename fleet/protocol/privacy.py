@@ -48,6 +48,20 @@ PII_MARKER_RE = re.compile(r"<pii>.*?</pii>", re.DOTALL)
 CANDIDATE_PATTERN = r"\d{8}|1[3-9]\d[ -]?\d{4}|<pii>"
 CANDIDATE_RE = re.compile(CANDIDATE_PATTERN)
 CANDIDATE_BYTES_RE = re.compile(CANDIDATE_PATTERN.encode(), re.ASCII)
+# The same pre-check without a regex (`re` tries its alternation at every position: ~12 µs
+# for a 1 KB health message, a tenth of ingest's CPU). Digits become "0", a space or dash
+# "-", anything else "."; every candidate then holds "0000000" (eight digits in a row, or
+# 1[3-9]\d and four digits), "000-0000" (the same with its one separator) or "<pii>".
+_DIGIT_SHAPE = bytes(0x30 if 0x30 <= c <= 0x39 else 0x2D if c in (0x20, 0x2D) else 0x2E for c in range(256))
+
+
+def may_hold_candidate(data: bytes) -> bool:
+    """False only if `data` (ASCII bytes) has no CANDIDATE_PATTERN match: a few bytes
+    searches instead of a regex (see _DIGIT_SHAPE)."""
+    if b"<pii>" in data:
+        return True
+    shape = data.translate(_DIGIT_SHAPE)
+    return b"0000000" in shape or b"000-0000" in shape
 
 REDACTED = "[redacted]"
 # No pattern above can match fewer characters: a mobile number is 11, an ID number 18,

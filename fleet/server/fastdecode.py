@@ -13,7 +13,8 @@ The scan is cheap in the normal case. When the payload has no backslash (no JSON
 escapes) the text between its quotes *is* its strings, so they are found by splitting
 the bytes; if they are ASCII and hold nothing that every personal-data match contains
 (`fleet.protocol.privacy.CANDIDATE_PATTERN`: eight digits in a row, the start of a
-mobile number, ``<pii>``), there is nothing to find. Otherwise the payload is parsed with
+mobile number, ``<pii>``; checked by `may_hold_candidate` without a regex), there is
+nothing to find. Otherwise the payload is parsed with
 orjson and its strings that could hold a match — 11 or more characters
 (`SHORTEST_MATCH`; NFKC leaves ASCII as it is) or non-ASCII — go through
 `find_personal_data` as before. A payload that fails validation is looked at by the
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 from fleet.protocol import Channel, KioskMessage
 from fleet.protocol.codec import CHANNEL_MODEL
 from fleet.protocol.messages import SCANNED_CONTEXT, SCHEMA_VERSION, UnsupportedVersion
-from fleet.protocol.privacy import CANDIDATE_BYTES_RE, SHORTEST_MATCH, find_personal_data
+from fleet.protocol.privacy import SHORTEST_MATCH, find_personal_data, may_hold_candidate
 from fleet.protocol.topics import parse_kiosk_topic
 
 _CONTEXT = {SCANNED_CONTEXT: True}
@@ -57,7 +58,7 @@ def personal_data_in(payload: bytes) -> list[str]:
     """Kinds of personal data in any string of the JSON `payload` (a valid JSON object)."""
     if b"\\" not in payload:
         strings = b"\n".join(payload.split(b'"')[1::2])
-        if strings.isascii() and not CANDIDATE_BYTES_RE.search(strings):
+        if strings.isascii() and not may_hold_candidate(strings):
             return []
     found: list[str] = []
     _strings(orjson.loads(payload), found)

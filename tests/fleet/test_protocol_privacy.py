@@ -91,6 +91,32 @@ def test_every_match_contains_a_candidate(text):
     "sms to 008615912345678", "trace <pii>x</pii>", "13812345678",
 ])
 def test_candidate_check_keeps_every_known_match(text):
-    from fleet.protocol.privacy import CANDIDATE_BYTES_RE, CANDIDATE_RE
+    from fleet.protocol.privacy import CANDIDATE_BYTES_RE, CANDIDATE_RE, may_hold_candidate
 
     assert find_personal_data(text) and CANDIDATE_RE.search(text) and CANDIDATE_BYTES_RE.search(text.encode())
+    assert may_hold_candidate(text.encode())
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 -+Xx<>/pia.:T\n\"")), max_size=80))
+def test_the_regex_free_check_misses_no_candidate(text):
+    """may_hold_candidate (ingest's fast path) is False only where CANDIDATE_BYTES_RE finds nothing."""
+    from fleet.protocol.privacy import CANDIDATE_BYTES_RE, may_hold_candidate
+
+    data = text.encode()
+    if CANDIDATE_BYTES_RE.search(data):
+        assert may_hold_candidate(data), text
+
+
+@pytest.mark.parametrize("text", ["a1381234b", "138-1234", "x 138 1234", "12345678", "<pii>", "ts 20261207 1"])
+def test_the_regex_free_check_keeps_the_shortest_candidates(text):
+    from fleet.protocol.privacy import CANDIDATE_BYTES_RE, may_hold_candidate
+
+    assert CANDIDATE_BYTES_RE.search(text.encode()) and may_hold_candidate(text.encode())
+
+
+@pytest.mark.parametrize("text", ["2026-12-07T23:55:19.249651Z", "fw 1.4.2, serial AB-12-345", "load 0.25 of 4"])
+def test_routine_health_text_passes_the_regex_free_check(text):
+    from fleet.protocol.privacy import CANDIDATE_BYTES_RE, may_hold_candidate
+
+    assert not CANDIDATE_BYTES_RE.search(text.encode()) and not may_hold_candidate(text.encode())
