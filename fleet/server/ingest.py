@@ -71,7 +71,7 @@ def _transient(exc: DBAPIError) -> bool:
 class Ingest:
     """The writer thread and what it does with each message."""
 
-    def __init__(self, db: Database, ack: Callable[[Inbound], None], *, default_heartbeat_s: float = 30.0,
+    def __init__(self, db: Database, ack: Callable[[list[Inbound]], None], *, default_heartbeat_s: float = 30.0,
                  missed_heartbeats: int = 3, sweep_every_s: float = 1.0, batch_size: int = 500,
                  queue_age_alert_s: float = alerts.QUEUE_AGE_ALERT_S, sweeps: bool = True,
                  linger_s: float = 0.0) -> None:
@@ -154,8 +154,7 @@ class Ingest:
                 except Exception:
                     log.exception("dropping a message on %s that cannot be stored", item.message.topic)
                     self.rejected += 1
-        for message in batch:
-            self._ack(message)
+        self._ack(batch)
         self.stored += len(batch)
         self.batches += 1
         self.cpu_s += time.thread_time() - cpu
@@ -279,7 +278,7 @@ class Ingest:
         self._seen(batch, kiosk, message.received_at)
 
     def _command_result(self, batch: Batch, kiosk: Kiosk, msg: CommandResult, message: Inbound) -> None:
-        command_id = correlation_id(message.properties) or msg.id
+        command_id = correlation_id(message.decoded_properties()) or msg.id
         if command_id != msg.id:
             log.warning("%s: result correlation data does not match its id; using the id", kiosk.kiosk_id)
             command_id = msg.id

@@ -22,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from fleet.server import paho_speed
+from fleet.server.paho_client import BatchingClient, decode_properties
 from fleet.protocol import (
     KIOSK_PUBLISHES,
     SERVER_USERNAME,
@@ -65,6 +66,13 @@ class Inbound:
     retain: bool
     properties: Properties | None
     received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    raw_properties: bytes = b""  # as received, when `properties` was not decoded (paho_client)
+
+    def decoded_properties(self) -> Properties | None:
+        """The MQTT 5 properties, decoded on first use (most messages never need them)."""
+        if self.properties is None and self.raw_properties:
+            self.properties = decode_properties(self.raw_properties)
+        return self.properties
 
 
 class MqttLink:
@@ -85,8 +93,9 @@ class MqttLink:
         self.subscribed = threading.Event()
         self._pending_sub: int | None = None
         paho_speed.install()  # received properties decoded without paho's per-message tables
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
+        client = BatchingClient(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                                protocol=mqtt.MQTTv5, manual_ack=True)
+        client.receiver = self._receive  # QoS 0/1 PUBLISH without paho's MQTTMessage
         if settings.tls:
             client.tls_set(ca_certs=settings.ca, certfile=settings.cert, keyfile=settings.key,
                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
@@ -129,9 +138,12 @@ class MqttLink:
     def publish(self, out: Outgoing) -> mqtt.MQTTMessageInfo:
         return out.publish(self.client)
 
-    def ack(self, message: Inbound) -> None:
-        if message.qos > 0:
-            self.client.ack(message.mid, message.qos)
+    def ack(self, messages: list[Inbound]) -> None:
+        """Acknowledge `messages` (stored, or refused for good): QoS 1 ones in one write."""
+        self.client.ack_all(m.mid for m in messages if m.qos == 1)
+        for message in messages:
+            if message.qos == 2:
+                self.client.ack(message.mid, 2)
 
     # paho callbacks (network thread)
     def _connected(self, client, userdata, flags, reason_code, properties) -> None:
@@ -161,6 +173,10 @@ class MqttLink:
         self.subscribed.clear()
         if reason_code.is_failure:
             log.warning("disconnected from the broker: %s", reason_code)
+
+    def _receive(self, topic: str, payload: bytes, qos: int, mid: int, retain: bool, raw_properties: bytes) -> None:
+        self._on_message(Inbound(topic=topic, payload=payload, qos=qos, mid=mid, retain=retain, properties=None,
+                                 raw_properties=raw_properties))
 
     def _message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._on_message(Inbound(topic=message.topic, payload=message.payload, qos=message.qos,

@@ -10,6 +10,8 @@ ingest worker's CPU (measured with py-spy, see docs/fleet-server.md "Ingest cost
 dictionary: the same attributes, the same checks and error messages, the same packing
 (inherited). `install()` makes paho's decoders use it; it is idempotent and does nothing
 if paho's layout is not the one this was written against (then paho stays as it is).
+`fleet.server.paho_client` goes further for the kiosk channels: it reads PUBLISH
+packets itself and decodes their properties only when asked.
 """
 
 from __future__ import annotations
@@ -179,3 +181,4 @@ def install() -> bool:
         return False
     _packet.Properties = FastProperties
     return True
+

@@ -93,7 +93,7 @@ class FleetServer:
     def _received(self, message) -> None:
         if message.topic.startswith("$SYS/"):
             self.broker_watch.handle(message.topic, message.payload)
-            self.link.ack(message)
+            self.link.ack([message])
             return
         self.ingest.submit(message)
 

@@ -64,7 +64,7 @@ def run(index: int, db_url: str, mqtt: MqttSettings, *, batch_size: int = 1000,
     # linger: a batch costs ~2 ms of fixed CPU (lookup, COPYs, INSERT, lock, UPDATE,
     # commit); at a few hundred messages a second per worker, short batches would spend
     # most of the CPU on that. 200 ms bounds the added latency (heartbeats are 30 s apart).
-    ingest = Ingest(db, lambda m: link.ack(m), batch_size=batch_size, sweeps=False, linger_s=LINGER_S)
+    ingest = Ingest(db, lambda batch: link.ack(batch), batch_size=batch_size, sweeps=False, linger_s=LINGER_S)
     link = MqttLink(mqtt, ingest.submit, kiosk_channels=True, share_group=SHARE_GROUP, presence=False)
     tune_gc()
     ingest.start()
