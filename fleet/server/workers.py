@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # ~40 µs per message, a third of a worker's CPU. What the process holds after start-up is
 # frozen out of collection, and collections come every 50,000 allocations instead.
 GC_THRESHOLDS = (50_000, 20, 100)
-LINGER_S = 0.2
+LINGER_S = 0.5
 
 
 def tune_gc() -> None:
@@ -61,9 +61,10 @@ def run(index: int, db_url: str, mqtt: MqttSettings, *, batch_size: int = 1000,
     stop = stop or threading.Event()
     db = Database(db_url, run_migrations=False)  # the main server migrated the schema
     link: MqttLink | None = None
-    # linger: a batch costs ~2 ms of fixed CPU (lookup, COPYs, INSERT, lock, UPDATE,
-    # commit); at a few hundred messages a second per worker, short batches would spend
-    # most of the CPU on that. 200 ms bounds the added latency (heartbeats are 30 s apart).
+    # linger: a batch costs ~1.5 ms of fixed CPU (connection, lookup, two COPYs, the
+    # INSERT + lock + UPDATE, commit); at a few hundred messages a second per worker, short
+    # batches would spend most of the CPU on that. 500 ms bounds the added latency
+    # (heartbeats are 30 s apart; a command's result reaches the console ≤ 0.5 s later).
     ingest = Ingest(db, lambda batch: link.ack(batch), batch_size=batch_size, sweeps=False, linger_s=LINGER_S)
     link = MqttLink(mqtt, ingest.submit, kiosk_channels=True, share_group=SHARE_GROUP, presence=False)
     tune_gc()
