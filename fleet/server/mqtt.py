@@ -35,6 +35,7 @@ from fleet.protocol import (
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps our subscriptions and queue
+READ_COALESCE_S = 0.02  # fleet.server.paho_client: reads ≤ 20 ms later, many messages per wake-up
 RECEIVE_MAXIMUM = 2000  # unacknowledged QoS 1 messages the broker may send us (≥ one ingest batch)
 
 
@@ -96,6 +97,7 @@ class MqttLink:
         client = BatchingClient(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                                 protocol=mqtt.MQTTv5, manual_ack=True)
         client.receiver = self._receive  # QoS 0/1 PUBLISH without paho's MQTTMessage
+        client.coalesce_s = READ_COALESCE_S
         if settings.tls:
             client.tls_set(ca_certs=settings.ca, certfile=settings.cert, keyfile=settings.key,
                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
