@@ -89,9 +89,16 @@ class _SerialLink(Escpos):
         close_quietly(port)
 
     def _raw(self, msg: bytes) -> None:
+        import termios
+
         assert self._serial is not None
-        self._serial.write(msg)
-        self._serial.flush()
+        try:
+            self._serial.write(msg)
+            self._serial.flush()  # tcdrain: on a port unplugged under it, termios.error (EIO)
+        except serial.SerialTimeoutException:
+            raise  # the session makes it a DeviceTimeout
+        except (serial.SerialException, OSError, termios.error) as exc:
+            raise DeviceNotPresent(f"port lost: {exc}", kind=KIND) from None
 
     def _read(self) -> bytes:
         """The answer to a status question: the first byte, plus whatever follows it at once."""

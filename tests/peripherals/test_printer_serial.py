@@ -92,3 +92,21 @@ def test_over_sim_url_with_options():
     (doc,) = _wait_printed(sim, 1)
     driver.close()
     _assert_receipt(doc)
+
+
+def test_a_port_lost_while_draining_is_device_not_present(pty_sim, monkeypatch):
+    """The pty vanishing during tcdrain raises termios.error, not a SerialException: the
+    driver must still say the printer is gone (CI met this race in the unplug test)."""
+    import termios
+
+    host = pty_sim("printer", link=True)
+    with EscPosUsbPrinter(host.port, timeout=TIMEOUT) as driver:
+        driver.printer_status()
+        link = driver._printer
+
+        def lost():
+            raise termios.error(5, "Input/output error")
+
+        monkeypatch.setattr(link._serial, "flush", lost)
+        with pytest.raises(DeviceNotPresent):
+            driver.print_receipt(RECEIPT)
