@@ -73,16 +73,17 @@ def apply(session: Session, items: list[Any]) -> None:
     """Store health `items` (all eligible, see `split`) with bulk statements."""
     if not items:
         return
-    samples: dict[tuple[str, dt.datetime], dict] = {}  # one per kiosk and sent_at, even within a batch
+    samples: dict[tuple[str, dt.datetime], tuple] = {}  # one per kiosk and sent_at, even within a batch
     latest: dict[str, tuple[dt.datetime, Any]] = {}
     for item in items:
         sent = sent_at(item.msg)
-        samples.setdefault((item.kiosk_id, sent), dict(kiosk_id=item.kiosk_id, received_at=item.message.received_at,
-                                                      sent_at=sent, item=item, **figures(item.msg)))
+        key = (item.kiosk_id, sent)
+        if key not in samples:  # a row in SAMPLE_COLUMNS order, then the item
+            samples[key] = (item.kiosk_id, item.message.received_at, sent, *figure_values(item.msg), item)
         known = latest.get(item.kiosk_id)
         if known is None or sent >= known[0]:
             latest[item.kiosk_id] = (sent, item)
-    newest = [(kiosk_id, latest[kiosk_id][1]) for kiosk_id in sorted(latest)]
+    newest = [(kiosk_id, *latest[kiosk_id]) for kiosk_id in sorted(latest)]
     if session.bind.dialect.name == "postgresql":
         _pg_apply(session, list(samples.values()), newest)
     else:
@@ -94,24 +95,31 @@ def _percent(used: float, total: float) -> float | None:
     return round(100.0 * used / total, 2) if total > 0 else None
 
 
-def figures(msg: Health) -> dict[str, float | int | None]:
-    """`fleet.server.views.health_figures` of the message itself (no JSON parse)."""
+def figure_values(msg: Health) -> tuple[float | None, float | None, float | None, float | None, int, int]:
+    """`fleet.server.views.health_figures` of the message itself (no JSON parse), in
+    FIGURE_COLUMNS order."""
     system = msg.system
     cpus = system.cpu_count or 0
     memory = system.memory_total_bytes or 0
     disk = system.disk_total_bytes or 0
-    return {
-        "cpu_percent": _percent(system.load_1m or 0.0, cpus) if cpus else None,
-        "memory_percent": _percent(memory - (system.memory_available_bytes or 0), memory),
-        "disk_percent": _percent(disk - (system.disk_free_bytes or 0), disk),
-        "temperature_c": system.temperature_c,
-        "devices_ok": sum(1 for d in msg.devices if d.state in ("ready", "busy")),
-        "devices_total": len(msg.devices),
-    }
+    devices = msg.devices
+    ok = 0
+    for device in devices:
+        if device.state in ("ready", "busy"):
+            ok += 1
+    return (_percent(system.load_1m or 0.0, cpus) if cpus else None,
+            _percent(memory - (system.memory_available_bytes or 0), memory),
+            _percent(disk - (system.disk_free_bytes or 0), disk),
+            system.temperature_c, ok, len(devices))
 
 
-SAMPLE_COLUMNS = ("kiosk_id", "received_at", "sent_at", "cpu_percent", "memory_percent", "disk_percent",
-                  "temperature_c", "devices_ok", "devices_total")
+def figures(msg: Health) -> dict[str, float | int | None]:
+    """The same as a dict by column name."""
+    return dict(zip(FIGURE_COLUMNS, figure_values(msg)))
+
+
+FIGURE_COLUMNS = ("cpu_percent", "memory_percent", "disk_percent", "temperature_c", "devices_ok", "devices_total")
+SAMPLE_COLUMNS = ("kiosk_id", "received_at", "sent_at", *FIGURE_COLUMNS)
 _STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS health_staging (kiosk_id text, received_at timestamptz, sent_at timestamptz, "
     "cpu_percent float8, memory_percent float8, disk_percent float8, temperature_c float8, devices_ok int4, "
@@ -166,7 +174,7 @@ def _cursor(session: Session):
     return session.connection().connection.driver_connection.cursor()
 
 
-def _pg_apply(session: Session, samples: list[dict], newest: list[tuple[str, Any]]) -> None:
+def _pg_apply(session: Session, samples: list[tuple], newest: list[tuple[str, dt.datetime, Any]]) -> None:
     """PostgreSQL: the samples and each kiosk's latest health through COPY (psycopg, the
     cheapest way in for the client) into the staging tables, then in one round trip the
     INSERT … ON CONFLICT DO NOTHING, the kiosks' rows locked in kiosk-id order, and one
@@ -174,19 +182,16 @@ def _pg_apply(session: Session, samples: list[dict], newest: list[tuple[str, Any
     cursor = _cursor(session)
     with cursor.copy(f"COPY health_staging ({', '.join(SAMPLE_COLUMNS)}, payload) FROM STDIN") as copy:
         for row in samples:
-            copy.write_row((row["kiosk_id"], row["received_at"], row["sent_at"], row["cpu_percent"],
-                            row["memory_percent"], row["disk_percent"], row["temperature_c"], row["devices_ok"],
-                            row["devices_total"], _payload_text(row["item"])))
+            copy.write_row((*row[:-1], _payload_text(row[-1])))
     with cursor.copy("COPY kiosk_staging (id, r, s, p, a, b) FROM STDIN") as copy:
-        for kiosk_id, item in newest:
-            copy.write_row((kiosk_id, item.message.received_at, sent_at(item.msg), _payload_text(item),
+        for kiosk_id, sent, item in newest:
+            copy.write_row((kiosk_id, item.message.received_at, sent, _payload_text(item),
                             item.msg.app_version or None, item.msg.heartbeat_s or None))
     cursor.execute(_PG_APPLY)  # several statements, no parameters: one simple-protocol query
 
 
-def _insert_samples(session: Session, samples: list[dict]) -> None:
-    insert_samples_once(session, [{name: row[name] for name in SAMPLE_COLUMNS} | {"payload": row["item"].raw}
-                                  for row in samples])
+def _insert_samples(session: Session, samples: list[tuple]) -> None:
+    insert_samples_once(session, [dict(zip(SAMPLE_COLUMNS, row[:-1]), payload=row[-1].raw) for row in samples])
 
 
 def insert_samples_once(session: Session, rows: list[dict]) -> None:
@@ -195,9 +200,10 @@ def insert_samples_once(session: Session, rows: list[dict]) -> None:
     session.execute(dialect_insert(HealthSample).on_conflict_do_nothing(index_elements=["kiosk_id", "sent_at"]), rows)
 
 
-def _update_kiosks(session: Session, newest: list[tuple[str, Any]]) -> None:
-    rows = [dict(k_id=kiosk_id, k_at=item.message.received_at, k_sent=sent_at(item.msg), k_health=item.raw,
-                 k_app=item.msg.app_version or None, k_beat=item.msg.heartbeat_s or None) for kiosk_id, item in newest]
+def _update_kiosks(session: Session, newest: list[tuple[str, dt.datetime, Any]]) -> None:
+    rows = [dict(k_id=kiosk_id, k_at=item.message.received_at, k_sent=sent, k_health=item.raw,
+                 k_app=item.msg.app_version or None, k_beat=item.msg.heartbeat_s or None)
+            for kiosk_id, sent, item in newest]
     table = Kiosk.__table__
     at = bindparam("k_at", type_=UtcDateTime())
     sent = bindparam("k_sent", type_=UtcDateTime())
