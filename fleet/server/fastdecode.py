@@ -35,20 +35,6 @@ from fleet.protocol.privacy import SHORTEST_MATCH, find_personal_data, may_hold_
 from fleet.protocol.topics import parse_kiosk_topic
 
 _CONTEXT = {SCANNED_CONTEXT: True}
-# Topics already parsed (kiosk id checked against its pattern): a fleet's topics repeat
-# with every heartbeat. Bounded; emptied when full.
-_TOPICS: dict[str, tuple[str, Channel]] = {}
-TOPICS_KEPT = 200_000
-
-
-def _parsed_topic(topic: str) -> tuple[str, Channel]:
-    known = _TOPICS.get(topic)
-    if known is None:
-        known = parse_kiosk_topic(topic)  # ValueError: not cached
-        if len(_TOPICS) >= TOPICS_KEPT:
-            _TOPICS.clear()
-        _TOPICS[topic] = known
-    return known
 
 
 def _scannable(s: str) -> bool:
@@ -93,7 +79,7 @@ def _why_invalid(model: type, payload: bytes) -> None:
 
 def decode_fast(topic: str, payload: bytes) -> tuple[str, Channel, KioskMessage]:
     """(kiosk id, channel, message); ValueError / pydantic.ValidationError as the slow path."""
-    kiosk_id, channel = _parsed_topic(topic)
+    kiosk_id, channel = parse_kiosk_topic(topic)
     model = CHANNEL_MODEL[channel]
     try:
         msg = model.model_validate_json(payload, context=_CONTEXT)

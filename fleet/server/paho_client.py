@@ -26,7 +26,6 @@ byte and checks it against paho's own decoding.
 
 from __future__ import annotations
 
-import logging
 import struct
 import time
 from collections.abc import Callable, Iterable
@@ -36,8 +35,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import MalformedPacket, Properties, VariableByteIntegers
 
 from fleet.server import paho_speed
-
-log = logging.getLogger(__name__)
 
 READ_BURST = 1000  # packets read per select() at most: bounds how long acks wait to be written
 RECV_BYTES = 65536

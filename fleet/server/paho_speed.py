@@ -181,4 +181,3 @@ def install() -> bool:
         return False
     _packet.Properties = FastProperties
     return True
-

@@ -47,6 +47,7 @@ from peripherals.printer.escpos_decode import decode_status
 from peripherals.printer.models import PaperLevel, PrinterStatus, Receipt
 from peripherals.printer.receipt_render import make_test_page, render_receipt
 from peripherals.transport.closing import close_quietly
+from peripherals.transport.serial_link import PORT_GONE
 from peripherals.transport.serial_port import flush_input, open_serial
 from peripherals.transport.usb import backend_for, find_args, is_usb_url, parse_usb_url, usb_errors
 
@@ -89,15 +90,13 @@ class _SerialLink(Escpos):
         close_quietly(port)
 
     def _raw(self, msg: bytes) -> None:
-        import termios
-
         assert self._serial is not None
         try:
             self._serial.write(msg)
             self._serial.flush()  # tcdrain: on a port unplugged under it, termios.error (EIO)
         except serial.SerialTimeoutException:
             raise  # the session makes it a DeviceTimeout
-        except (serial.SerialException, OSError, termios.error) as exc:
+        except PORT_GONE as exc:
             raise DeviceNotPresent(f"port lost: {exc}", kind=KIND) from None
 
     def _read(self) -> bytes:

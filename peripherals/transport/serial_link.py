@@ -11,6 +11,7 @@ raises `DeviceNotPresent`, so the supervisor reopens the device when it comes ba
 
 from __future__ import annotations
 
+import termios
 from typing import NoReturn
 
 import serial
@@ -19,7 +20,9 @@ from peripherals.errors import DeviceNotPresent
 from peripherals.transport.closing import close_quietly
 from peripherals.transport.serial_port import flush_input, open_serial
 
-PORT_GONE = (serial.SerialException, OSError, ValueError, TypeError)  # a port closed or unplugged under us
+# A port closed or unplugged under us. termios.error: pyserial's tcdrain (a drained write)
+# and reset_input_buffer on a pty or USB adapter that vanished raise it, not an OSError.
+PORT_GONE = (serial.SerialException, OSError, ValueError, TypeError, termios.error)
 
 
 class SerialLink:

@@ -57,3 +57,20 @@ def test_a_read_that_must_not_block_returns_nothing_at_once_and_a_drained_write_
     assert link.read(block=False) == b""  # a 5 s read timeout, yet no wait
     link.write(b"KVT", drain=True)
     assert link.read(block=False) == b"KVT"
+
+
+def test_a_port_lost_while_a_write_drains_is_device_not_present(monkeypatch):
+    """pyserial's flush (tcdrain) on a pty or adapter pulled mid-write raises termios.error,
+    not an OSError: the link must still close and say the device is gone."""
+    import termios
+
+    link = SerialLink("loop://", kind="eye", what="the vision tester", baudrate=115200, timeout=0.05)
+    link.open()
+
+    def lost():
+        raise termios.error(5, "Input/output error")
+
+    monkeypatch.setattr(link.port(), "flush", lost)
+    with pytest.raises(DeviceNotPresent) as err:
+        link.write(b"KVT", drain=True)
+    assert err.value.kind == "eye" and not link.is_open
