@@ -23,7 +23,7 @@ from flows.catalogue import Catalogue, UnknownService, UsageStore, catalogue_for
 from flows.engine import EngineSettings, ResumePolicy
 from flows.journal import Journal
 from flows.views import Action, ViewBase, ViewKind
-from kiosk import gl_frames, memory, theme
+from kiosk import gl_frames, memory, text_surfaces, theme
 from kiosk.fonts import register_cjk_font
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
 from kiosk.kivy_setup import DisplayOptions, configure, prepare_environment
@@ -138,6 +138,7 @@ class KioskApp(App):
         from kivy.core.window import Window  # creates the window: kivy_setup.configure() has run
 
         register_cjk_font()
+        text_surfaces.install()  # a label's SDL surface is freed once it is a texture (docs/memory.md)
         gl_frames.install(Window)  # headless: execute each frame, or llvmpipe keeps it queued (docs/memory.md)
         Window.clearcolor = theme.BACKGROUND
         Window.bind(on_request_close=self._veto_close)

@@ -117,7 +117,9 @@ def test_keyboard_only_search_filter_select_and_bulk_label(browser, fleet, shots
         page.keyboard.press("Enter")
         page.wait_for_url("**/console/kiosks/bulk")
         assert page.inner_text("h1") == "Review: add a label on 2 kiosks"
-        assert page.evaluate("document.activeElement.id") == "bulk-confirm"  # Enter confirms, nothing else needed
+        # Enter confirms, nothing else needed: autofocus lands on the button (the browser applies it
+        # once the page has rendered, which on a loaded machine can come after the load event).
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'bulk-confirm'", timeout=10_000)
         page.screenshot(path=str(shots / "keyboard-3-review.png"), full_page=True)
         page.keyboard.press("Enter")
         page.wait_for_url("**/console/kiosks/bulk/confirm")

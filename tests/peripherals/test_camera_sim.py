@@ -54,6 +54,20 @@ def test_two_reads_of_a_still_are_not_identical_but_deterministic():
     assert np.array_equal(first, b.read()[1])
 
 
+def test_noise_saturates_at_black_and_white_as_clipping_would():
+    picture = np.zeros((48, 64, 3), np.uint8)
+    picture[:16] = 255
+    picture[16:32] = 128
+    camera = CameraSimulator([picture], noise=9, seed=5)
+    for index in range(CameraSimulator.NOISE_PATTERNS + 1):
+        frame = camera.read()[1]
+        pattern = camera._noise_cache[picture.shape]
+        offset = index % CameraSimulator.NOISE_PATTERNS
+        expected = np.clip(picture.astype(np.int16) + pattern[offset:offset + 48], 0, 255).astype(np.uint8)
+        assert frame.dtype == np.uint8 and np.array_equal(frame, expected)
+    assert frame[:16].min() >= 246 and frame[32:].max() <= 9 and frame[16:32].std() > 1
+
+
 def test_noise_zero_serves_the_picture_unchanged():
     assert np.array_equal(CameraSimulator([_still(80)], noise=0).read()[1], _still(80))
 
