@@ -133,6 +133,14 @@ def scene(name: str, size: tuple[int, int]) -> np.ndarray:
     return _scene(name, int(size[0]), int(size[1])).copy()
 
 
+def shared_scene(name: str, size: tuple[int, int]) -> np.ndarray:
+    """The cached scene itself, read-only: for the simulator, which only reads it (one copy of
+    5.5 MiB at 1600×1200 fewer per document camera)."""
+    image = _scene(name, int(size[0]), int(size[1]))
+    image.flags.writeable = False
+    return image
+
+
 SCENE_VERSION = 1  # bump when the drawing changes: the file cache below is keyed by it
 
 

@@ -49,7 +49,7 @@ import numpy as np
 from peripherals.camera import sim_faces
 from peripherals.camera.errors import SceneUnavailable
 from peripherals.camera.page_scene import DOCUMENT_SCENES
-from peripherals.camera.page_scene import scene as document_scene
+from peripherals.camera.page_scene import shared_scene as document_scene
 
 SCHEME = "simcam"
 DEFAULT_SIZE = (640, 480)  # width, height: a 4:3 webcam frame
@@ -118,6 +118,13 @@ def _scene(name: str, width: int, height: int) -> np.ndarray:
 def scene(name: str, size: tuple[int, int] = DEFAULT_SIZE) -> np.ndarray:
     """A copy of builtin scene `name` at `size` (width, height)."""
     return _scene(name, int(size[0]), int(size[1])).copy()
+
+
+def _shared_scene(name: str, size: tuple[int, int]) -> np.ndarray:
+    """The cached scene itself, read-only (the simulator's stills only read it)."""
+    image = _scene(name, int(size[0]), int(size[1]))
+    image.flags.writeable = False
+    return image
 
 
 # -- frame sources ----------------------------------------------------------------------
@@ -195,7 +202,7 @@ def _open_source(
     if source in DOCUMENT_SCENES:
         return _Stills([document_scene(source, size or DEFAULT_SIZE)])
     if source in SCENES:
-        return _Stills([scene(source, size or DEFAULT_SIZE)])
+        return _Stills([_shared_scene(source, size or DEFAULT_SIZE)])
     paths = _image_paths(source)
     if paths is not None:
         return _Stills([_fit(_load_image(p), size) for p in paths])
