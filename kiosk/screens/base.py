@@ -62,7 +62,12 @@ def wipe_widget_tree(root) -> None:
 
 
 class KioskScreen(Screen):
-    """Base of every screen: a background, the app, a render/wipe cycle."""
+    """Base of every screen: the app, a render/wipe cycle.
+
+    No background widget: the window is cleared to `theme.BACKGROUND` every frame (the app sets
+    `Window.clearcolor` whenever the palette changes), and a full-screen fill drawn over it cost
+    8–9 ms of every frame on Mesa llvmpipe, a fifth of a typical screen's (docs/memory.md).
+    """
 
     kind = ""
 
@@ -70,8 +75,6 @@ class KioskScreen(Screen):
         super().__init__(name=self.kind, **kw)
         self.app = app
         self.view: ViewBase | None = None
-        self.background = Fill(bg=list(theme.BACKGROUND))
-        self.add_widget(self.background)
         self.root_box = BoxLayout(orientation="vertical")
         self.add_widget(self.root_box)
         self.overlay: FloatLayout | None = None
@@ -88,7 +91,6 @@ class KioskScreen(Screen):
         self.view = view
         self.close_overlay()
         self.root_box.clear_widgets()
-        self.background.bg = list(theme.BACKGROUND)  # the palette may have changed (high contrast)
         self.build()
 
     def build(self) -> None:  # subclasses fill root_box

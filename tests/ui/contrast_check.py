@@ -31,7 +31,7 @@ def _background(w, screen):
         if isinstance(p, (Panel, Fill)) and p.bg[3] > 0.5:
             return p.bg
         p = p.parent
-    return screen.background.bg if hasattr(screen, "background") else theme.BACKGROUND
+    return theme.BACKGROUND  # screens draw no background: the window is cleared to it
 
 
 def check_contrast(screen) -> list[str]:
