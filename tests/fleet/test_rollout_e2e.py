@@ -94,7 +94,7 @@ def kiosks(fleet, lab, template, tmp_path, agent_process):
                                         **kiosk.settings(**overrides))
         viewer = fleet.client("viewer")
         wait_until(lambda: {k["kiosk_id"] for k in viewer.get("/api/kiosks").json() if k["status"] == "online"}
-                   == set(KIOSKS), timeout=20)
+                   == set(KIOSKS), timeout=60)  # five agent processes starting on a loaded 2-core CI machine
         return made
 
     yield start
