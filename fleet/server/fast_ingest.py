@@ -113,11 +113,6 @@ def figure_values(msg: Health) -> tuple[float | None, float | None, float | None
             system.temperature_c, ok, len(devices))
 
 
-def figures(msg: Health) -> dict[str, float | int | None]:
-    """The same as a dict by column name."""
-    return dict(zip(FIGURE_COLUMNS, figure_values(msg)))
-
-
 FIGURE_COLUMNS = ("cpu_percent", "memory_percent", "disk_percent", "temperature_c", "devices_ok", "devices_total")
 SAMPLE_COLUMNS = ("kiosk_id", "received_at", "sent_at", *FIGURE_COLUMNS)
 _STAGING = (
